@@ -1,0 +1,181 @@
+//! Short depthwise conv1d: launch parameters and the kernel table.
+//!
+//! Semantics (PyTorch `nn.Conv1d(D, D, K, groups=D)`, stride 1, zero padding):
+//! `y[b, d, j] = bias[d] + Σ_k w[d, k] · x[b, d, j − pad_left + k]` for `0 ≤ j < len_out`, with
+//! `len_out = len_in + pad_left + pad_right − K + 1` and `x` zero outside `[0, len_in)`.
+//! Weights are `(D, K)` row-major, bias `(D)`.
+
+use crate::dtype::DType;
+
+/// Elements per chunk: every kernel thread works on runs of 8 consecutive elements (16 bytes of
+/// a 16-bit type), which is also the tap-chunk width (taps are processed 8 at a time).
+pub const CHUNK: usize = 8;
+
+/// `flags` bit: read taps reversed (`w[K − 1 − k]`). Turns the forward kernel into the input
+/// gradient: `du = conv(dy, flip(w))` with `pad_left' = K − 1 − pad_left`.
+pub const FLAG_FLIP_TAPS: u32 = 1 << 0;
+/// `flags` bit: a bias pointer is given.
+pub const FLAG_HAS_BIAS: u32 = 1 << 1;
+/// `flags` bit: the input's rows (BHL) or positions (BLH) start 16-byte aligned and hold a
+/// multiple of 8 elements, so chunks may be loaded with vector loads.
+pub const FLAG_INPUT_VECTOR: u32 = 1 << 2;
+/// `flags` bit: as [`FLAG_INPUT_VECTOR`], for the output (or, for the weight gradient, `dy`).
+pub const FLAG_OUTPUT_VECTOR: u32 = 1 << 3;
+
+/// Forward (and input-gradient) launch parameters, passed by value.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Conv1dParams {
+    /// Batch size B.
+    pub batch: u32,
+    /// Channels D.
+    pub channels: u32,
+    /// Input length L per (batch, channel).
+    pub len_in: u32,
+    /// Output length per (batch, channel).
+    pub len_out: u32,
+    /// Taps K (≥ 1).
+    pub taps: u32,
+    /// Zeros implied before the input (the right padding is implied by `len_out`).
+    pub pad_left: u32,
+    /// `FLAG_*` bits.
+    pub flags: u32,
+    /// Reserved, zero; keeps the struct a multiple of 8 bytes.
+    pub reserved: u32,
+}
+
+/// Weight/bias-gradient launch parameters, passed by value.
+///
+/// The reduction over (batch, position) is split into `parts` fixed slices; each block writes
+/// one partial per (part, channel, tap) and a second kernel sums the parts in order, so the
+/// result is deterministic.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Conv1dWeightGradParams {
+    /// Shapes of the forward pass this is the gradient of.
+    pub conv: Conv1dParams,
+    /// Number of partial sums per (channel, tap).
+    pub parts: u32,
+    /// Taps rounded up to a multiple of [`CHUNK`], plus one slot for the bias: the row length
+    /// of the partials buffer `(parts, channels, tap_slots)`.
+    pub tap_slots: u32,
+}
+
+const _: () = assert!(core::mem::size_of::<Conv1dParams>() == 32);
+const _: () = assert!(core::mem::size_of::<Conv1dWeightGradParams>() == 40);
+const _: () = assert!(core::mem::offset_of!(Conv1dWeightGradParams, parts) == 32);
+
+impl Conv1dParams {
+    /// Tap chunks of [`CHUNK`] taps.
+    pub const fn tap_chunks(&self) -> u32 {
+        self.taps.div_ceil(CHUNK as u32)
+    }
+}
+
+/// Row length of the partials buffer for `taps` taps: taps rounded up to chunks, plus the bias.
+pub const fn tap_slots(taps: u32) -> u32 {
+    taps.div_ceil(CHUNK as u32) * CHUNK as u32 + 1
+}
+
+/// The conv1d kernels, by role and layout.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Conv1dKernel {
+    /// Forward / input gradient, `(B, D, L)` layout; instantiated per (input, weight) dtype.
+    ForwardBhl,
+    /// Forward / input gradient, `(B, L, D)` layout; per (input, weight) dtype.
+    ForwardBlh,
+    /// Weight and bias gradient partials, `(B, D, L)`; per (input, weight) dtype.
+    WeightGradBhl,
+    /// Weight and bias gradient partials, `(B, L, D)`; per (input, weight) dtype.
+    WeightGradBlh,
+    /// Sum of the partials into the weight and bias gradients; per weight dtype.
+    WeightGradReduce,
+}
+
+macro_rules! by_dtype_pair {
+    ($prefix:literal, $x:expr, $w:expr) => {
+        match ($x, $w) {
+            (DType::F16, DType::F16) => concat!($prefix, "_f16_f16"),
+            (DType::F16, DType::BF16) => concat!($prefix, "_f16_bf16"),
+            (DType::F16, DType::F32) => concat!($prefix, "_f16_f32"),
+            (DType::BF16, DType::F16) => concat!($prefix, "_bf16_f16"),
+            (DType::BF16, DType::BF16) => concat!($prefix, "_bf16_bf16"),
+            (DType::BF16, DType::F32) => concat!($prefix, "_bf16_f32"),
+            (DType::F32, DType::F16) => concat!($prefix, "_f32_f16"),
+            (DType::F32, DType::BF16) => concat!($prefix, "_f32_bf16"),
+            (DType::F32, DType::F32) => concat!($prefix, "_f32_f32"),
+        }
+    };
+}
+
+impl Conv1dKernel {
+    /// Every conv1d kernel role.
+    pub const ALL: [Conv1dKernel; 5] = [
+        Conv1dKernel::ForwardBhl,
+        Conv1dKernel::ForwardBlh,
+        Conv1dKernel::WeightGradBhl,
+        Conv1dKernel::WeightGradBlh,
+        Conv1dKernel::WeightGradReduce,
+    ];
+
+    /// The PTX entry name of this kernel for input dtype `x` and weight dtype `w`
+    /// (`x` is ignored by [`Conv1dKernel::WeightGradReduce`]). The kernel crate stamps exactly
+    /// these names; a host test checks every one is in the PTX.
+    pub const fn entry_name(self, x: DType, w: DType) -> &'static str {
+        match self {
+            Conv1dKernel::ForwardBhl => by_dtype_pair!("conv1d_fwd_bhl", x, w),
+            Conv1dKernel::ForwardBlh => by_dtype_pair!("conv1d_fwd_blh", x, w),
+            Conv1dKernel::WeightGradBhl => by_dtype_pair!("conv1d_dw_bhl", x, w),
+            Conv1dKernel::WeightGradBlh => by_dtype_pair!("conv1d_dw_blh", x, w),
+            Conv1dKernel::WeightGradReduce => match w {
+                DType::F16 => "conv1d_dw_reduce_f16",
+                DType::BF16 => "conv1d_dw_reduce_bf16",
+                DType::F32 => "conv1d_dw_reduce_f32",
+            },
+        }
+    }
+}
+
+/// Output length of a stride-1 conv, or `None` when the padded input is shorter than the taps.
+pub const fn output_len(len_in: u32, taps: u32, pad_left: u32, pad_right: u32) -> Option<u32> {
+    let padded = len_in as u64 + pad_left as u64 + pad_right as u64;
+    if taps == 0 || padded < taps as u64 {
+        return None;
+    }
+    let out = padded - taps as u64 + 1;
+    if out > u32::MAX as u64 {
+        None
+    } else {
+        Some(out as u32)
+    }
+}
+
+/// Launch geometry shared by the host (which sizes the grid) and the kernels (which decode it).
+/// Every grid is one-dimensional in x (flattened, so that no dimension meets the 65,535 limit of
+/// y and z) except the weight-gradient kernels, whose `y` is the tap chunk.
+pub mod geometry {
+    /// Threads per block of the `(B, D, L)` forward kernel; each thread computes one 8-output chunk.
+    pub const FWD_BHL_THREADS: u32 = 128;
+    /// Outputs per block of the `(B, D, L)` forward kernel.
+    pub const FWD_BHL_OUTPUTS_PER_BLOCK: u32 = FWD_BHL_THREADS * super::CHUNK as u32;
+
+    /// Warps per block of the `(B, L, D)` kernels (block shape `(32, BLH_WARPS)`): lanes walk
+    /// channels in 8-channel chunks, warps walk positions.
+    pub const BLH_WARPS: u32 = 4;
+    /// Channels per block of the `(B, L, D)` kernels.
+    pub const BLH_CHANNELS_PER_BLOCK: u32 = 32 * super::CHUNK as u32;
+    /// Output positions per thread of the `(B, L, D)` forward kernel (a multiple of 8).
+    pub const FWD_BLH_ROWS_PER_THREAD: u32 = 16;
+    /// Output positions per block of the `(B, L, D)` forward kernel.
+    pub const FWD_BLH_ROWS_PER_BLOCK: u32 = FWD_BLH_ROWS_PER_THREAD * BLH_WARPS;
+
+    /// Warps per block of the weight-gradient kernels; each warp writes its own partial sums.
+    pub const DW_WARPS: u32 = 4;
+    /// Threads per block of the partials reduction.
+    pub const DW_REDUCE_THREADS: u32 = 256;
+
+    /// Blocks the weight-gradient launch aims for (a few waves on any current GPU). The number
+    /// of parts depends only on the shape, never on the device, so results are reproducible
+    /// across devices too.
+    pub const DW_TARGET_BLOCKS: u64 = 2048;
+}

@@ -1,0 +1,423 @@
+//! Short depthwise conv1d (`groups = channels`), forward and backward.
+//!
+//! Semantics are PyTorch's `nn.Conv1d(D, D, K, groups=D, padding=…, bias=…)` with stride 1,
+//! with separate left and right zero padding:
+//! `y[b, d, j] = bias[d] + Σ_k w[d, k] · x[b, d, j − pad_left + k]`, `0 ≤ j < L + pad_left +
+//! pad_right − K + 1`. Causal conv is `pad_left = K − 1, pad_right = 0`.
+//!
+//! | tensor | `Layout::Bhl` | `Layout::Blh` | dtype |
+//! |---|---|---|---|
+//! | x, dx | `(B, D, L)` | `(B, L, D)` | `T`: f16, bf16, f32 |
+//! | y, dy | `(B, D, L_out)` | `(B, L_out, D)` | `T` |
+//! | weight, dweight | `(D, K)` | `(D, K)` | `W`: f16, bf16, f32 (independent of `T`) |
+//! | bias, dbias | `(D)` | `(D)` | `W` |
+//!
+//! Sums run in f32 for 16-bit outputs and in f64 for f32 outputs; each output is rounded once.
+//! Weight and bias gradients are reduced in a fixed order (no atomics): the same inputs give
+//! bit-identical results on every run.
+
+use crate::context::Gpu;
+use crate::dtype::Element;
+use crate::error::{Error, Result};
+use crate::launch::{self, DevicePtr};
+use cudarc::driver::{CudaStream, CudaView, CudaViewMut, DevicePtr as _, DevicePtrMut as _, DeviceSlice, LaunchConfig};
+use flashfftconv_abi::conv1d::{
+    geometry::*, tap_slots, Conv1dKernel, Conv1dParams, Conv1dWeightGradParams, CHUNK, FLAG_FLIP_TAPS,
+    FLAG_HAS_BIAS, FLAG_INPUT_VECTOR, FLAG_OUTPUT_VECTOR,
+};
+use flashfftconv_abi::DType;
+use std::sync::Arc;
+
+/// Memory layout of the activations. Weights are `(D, K)` in both.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Layout {
+    /// `(batch, channels, length)`: each channel's sequence is contiguous (PyTorch's Conv1d).
+    Bhl,
+    /// `(batch, length, channels)`: each position's channels are contiguous (a transformer's
+    /// hidden states).
+    Blh,
+}
+
+/// An input sequence batch: the buffer and its `(batch, length)`; channels come from the conv.
+#[derive(Clone, Copy, Debug)]
+pub struct Input<'a, 'b, T> {
+    /// The data, `(B, D, L)` or `(B, L, D)` by the conv's layout. May be longer than needed.
+    pub data: &'a CudaView<'b, T>,
+    /// Batch size B.
+    pub batch: usize,
+    /// Sequence length L.
+    pub len: usize,
+}
+
+/// Where [`DepthwiseConv1d::backward`] writes the gradients.
+#[derive(Debug)]
+pub struct Gradients<'a, 'b, T, W> {
+    /// Gradient of the input, shaped like x.
+    pub dx: &'a mut CudaViewMut<'b, T>,
+    /// Gradient of the weights, `(D, K)`.
+    pub dweight: &'a mut CudaViewMut<'b, W>,
+    /// Gradient of the bias, `(D)`; `None` for a conv without bias.
+    pub dbias: Option<&'a mut CudaViewMut<'b, W>>,
+}
+
+/// A depthwise conv1d layer's shape: channels, taps, padding and layout. Cheap to copy; the
+/// weights are passed to each call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DepthwiseConv1d {
+    /// Channels D (= groups).
+    pub channels: usize,
+    /// Taps K.
+    pub kernel_size: usize,
+    /// Zeros before each sequence, `0 ≤ pad_left ≤ K − 1`.
+    pub pad_left: usize,
+    /// Zeros after each sequence, `0 ≤ pad_right ≤ K − 1`.
+    pub pad_right: usize,
+    /// Activation layout.
+    pub layout: Layout,
+}
+
+/// Elements of the weight-gradient workspace, in units of 8 bytes.
+type PartialWord = u64;
+
+impl DepthwiseConv1d {
+    /// A conv without padding (`L_out = L − K + 1`), `(B, D, L)` layout.
+    pub fn new(channels: usize, kernel_size: usize) -> Self {
+        Self { channels, kernel_size, pad_left: 0, pad_right: 0, layout: Layout::Bhl }
+    }
+
+    /// A causal conv: `pad_left = K − 1`, `pad_right = 0`, so `L_out = L` and output `j` sees
+    /// inputs `j − K + 1 ..= j` only.
+    pub fn causal(channels: usize, kernel_size: usize) -> Self {
+        Self { pad_left: kernel_size.saturating_sub(1), ..Self::new(channels, kernel_size) }
+    }
+
+    /// PyTorch's `padding="same"`: `L_out = L`, the odd zero (even K) on the right.
+    pub fn same(channels: usize, kernel_size: usize) -> Self {
+        let total = kernel_size.saturating_sub(1);
+        Self { pad_left: total / 2, pad_right: total - total / 2, ..Self::new(channels, kernel_size) }
+    }
+
+    /// The same conv with the given padding.
+    pub fn with_padding(self, pad_left: usize, pad_right: usize) -> Self {
+        Self { pad_left, pad_right, ..self }
+    }
+
+    /// The same conv with the given layout.
+    pub fn with_layout(self, layout: Layout) -> Self {
+        Self { layout, ..self }
+    }
+
+    /// Output length for inputs of length `len`.
+    pub fn output_len(&self, len: usize) -> Result<usize> {
+        self.params(1, len).map(|p| p.len_out as usize)
+    }
+
+    /// Validated kernel parameters for `(batch, len)`, flags other than the bias unset.
+    fn params(&self, batch: usize, len: usize) -> Result<Conv1dParams> {
+        let u32_dim = |what: &'static str, value: usize, min: usize| -> Result<u32> {
+            if value < min || value > u32::MAX as usize {
+                return Err(Error::Unsupported { what, value: value as u64, expected: format!("{min} ..= {}", u32::MAX) });
+            }
+            Ok(value as u32)
+        };
+        let channels = u32_dim("channels", self.channels, 1)?;
+        let taps = u32_dim("kernel_size", self.kernel_size, 1)?;
+        let batch = u32_dim("batch", batch, 1)?;
+        let len_in = u32_dim("len", len, 1)?;
+        for (what, pad) in [("pad_left", self.pad_left), ("pad_right", self.pad_right)] {
+            if pad >= self.kernel_size {
+                return Err(Error::Unsupported { what, value: pad as u64, expected: format!("0 ..= kernel_size − 1 = {}", self.kernel_size - 1) });
+            }
+        }
+        let len_out = flashfftconv_abi::conv1d::output_len(len_in, taps, self.pad_left as u32, self.pad_right as u32).ok_or(
+            Error::Unsupported {
+                what: "len",
+                value: len as u64,
+                expected: format!("len + pad_left + pad_right ≥ kernel_size = {} (and an output length ≤ {})", self.kernel_size, u32::MAX),
+            },
+        )?;
+        Ok(Conv1dParams { batch, channels, len_in, len_out, taps, pad_left: self.pad_left as u32, flags: 0, reserved: 0 })
+    }
+
+    /// `y = conv(x, weight) + bias` on `stream`. Asynchronous: returns once queued; no
+    /// synchronisation, no allocation.
+    ///
+    /// Errors before any launch: shapes out of range, buffers too small, `y` overlapping an
+    /// input, buffers of another device.
+    pub fn forward<T: Element, W: Element>(
+        &self,
+        gpu: &Gpu,
+        stream: &Arc<CudaStream>,
+        x: Input<'_, '_, T>,
+        weight: &CudaView<'_, W>,
+        bias: Option<&CudaView<'_, W>>,
+        y: &mut CudaViewMut<'_, T>,
+    ) -> Result<()> {
+        let mut p = self.params(x.batch, x.len)?;
+        let (b, d, l, lo, k) = (p.batch as u64, p.channels as u64, p.len_in as u64, p.len_out as u64, p.taps as u64);
+        check_len("x", x.data.len(), b * d * l)?;
+        check_len("weight", weight.len(), d * k)?;
+        if let Some(bias) = bias {
+            check_len("bias", bias.len(), d)?;
+        }
+        check_len("y", y.len(), b * d * lo)?;
+        for (what, ordinal) in [("x", ordinal_of(x.data)), ("weight", ordinal_of(weight)), ("y", ordinal_of(y))]
+            .into_iter()
+            .chain(bias.map(|v| ("bias", ordinal_of(v))))
+        {
+            check_device(gpu, stream, what, ordinal)?;
+        }
+        let f = gpu.function(self.forward_kernel().entry_name(T::DTYPE, W::DTYPE))?;
+        let cfg = self.forward_config(&p)?;
+
+        let (x_ptr, _x_sync) = x.data.device_ptr(stream);
+        let (w_ptr, _w_sync) = weight.device_ptr(stream);
+        let bias_ptr = bias.map(|v| v.device_ptr(stream));
+        let (y_ptr, _y_sync) = y.device_ptr_mut(stream);
+        check_disjoint("y", y_ptr, b * d * lo, T::DTYPE, "x", x_ptr, b * d * l, T::DTYPE)?;
+        check_disjoint("y", y_ptr, b * d * lo, T::DTYPE, "weight", w_ptr, d * k, W::DTYPE)?;
+        if let Some((bias_ptr, _)) = &bias_ptr {
+            check_disjoint("y", y_ptr, b * d * lo, T::DTYPE, "bias", *bias_ptr, d, W::DTYPE)?;
+            p.flags |= FLAG_HAS_BIAS;
+        }
+        p.flags |= self.vector_flag(x_ptr, p.len_in, FLAG_INPUT_VECTOR) | self.vector_flag(y_ptr, p.len_out, FLAG_OUTPUT_VECTOR);
+        let bias_raw = bias_ptr.as_ref().map_or(0, |(ptr, _)| *ptr);
+        // SAFETY: the kernel matches (T, W) and the layout; every buffer was checked to hold
+        // the elements `p` implies, y overlaps no input, and the views outlive the queued
+        // launch through cudarc's stream tracking (the sync guards drop after the launch).
+        unsafe { launch::conv1d_forward(stream, &f, cfg, [x_ptr, w_ptr, bias_raw, y_ptr], p) }
+    }
+
+    /// Gradients of [`DepthwiseConv1d::forward`]: `dx`, `dweight` and (with a bias) `dbias`,
+    /// given `x`, `weight` and `dy`. Asynchronous on `stream`.
+    ///
+    /// Allocates one stream-ordered workspace of
+    /// [`DepthwiseConv1d::weight_grad_workspace_bytes`] bytes (small: a few partial sums per
+    /// channel and tap) and frees it after the launches.
+    pub fn backward<T: Element, W: Element>(
+        &self,
+        gpu: &Gpu,
+        stream: &Arc<CudaStream>,
+        x: Input<'_, '_, T>,
+        weight: &CudaView<'_, W>,
+        dy: &CudaView<'_, T>,
+        grads: Gradients<'_, '_, T, W>,
+    ) -> Result<()> {
+        let p = self.params(x.batch, x.len)?;
+        let (b, d, l, lo, k) = (p.batch as u64, p.channels as u64, p.len_in as u64, p.len_out as u64, p.taps as u64);
+        check_len("x", x.data.len(), b * d * l)?;
+        check_len("weight", weight.len(), d * k)?;
+        check_len("dy", dy.len(), b * d * lo)?;
+        check_len("dx", grads.dx.len(), b * d * l)?;
+        check_len("dweight", grads.dweight.len(), d * k)?;
+        if let Some(db) = &grads.dbias {
+            check_len("dbias", db.len(), d)?;
+        }
+        for (what, ordinal) in [
+            ("x", ordinal_of(x.data)),
+            ("weight", ordinal_of(weight)),
+            ("dy", ordinal_of(dy)),
+            ("dx", ordinal_of(grads.dx)),
+            ("dweight", ordinal_of(grads.dweight)),
+        ]
+        .into_iter()
+        .chain(grads.dbias.as_ref().map(|v| ("dbias", ordinal_of(&**v))))
+        {
+            check_device(gpu, stream, what, ordinal)?;
+        }
+        // dx = conv(dy, flip(w)) with pad_left' = K − 1 − pad_left, length L.
+        let mut pdx = Conv1dParams {
+            len_in: p.len_out,
+            len_out: p.len_in,
+            pad_left: p.taps - 1 - p.pad_left,
+            flags: FLAG_FLIP_TAPS,
+            ..p
+        };
+        let (q, dw_cfg) = self.weight_grad_config(&p, grads.dbias.is_some())?;
+        let reduce_cfg = LaunchConfig {
+            grid_dim: (grid_x((d * q.tap_slots as u64).div_ceil(DW_REDUCE_THREADS as u64))?, 1, 1),
+            block_dim: (DW_REDUCE_THREADS, 1, 1),
+            shared_mem_bytes: 0,
+        };
+        let fwd = gpu.function(self.forward_kernel().entry_name(T::DTYPE, W::DTYPE))?;
+        let dw_kernel = match self.layout {
+            Layout::Bhl => Conv1dKernel::WeightGradBhl,
+            Layout::Blh => Conv1dKernel::WeightGradBlh,
+        };
+        let dw_f = gpu.function(dw_kernel.entry_name(T::DTYPE, W::DTYPE))?;
+        let reduce_f = gpu.function(Conv1dKernel::WeightGradReduce.entry_name(T::DTYPE, W::DTYPE))?;
+        let dx_cfg = self.forward_config(&pdx)?;
+
+        let Gradients { dx, dweight, dbias } = grads;
+        let (x_ptr, _x_sync) = x.data.device_ptr(stream);
+        let (w_ptr, _w_sync) = weight.device_ptr(stream);
+        let (dy_ptr, _dy_sync) = dy.device_ptr(stream);
+        let (dx_ptr, _dx_sync) = dx.device_ptr_mut(stream);
+        let (dw_ptr, _dw_sync) = dweight.device_ptr_mut(stream);
+        let dbias_ptr = dbias.map(|v| v.device_ptr_mut(stream));
+        let dbias_raw = dbias_ptr.as_ref().map_or(0, |(ptr, _)| *ptr);
+        let inputs = [("x", x_ptr, b * d * l, T::DTYPE), ("weight", w_ptr, d * k, W::DTYPE), ("dy", dy_ptr, b * d * lo, T::DTYPE)];
+        let mut outputs = vec![("dx", dx_ptr, b * d * l, T::DTYPE), ("dweight", dw_ptr, d * k, W::DTYPE)];
+        if dbias_raw != 0 {
+            outputs.push(("dbias", dbias_raw, d, W::DTYPE));
+        }
+        for (i, out) in outputs.iter().enumerate() {
+            for other in inputs.iter().chain(&outputs[i + 1..]) {
+                check_disjoint(out.0, out.1, out.2, out.3, other.0, other.1, other.2, other.3)?;
+            }
+        }
+        pdx.flags |= self.vector_flag(dy_ptr, pdx.len_in, FLAG_INPUT_VECTOR) | self.vector_flag(dx_ptr, pdx.len_out, FLAG_OUTPUT_VECTOR);
+        let mut q = q;
+        q.conv.flags |= self.vector_flag(x_ptr, p.len_in, FLAG_INPUT_VECTOR) | self.vector_flag(dy_ptr, p.len_out, FLAG_OUTPUT_VECTOR);
+
+        let words = self.weight_grad_workspace_bytes(x.batch, x.len)? / std::mem::size_of::<PartialWord>();
+        // SAFETY: every partial the reduction reads is written by the weight-gradient kernel
+        // before it (same stream), so the uninitialised contents are never read.
+        let mut partials = unsafe { stream.alloc::<PartialWord>(words) }?;
+        let (partials_ptr, _partials_sync) = partials.device_ptr_mut(stream);
+        // SAFETY: kernels match (T, W) and the layout; all buffers hold what `pdx` / `q` imply
+        // (checked above; the workspace is sized by the same parts and tap slots), outputs
+        // overlap nothing, and the guards keep the views' stream tracking until after the
+        // launches.
+        unsafe {
+            launch::conv1d_forward(stream, &fwd, dx_cfg, [dy_ptr, w_ptr, 0, dx_ptr], pdx)?;
+            launch::conv1d_weight_grad(stream, &dw_f, dw_cfg, [x_ptr, dy_ptr, partials_ptr], q)?;
+            launch::conv1d_weight_grad(stream, &reduce_f, reduce_cfg, [partials_ptr, dw_ptr, dbias_raw], q)?;
+        }
+        Ok(())
+    }
+
+    /// Bytes of the workspace [`DepthwiseConv1d::backward`] allocates for `(batch, len)`.
+    pub fn weight_grad_workspace_bytes(&self, batch: usize, len: usize) -> Result<usize> {
+        let p = self.params(batch, len)?;
+        let (q, _) = self.weight_grad_config(&p, false)?;
+        let count = q.parts as u64 * DW_WARPS as u64 * p.channels as u64 * q.tap_slots as u64;
+        Ok((count * std::mem::size_of::<PartialWord>() as u64) as usize)
+    }
+
+    fn forward_kernel(&self) -> Conv1dKernel {
+        match self.layout {
+            Layout::Bhl => Conv1dKernel::ForwardBhl,
+            Layout::Blh => Conv1dKernel::ForwardBlh,
+        }
+    }
+
+    fn forward_config(&self, p: &Conv1dParams) -> Result<LaunchConfig> {
+        let (b, d, lo) = (p.batch as u64, p.channels as u64, p.len_out as u64);
+        Ok(match self.layout {
+            Layout::Bhl => LaunchConfig {
+                grid_dim: (grid_x(b * d * lo.div_ceil(FWD_BHL_OUTPUTS_PER_BLOCK as u64))?, 1, 1),
+                block_dim: (FWD_BHL_THREADS, 1, 1),
+                shared_mem_bytes: 0,
+            },
+            Layout::Blh => LaunchConfig {
+                grid_dim: (
+                    grid_x(b * lo.div_ceil(FWD_BLH_ROWS_PER_BLOCK as u64) * d.div_ceil(BLH_CHANNELS_PER_BLOCK as u64))?,
+                    1,
+                    1,
+                ),
+                block_dim: (32, BLH_WARPS, 1),
+                shared_mem_bytes: 0,
+            },
+        })
+    }
+
+    /// Parts of the reduction and the launch shape of the weight-gradient kernel.
+    fn weight_grad_config(&self, p: &Conv1dParams, has_bias: bool) -> Result<(Conv1dWeightGradParams, LaunchConfig)> {
+        let (b, d, lo) = (p.batch as u64, p.channels as u64, p.len_out as u64);
+        let tap_chunks = p.tap_chunks() as u64;
+        // Blocks without parts, items a block walks, and items a block should at least get.
+        let (base_blocks, items, min_items_per_part, block_dim) = match self.layout {
+            Layout::Bhl => (d, b * lo.div_ceil(CHUNK as u64), FWD_BHL_THREADS as u64, (FWD_BHL_THREADS, 1, 1)),
+            Layout::Blh => (d.div_ceil(BLH_CHANNELS_PER_BLOCK as u64), b * lo.div_ceil(4), 4 * BLH_WARPS as u64, (32, BLH_WARPS, 1)),
+        };
+        let wanted = DW_TARGET_BLOCKS.div_ceil(base_blocks * tap_chunks);
+        let parts = wanted.min(items.div_ceil(min_items_per_part)).max(1);
+        let mut conv = *p;
+        if has_bias {
+            conv.flags |= FLAG_HAS_BIAS;
+        }
+        let q = Conv1dWeightGradParams { conv, parts: parts as u32, tap_slots: tap_slots(p.taps) };
+        let cfg = LaunchConfig {
+            grid_dim: (grid_x(base_blocks * parts)?, u32::try_from(tap_chunks).map_err(|_| too_many_taps(p.taps))?, 1),
+            block_dim,
+            shared_mem_bytes: 0,
+        };
+        if tap_chunks > 65_535 {
+            return Err(too_many_taps(p.taps));
+        }
+        Ok((q, cfg))
+    }
+
+    fn vector_flag(&self, ptr: DevicePtr, len: u32, flag: u32) -> u32 {
+        let contiguous = match self.layout {
+            Layout::Bhl => len as usize,
+            Layout::Blh => self.channels,
+        };
+        if ptr % 16 == 0 && contiguous % CHUNK == 0 {
+            flag
+        } else {
+            0
+        }
+    }
+}
+
+/// Every kernel name the conv1d host code can launch.
+pub(crate) fn kernel_names() -> Vec<&'static str> {
+    let mut names = Vec::new();
+    for kernel in Conv1dKernel::ALL {
+        for x in DType::ALL {
+            for w in DType::ALL {
+                let name = kernel.entry_name(x, w);
+                if !names.contains(&name) {
+                    names.push(name);
+                }
+            }
+        }
+    }
+    names
+}
+
+fn too_many_taps(taps: u32) -> Error {
+    Error::Unsupported { what: "kernel_size", value: taps as u64, expected: "at most 65,535 · 8 taps".into() }
+}
+
+fn grid_x(blocks: u64) -> Result<u32> {
+    const MAX: u64 = i32::MAX as u64;
+    if blocks > MAX {
+        return Err(Error::Unsupported { what: "grid blocks", value: blocks, expected: format!("≤ {MAX}: the tensor is too large for one launch") });
+    }
+    Ok(blocks as u32)
+}
+
+fn check_len(what: &'static str, len: usize, needed: u64) -> Result<()> {
+    if (len as u64) < needed {
+        return Err(Error::BufferTooSmall { what, needed, len: len as u64 });
+    }
+    Ok(())
+}
+
+fn ordinal_of<T>(buffer: &impl DeviceSlice<T>) -> usize {
+    buffer.stream().context().ordinal()
+}
+
+fn check_device(gpu: &Gpu, stream: &CudaStream, what: &'static str, ordinal: usize) -> Result<()> {
+    let context_device = gpu.context().ordinal();
+    for (what, buffer_device) in [("stream", stream.context().ordinal()), (what, ordinal)] {
+        if buffer_device != context_device {
+            return Err(Error::WrongDevice { what, buffer_device, context_device });
+        }
+    }
+    Ok(())
+}
+
+/// Fails when the byte ranges of two buffers (as used by the shape) overlap.
+#[allow(clippy::too_many_arguments)]
+fn check_disjoint(a: &'static str, a_ptr: DevicePtr, a_len: u64, a_dtype: DType, b: &'static str, b_ptr: DevicePtr, b_len: u64, b_dtype: DType) -> Result<()> {
+    let a_end = a_ptr + a_len * a_dtype.size_bytes() as u64;
+    let b_end = b_ptr + b_len * b_dtype.size_bytes() as u64;
+    if a_ptr < b_end && b_ptr < a_end {
+        return Err(Error::Overlap { output: a, other: b });
+    }
+    Ok(())
+}

@@ -1,0 +1,475 @@
+//! Short depthwise conv1d: one generic body per operation and layout.
+//!
+//! `y[b, d, j] = bias[d] + Σ_k w[d, k] · x[b, d, j − pad_left + k]` (see `flashfftconv-abi`).
+//! Every body works in chunks of 8 consecutive elements and in tap chunks of 8 taps (taps past
+//! `K` read as zero weights), so any `K` and any padding use the same constant-indexed register
+//! arrays; only the number of tap chunks is a run-time loop.
+//!
+//! * `(B, D, L)`: a thread owns 8 consecutive outputs of one row. Its input window for a tap
+//!   chunk (15 elements at an arbitrary offset) comes from three aligned 16-byte loads — the
+//!   neighbouring ones hit L1, as the neighbouring threads load them too — shifted into place by
+//!   a 3-step barrel shift whose shift amount is the same for the whole launch.
+//! * `(B, L, D)`: a thread owns 8 consecutive channels (one 16-byte load per position) and walks
+//!   positions in groups of `G` outputs, loading each input position once per group.
+//!
+//! The input gradient is this forward with taps reversed and `pad_left' = K − 1 − pad_left`
+//! (`FLAG_FLIP_TAPS`). Weight and bias gradients reduce over (batch, position) into per-warp
+//! partials in a fixed order, summed by `weight_grad_reduce`: deterministic, no atomics.
+
+use crate::device::{block_x, block_y, thread_x, thread_y};
+use crate::element::{Accum, Element};
+use flashfftconv_abi::conv1d::{
+    geometry::*, Conv1dParams, Conv1dWeightGradParams, CHUNK, FLAG_FLIP_TAPS, FLAG_HAS_BIAS,
+    FLAG_INPUT_VECTOR, FLAG_OUTPUT_VECTOR,
+};
+
+const C: usize = CHUNK;
+/// Output positions per inner group of the `(B, L, D)` bodies (`G` below): each group loads
+/// `G + 7` input positions per tap chunk and keeps `G × 8` accumulators. 4 for 16-bit outputs;
+/// f32 outputs, whose accumulators are f64, use 2 to stay within 255 registers.
+pub const GROUP_16BIT: usize = 4;
+/// See [`GROUP_16BIT`].
+pub const GROUP_F32: usize = 2;
+
+/// Elements `start .. start + 8` of a row of `len` elements, zero outside `[0, len)`.
+///
+/// # Safety
+/// The row's elements `[0, len)` are readable; with `vector`, the row starts 16-byte aligned
+/// and `start` is a multiple of 8.
+#[inline(always)]
+unsafe fn load_chunk<T: Element>(row: *const T, start: i64, len: i64, vector: bool) -> [f32; C] {
+    if vector && start >= 0 && start + C as i64 <= len {
+        // SAFETY: in bounds and aligned (caller).
+        unsafe { T::load8(row.offset(start as isize)) }
+    } else {
+        let mut v = [0.0f32; C];
+        for (i, slot) in v.iter_mut().enumerate() {
+            let e = start + i as i64;
+            if e >= 0 && e < len {
+                // SAFETY: in bounds (caller).
+                *slot = unsafe { T::load(row.offset(e as isize)) };
+            }
+        }
+        v
+    }
+}
+
+/// Write elements `start .. start + 8` of a row of `len`, dropping those at `len` or beyond.
+///
+/// # Safety
+/// `[0, len)` of the row is writable; `start ≥ 0`; with `vector` as for [`load_chunk`].
+#[inline(always)]
+unsafe fn store_chunk<T: Element>(row: *mut T, start: i64, len: i64, vector: bool, v: [T::Acc; C]) {
+    if vector && start + C as i64 <= len {
+        // SAFETY: in bounds and aligned (caller).
+        unsafe { T::store8(row.offset(start as isize), v) };
+    } else {
+        for (i, &value) in v.iter().enumerate() {
+            let e = start + i as i64;
+            if e < len {
+                // SAFETY: in bounds (caller).
+                unsafe { T::store(row.offset(e as isize), value) };
+            }
+        }
+    }
+}
+
+/// Elements `start .. start + 15` of a row (zero outside it): three aligned chunk loads and a
+/// shift by `start mod 8`.
+///
+/// # Safety
+/// As [`load_chunk`].
+#[inline(always)]
+unsafe fn load_window<T: Element>(row: *const T, start: i64, len: i64, vector: bool) -> [f32; 2 * C - 1] {
+    let base = start & !(C as i64 - 1);
+    let shift = (start - base) as u32;
+    let mut win = [0.0f32; 3 * C];
+    // SAFETY: forwarded from the caller; `base` is a multiple of 8.
+    unsafe {
+        win[..C].copy_from_slice(&load_chunk(row, base, len, vector));
+        win[C..2 * C].copy_from_slice(&load_chunk(row, base + C as i64, len, vector));
+        if shift >= 2 {
+            win[2 * C..].copy_from_slice(&load_chunk(row, base + 2 * C as i64, len, vector));
+        }
+    }
+    // Three conditional shifts with compile-time strides (a run-time stride would index the
+    // register array dynamically and move it to local memory).
+    if shift & 1 != 0 {
+        shift_down::<1>(&mut win);
+    }
+    if shift & 2 != 0 {
+        shift_down::<2>(&mut win);
+    }
+    if shift & 4 != 0 {
+        shift_down::<4>(&mut win);
+    }
+    let mut out = [0.0f32; 2 * C - 1];
+    out.copy_from_slice(&win[..2 * C - 1]);
+    out
+}
+
+/// `win[m] = win[m + S]` for every `m` that has a source.
+#[inline(always)]
+fn shift_down<const S: usize>(win: &mut [f32; 3 * C]) {
+    for m in 0..3 * C - S {
+        win[m] = win[m + S];
+    }
+}
+
+/// Taps `8·chunk .. 8·chunk + 8` of channel `d` (zero past the last tap), reversed when `flip`.
+///
+/// # Safety
+/// `w` holds `(D, taps)` weights and `d < D`.
+#[inline(always)]
+unsafe fn load_taps<W: Element>(w: *const W, d: u64, taps: u32, chunk: u32, flip: bool) -> [f32; C] {
+    let mut out = [0.0f32; C];
+    for (kk, slot) in out.iter_mut().enumerate() {
+        let k = chunk * C as u32 + kk as u32;
+        if k < taps {
+            let tap = if flip { taps - 1 - k } else { k };
+            // SAFETY: d < D and tap < taps (caller).
+            *slot = unsafe { W::load(w.add((d * taps as u64 + tap as u64) as usize)) };
+        }
+    }
+    out
+}
+
+/// `bias[d]`, or zero without a bias.
+///
+/// # Safety
+/// With `FLAG_HAS_BIAS`, `bias` holds `D` elements and `d < D`.
+#[inline(always)]
+unsafe fn load_bias<W: Element>(bias: *const W, d: u64, p: &Conv1dParams) -> f32 {
+    if p.flags & FLAG_HAS_BIAS != 0 {
+        // SAFETY: caller.
+        unsafe { W::load(bias.add(d as usize)) }
+    } else {
+        0.0
+    }
+}
+
+/// Forward / input gradient, `(B, D, L)`. Grid: `B·D·⌈len_out / 1024⌉` blocks of 128 threads.
+///
+/// # Safety
+/// `x` holds `B·D·len_in` elements, `y` `B·D·len_out`, `w` `D·taps`, `bias` `D` (if flagged);
+/// `y` overlaps none of them; the vector flags are set only when their alignment holds.
+#[inline(always)]
+pub unsafe fn forward_bhl<T: Element, W: Element>(x: *const T, w: *const W, bias: *const W, y: *mut T, p: Conv1dParams) {
+    let segments = p.len_out.div_ceil(FWD_BHL_OUTPUTS_PER_BLOCK) as u64;
+    let row = block_x() / segments;
+    let chunk = (block_x() % segments) * FWD_BHL_THREADS as u64 + thread_x() as u64;
+    let first = chunk as i64 * C as i64;
+    if row >= p.batch as u64 * p.channels as u64 || first >= p.len_out as i64 {
+        return;
+    }
+    let d = row % p.channels as u64;
+    let flip = p.flags & FLAG_FLIP_TAPS != 0;
+    // SAFETY: d < D; the pointers cover the shapes (caller).
+    let mut acc = [T::Acc::from_f32(unsafe { load_bias(bias, d, &p) }); C];
+    // SAFETY: row < B·D.
+    let x_row = unsafe { x.add((row * p.len_in as u64) as usize) };
+    for tap_chunk in 0..p.tap_chunks() {
+        // SAFETY: as above.
+        let (taps, win) = unsafe {
+            (
+                load_taps(w, d, p.taps, tap_chunk, flip),
+                load_window(x_row, first - p.pad_left as i64 + (tap_chunk as i64) * C as i64, p.len_in as i64, p.flags & FLAG_INPUT_VECTOR != 0),
+            )
+        };
+        for (i, a) in acc.iter_mut().enumerate() {
+            for (kk, &tap) in taps.iter().enumerate() {
+                *a = a.fma(tap, win[i + kk]);
+            }
+        }
+    }
+    // SAFETY: row < B·D, first < len_out.
+    unsafe {
+        let y_row = y.add((row * p.len_out as u64) as usize);
+        store_chunk(y_row, first, p.len_out as i64, p.flags & FLAG_OUTPUT_VECTOR != 0, acc);
+    }
+}
+
+/// Taps of one chunk for 8 consecutive channels: `[tap][channel]`.
+///
+/// # Safety
+/// As [`load_taps`] for each channel `< D`; channels at or past `D` read as zero.
+#[inline(always)]
+unsafe fn load_taps_8ch<W: Element>(w: *const W, d0: u64, channels: u64, taps: u32, chunk: u32, flip: bool) -> [[f32; C]; C] {
+    let mut out = [[0.0f32; C]; C];
+    for ch in 0..C {
+        let d = d0 + ch as u64;
+        if d < channels {
+            // SAFETY: d < D (checked), rest from the caller.
+            let t = unsafe { load_taps(w, d, taps, chunk, flip) };
+            for kk in 0..C {
+                out[kk][ch] = t[kk];
+            }
+        }
+    }
+    out
+}
+
+/// Forward / input gradient, `(B, L, D)`. Grid: `B · ⌈len_out / 64⌉ · ⌈D / 256⌉` blocks of
+/// `(32, 4)` threads; a thread owns 8 channels × 16 positions.
+///
+/// # Safety
+/// As [`forward_bhl`].
+#[inline(always)]
+pub unsafe fn forward_blh<T: Element, W: Element, const G: usize>(x: *const T, w: *const W, bias: *const W, y: *mut T, p: Conv1dParams) {
+    let channel_blocks = p.channels.div_ceil(BLH_CHANNELS_PER_BLOCK) as u64;
+    let row_blocks = p.len_out.div_ceil(FWD_BLH_ROWS_PER_BLOCK) as u64;
+    let channel_block = block_x() % channel_blocks;
+    let rest = block_x() / channel_blocks;
+    let (row_block, b) = (rest % row_blocks, rest / row_blocks);
+    let channels = p.channels as u64;
+    let d0 = (channel_block * 32 + thread_x() as u64) * C as u64;
+    if b >= p.batch as u64 || d0 >= channels {
+        return;
+    }
+    let flip = p.flags & FLAG_FLIP_TAPS != 0;
+    let (vin, vout) = (p.flags & FLAG_INPUT_VECTOR != 0, p.flags & FLAG_OUTPUT_VECTOR != 0);
+    let mut bias8 = [0.0f32; C];
+    for (ch, slot) in bias8.iter_mut().enumerate() {
+        if d0 + (ch as u64) < channels {
+            // SAFETY: channel < D.
+            *slot = unsafe { load_bias(bias, d0 + ch as u64, &p) };
+        }
+    }
+    // SAFETY: b < B.
+    let (x_b, y_b) = unsafe { (x.add((b * p.len_in as u64 * channels) as usize), y.add((b * p.len_out as u64 * channels) as usize)) };
+    let tap_chunks = p.tap_chunks();
+    let mut taps = [[0.0f32; C]; C];
+    let first_row = (row_block * FWD_BLH_ROWS_PER_BLOCK as u64 + thread_y() as u64 * FWD_BLH_ROWS_PER_THREAD as u64) as i64;
+    for group in 0..(FWD_BLH_ROWS_PER_THREAD as usize / G) {
+        let j0 = first_row + (group * G) as i64;
+        if j0 >= p.len_out as i64 {
+            break;
+        }
+        let mut acc = [[T::Acc::ZERO; C]; G];
+        for row in acc.iter_mut() {
+            for ch in 0..C {
+                row[ch] = T::Acc::from_f32(bias8[ch]);
+            }
+        }
+        for tap_chunk in 0..tap_chunks {
+            if tap_chunks > 1 || group == 0 {
+                // SAFETY: channels < D are read, the rest are zero.
+                taps = unsafe { load_taps_8ch(w, d0, channels, p.taps, tap_chunk, flip) };
+            }
+            let live_taps = (p.taps - tap_chunk * C as u32).min(C as u32) as usize;
+            let start = j0 - p.pad_left as i64 + (tap_chunk as i64) * C as i64;
+            for m in 0..G + C - 1 {
+                let pos = start + m as i64;
+                if m >= live_taps + G - 1 || pos < 0 || pos >= p.len_in as i64 {
+                    continue;
+                }
+                // SAFETY: 0 ≤ pos < len_in.
+                let xr = unsafe { load_chunk(x_b.add((pos as u64 * channels) as usize), d0 as i64, channels as i64, vin) };
+                for (i, acc_row) in acc.iter_mut().enumerate() {
+                    if m >= i && m - i < C {
+                        for ch in 0..C {
+                            acc_row[ch] = acc_row[ch].fma(taps[m - i][ch], xr[ch]);
+                        }
+                    }
+                }
+            }
+        }
+        for (i, &acc_row) in acc.iter().enumerate() {
+            let j = j0 + i as i64;
+            if j < p.len_out as i64 {
+                // SAFETY: j < len_out.
+                unsafe { store_chunk(y_b.add((j as u64 * channels) as usize), d0 as i64, channels as i64, vout, acc_row) };
+            }
+        }
+    }
+}
+
+/// The slice of `total` work items that part `part` of `parts` owns.
+#[inline(always)]
+fn part_range(total: u64, part: u64, parts: u64) -> (u64, u64) {
+    (total * part / parts, total * (part + 1) / parts)
+}
+
+/// Index of the partial sum for (per-warp part, channel, slot).
+#[inline(always)]
+fn partial_index(warp_part: u64, d: u64, slot: u64, q: &Conv1dWeightGradParams) -> usize {
+    ((warp_part * q.conv.channels as u64 + d) * q.tap_slots as u64 + slot) as usize
+}
+
+/// Weight and bias gradient partials, `(B, D, L)`. Grid: `(D · parts, tap_chunks)` blocks of
+/// 128 threads; block (d, part) reduces its slice of the `(batch, output chunk)` items.
+///
+/// # Safety
+/// `x` holds `B·D·len_in`, `dy` `B·D·len_out` elements; `partials` holds
+/// `parts · DW_WARPS · D · tap_slots` accumulators.
+#[inline(always)]
+pub unsafe fn weight_grad_bhl<T: Element, W: Element>(x: *const T, dy: *const T, partials: *mut W::Acc, q: Conv1dWeightGradParams) {
+    let p = q.conv;
+    let parts = q.parts as u64;
+    let (d, part) = (block_x() / parts, block_x() % parts);
+    let tap_chunk = block_y();
+    if d >= p.channels as u64 {
+        return; // whole block: no shuffle is left waiting
+    }
+    let out_chunks = p.len_out.div_ceil(C as u32) as u64;
+    let (begin, end) = part_range(p.batch as u64 * out_chunks, part, parts);
+    let mut acc = [W::Acc::ZERO; C];
+    let mut acc_bias = W::Acc::ZERO;
+    let mut item = begin + thread_x() as u64;
+    while item < end {
+        let (b, chunk) = (item / out_chunks, item % out_chunks);
+        let row = b * p.channels as u64 + d;
+        let first = (chunk * C as u64) as i64;
+        // SAFETY: row < B·D; loads stay in their rows.
+        let (g, win) = unsafe {
+            (
+                load_chunk(dy.add((row * p.len_out as u64) as usize), first, p.len_out as i64, p.flags & FLAG_OUTPUT_VECTOR != 0),
+                load_window(x.add((row * p.len_in as u64) as usize), first - p.pad_left as i64 + (tap_chunk as i64) * C as i64, p.len_in as i64, p.flags & FLAG_INPUT_VECTOR != 0),
+            )
+        };
+        for (kk, a) in acc.iter_mut().enumerate() {
+            for (i, &gi) in g.iter().enumerate() {
+                *a = a.fma(gi, win[i + kk]);
+            }
+        }
+        if tap_chunk == 0 {
+            for &gi in g.iter() {
+                acc_bias = acc_bias.add(W::Acc::from_f32(gi));
+            }
+        }
+        item += FWD_BHL_THREADS as u64;
+    }
+    let mut mask = 16;
+    while mask > 0 {
+        for a in acc.iter_mut() {
+            *a = a.add(a.shfl_xor(mask));
+        }
+        acc_bias = acc_bias.add(acc_bias.shfl_xor(mask));
+        mask /= 2;
+    }
+    if thread_x() % 32 == 0 {
+        let warp_part = part * DW_WARPS as u64 + (thread_x() / 32) as u64;
+        for (kk, &a) in acc.iter().enumerate() {
+            let slot = (tap_chunk as usize * C + kk) as u64;
+            // SAFETY: slot < tap_slots − 1; indices within the partials buffer (caller).
+            unsafe { *partials.add(partial_index(warp_part, d, slot, &q)) = a };
+        }
+        if tap_chunk == 0 {
+            // SAFETY: as above; the last slot is the bias.
+            unsafe { *partials.add(partial_index(warp_part, d, q.tap_slots as u64 - 1, &q)) = acc_bias };
+        }
+    }
+}
+
+/// Weight and bias gradient partials, `(B, L, D)`. Grid: `(⌈D / 256⌉ · parts, tap_chunks)`
+/// blocks of `(32, 4)` threads; lanes own 8 channels, warps take groups of 4 output positions
+/// in turn, and each warp writes its own partials (lanes never combine: they own channels).
+///
+/// # Safety
+/// As [`weight_grad_bhl`].
+#[inline(always)]
+pub unsafe fn weight_grad_blh<T: Element, W: Element, const G: usize>(x: *const T, dy: *const T, partials: *mut W::Acc, q: Conv1dWeightGradParams) {
+    let p = q.conv;
+    let parts = q.parts as u64;
+    let (channel_block, part) = (block_x() / parts, block_x() % parts);
+    let tap_chunk = block_y();
+    let channels = p.channels as u64;
+    let d0 = (channel_block * 32 + thread_x() as u64) * C as u64;
+    if d0 >= channels {
+        return;
+    }
+    let (vx, vdy) = (p.flags & FLAG_INPUT_VECTOR != 0, p.flags & FLAG_OUTPUT_VECTOR != 0);
+    let live_taps = (p.taps - tap_chunk * C as u32).min(C as u32) as usize;
+    let groups = p.len_out.div_ceil(G as u32) as u64;
+    let (begin, end) = part_range(p.batch as u64 * groups, part, parts);
+    let mut acc = [[W::Acc::ZERO; C]; C]; // [tap][channel]
+    let mut acc_bias = [W::Acc::ZERO; C];
+    let mut item = begin + thread_y() as u64;
+    while item < end {
+        let (b, group) = (item / groups, item % groups);
+        let j0 = (group * G as u64) as i64;
+        // SAFETY: b < B.
+        let (x_b, dy_b) = unsafe { (x.add((b * p.len_in as u64 * channels) as usize), dy.add((b * p.len_out as u64 * channels) as usize)) };
+        let mut g = [[0.0f32; C]; G];
+        for (i, gi) in g.iter_mut().enumerate() {
+            let j = j0 + i as i64;
+            if j < p.len_out as i64 {
+                // SAFETY: j < len_out.
+                *gi = unsafe { load_chunk(dy_b.add((j as u64 * channels) as usize), d0 as i64, channels as i64, vdy) };
+            }
+        }
+        let start = j0 - p.pad_left as i64 + (tap_chunk as i64) * C as i64;
+        for m in 0..G + C - 1 {
+            let pos = start + m as i64;
+            if m >= live_taps + G - 1 || pos < 0 || pos >= p.len_in as i64 {
+                continue;
+            }
+            // SAFETY: 0 ≤ pos < len_in.
+            let xr = unsafe { load_chunk(x_b.add((pos as u64 * channels) as usize), d0 as i64, channels as i64, vx) };
+            for (i, gi) in g.iter().enumerate() {
+                if m >= i && m - i < C {
+                    for ch in 0..C {
+                        acc[m - i][ch] = acc[m - i][ch].fma(gi[ch], xr[ch]);
+                    }
+                }
+            }
+        }
+        if tap_chunk == 0 {
+            for gi in g.iter() {
+                for ch in 0..C {
+                    acc_bias[ch] = acc_bias[ch].add(W::Acc::from_f32(gi[ch]));
+                }
+            }
+        }
+        item += BLH_WARPS as u64;
+    }
+    let warp_part = part * DW_WARPS as u64 + thread_y() as u64;
+    for ch in 0..C {
+        let d = d0 + ch as u64;
+        if d >= channels {
+            break;
+        }
+        for (kk, acc_tap) in acc.iter().enumerate() {
+            // SAFETY: slot < tap_slots − 1, d < D: inside the partials buffer (caller).
+            unsafe { *partials.add(partial_index(warp_part, d, (tap_chunk as usize * C + kk) as u64, &q)) = acc_tap[ch] };
+        }
+        if tap_chunk == 0 {
+            // SAFETY: as above; the last slot is the bias.
+            unsafe { *partials.add(partial_index(warp_part, d, q.tap_slots as u64 - 1, &q)) = acc_bias[ch] };
+        }
+    }
+}
+
+/// Sums the partials of every (channel, tap) and (channel, bias) in order and stores them,
+/// rounded once, as `dw (D, K)` and `dbias (D)`. Grid: `⌈D · tap_slots / 256⌉` blocks of 256.
+///
+/// # Safety
+/// `partials` as written by a weight-gradient kernel with the same `q`; `dw` holds `D·K`
+/// elements and, with `FLAG_HAS_BIAS`, `dbias` holds `D`.
+#[inline(always)]
+pub unsafe fn weight_grad_reduce<W: Element>(partials: *const W::Acc, dw: *mut W, dbias: *mut W, q: Conv1dWeightGradParams) {
+    let p = q.conv;
+    let index = block_x() * DW_REDUCE_THREADS as u64 + thread_x() as u64;
+    let slots = q.tap_slots as u64;
+    if index >= p.channels as u64 * slots {
+        return;
+    }
+    let (d, slot) = (index / slots, index % slots);
+    let is_bias = slot == slots - 1;
+    if (is_bias && p.flags & FLAG_HAS_BIAS == 0) || (!is_bias && slot >= p.taps as u64) {
+        return;
+    }
+    let mut sum = W::Acc::ZERO;
+    for warp_part in 0..q.parts as u64 * DW_WARPS as u64 {
+        // SAFETY: inside the partials buffer (caller).
+        sum = sum.add(unsafe { *partials.add(partial_index(warp_part, d, slot, &q)) });
+    }
+    // SAFETY: d < D, slot < K (caller's buffer sizes).
+    unsafe {
+        if is_bias {
+            W::store(dbias.add(d as usize), sum);
+        } else {
+            W::store(dw.add((d * p.taps as u64 + slot) as usize), sum);
+        }
+    }
+}

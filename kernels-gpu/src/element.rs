@@ -1,0 +1,216 @@
+//! Storage types (what sits in device memory) and accumulator types (what the sums run in).
+//!
+//! Outputs stored in a 16-bit type accumulate in f32: its rounding is orders of magnitude below
+//! the output's. Outputs stored in f32 accumulate in f64, because an f32 sum of even a few
+//! products already errs by more than the f32 rounding of the exact answer, which is the
+//! project's error floor (see `flashfftconv-reference::bounds`).
+
+use crate::device;
+use core::intrinsics::{fmaf32, fmaf64};
+
+/// bf16 storage (raw bits).
+#[derive(Clone, Copy)]
+#[repr(transparent)]
+pub struct Bf16(#[allow(dead_code)] u16);
+
+/// f16 storage (raw bits).
+#[derive(Clone, Copy)]
+#[repr(transparent)]
+pub struct F16(#[allow(dead_code)] u16);
+
+/// An accumulator: f32 or f64.
+pub trait Accum: Copy {
+    /// Additive identity.
+    const ZERO: Self;
+    /// `acc + a · b`, one rounding.
+    fn fma(self, a: f32, b: f32) -> Self;
+    /// `self + v`.
+    fn add(self, v: Self) -> Self;
+    /// Widen an f32 exactly.
+    fn from_f32(v: f32) -> Self;
+    /// The value of the lane `lane ^ mask` (full-warp shuffle).
+    fn shfl_xor(self, mask: u32) -> Self;
+}
+
+impl Accum for f32 {
+    const ZERO: Self = 0.0;
+    #[inline(always)]
+    fn fma(self, a: f32, b: f32) -> Self {
+        fmaf32(a, b, self)
+    }
+    #[inline(always)]
+    fn add(self, v: Self) -> Self {
+        self + v
+    }
+    #[inline(always)]
+    fn from_f32(v: f32) -> Self {
+        v
+    }
+    #[inline(always)]
+    fn shfl_xor(self, mask: u32) -> Self {
+        f32::from_bits(device::shfl_xor_u32(self.to_bits(), mask))
+    }
+}
+
+impl Accum for f64 {
+    const ZERO: Self = 0.0;
+    #[inline(always)]
+    fn fma(self, a: f32, b: f32) -> Self {
+        fmaf64(a as f64, b as f64, self)
+    }
+    #[inline(always)]
+    fn add(self, v: Self) -> Self {
+        self + v
+    }
+    #[inline(always)]
+    fn from_f32(v: f32) -> Self {
+        v as f64
+    }
+    #[inline(always)]
+    fn shfl_xor(self, mask: u32) -> Self {
+        let bits = self.to_bits();
+        let lo = device::shfl_xor_u32(bits as u32, mask) as u64;
+        let hi = device::shfl_xor_u32((bits >> 32) as u32, mask) as u64;
+        f64::from_bits(lo | (hi << 32))
+    }
+}
+
+/// A storage type.
+pub trait Element: Copy {
+    /// The accumulator used when this type is the output.
+    type Acc: Accum;
+    /// Read one element, widened to f32 (exact for all three types).
+    ///
+    /// # Safety
+    /// `ptr` is readable.
+    unsafe fn load(ptr: *const Self) -> f32;
+    /// Read 8 consecutive elements.
+    ///
+    /// # Safety
+    /// `ptr` is 16-byte aligned and the 8 elements are readable and not written in this launch.
+    unsafe fn load8(ptr: *const Self) -> [f32; 8];
+    /// Write one element, rounded to nearest-even.
+    ///
+    /// # Safety
+    /// `ptr` is writable.
+    unsafe fn store(ptr: *mut Self, v: Self::Acc);
+    /// Write 8 consecutive elements, rounded to nearest-even.
+    ///
+    /// # Safety
+    /// `ptr` is 16-byte aligned and the 8 elements are writable.
+    unsafe fn store8(ptr: *mut Self, v: [Self::Acc; 8]);
+}
+
+#[inline(always)]
+fn bf16_bits_to_f32(bits: u32) -> f32 {
+    f32::from_bits(bits << 16)
+}
+
+impl Element for Bf16 {
+    type Acc = f32;
+    #[inline(always)]
+    unsafe fn load(ptr: *const Self) -> f32 {
+        // SAFETY: guaranteed by the caller.
+        bf16_bits_to_f32(unsafe { *(ptr as *const u16) } as u32)
+    }
+    #[inline(always)]
+    unsafe fn load8(ptr: *const Self) -> [f32; 8] {
+        // SAFETY: guaranteed by the caller.
+        let w = unsafe { device::load_16b(ptr as *const u8) };
+        let mut out = [0.0; 8];
+        for i in 0..4 {
+            out[2 * i] = bf16_bits_to_f32(w[i] & 0xffff);
+            out[2 * i + 1] = f32::from_bits(w[i] & 0xffff_0000);
+        }
+        out
+    }
+    #[inline(always)]
+    unsafe fn store(ptr: *mut Self, v: f32) {
+        // SAFETY: guaranteed by the caller.
+        unsafe { *(ptr as *mut u16) = device::pack_bf16x2(v, 0.0) as u16 };
+    }
+    #[inline(always)]
+    unsafe fn store8(ptr: *mut Self, v: [f32; 8]) {
+        let mut w = [0u32; 4];
+        for i in 0..4 {
+            w[i] = device::pack_bf16x2(v[2 * i], v[2 * i + 1]);
+        }
+        // SAFETY: guaranteed by the caller.
+        unsafe { device::store_16b(ptr as *mut u8, w) };
+    }
+}
+
+impl Element for F16 {
+    type Acc = f32;
+    #[inline(always)]
+    unsafe fn load(ptr: *const Self) -> f32 {
+        // SAFETY: guaranteed by the caller.
+        device::f16_to_f32(unsafe { *(ptr as *const u16) })
+    }
+    #[inline(always)]
+    unsafe fn load8(ptr: *const Self) -> [f32; 8] {
+        // SAFETY: guaranteed by the caller.
+        let w = unsafe { device::load_16b(ptr as *const u8) };
+        let mut out = [0.0; 8];
+        for i in 0..4 {
+            out[2 * i] = device::f16_to_f32(w[i] as u16);
+            out[2 * i + 1] = device::f16_to_f32((w[i] >> 16) as u16);
+        }
+        out
+    }
+    #[inline(always)]
+    unsafe fn store(ptr: *mut Self, v: f32) {
+        // SAFETY: guaranteed by the caller.
+        unsafe { *(ptr as *mut u16) = device::pack_f16x2(v, 0.0) as u16 };
+    }
+    #[inline(always)]
+    unsafe fn store8(ptr: *mut Self, v: [f32; 8]) {
+        let mut w = [0u32; 4];
+        for i in 0..4 {
+            w[i] = device::pack_f16x2(v[2 * i], v[2 * i + 1]);
+        }
+        // SAFETY: guaranteed by the caller.
+        unsafe { device::store_16b(ptr as *mut u8, w) };
+    }
+}
+
+impl Element for f32 {
+    type Acc = f64;
+    #[inline(always)]
+    unsafe fn load(ptr: *const Self) -> f32 {
+        // SAFETY: guaranteed by the caller.
+        unsafe { *ptr }
+    }
+    #[inline(always)]
+    unsafe fn load8(ptr: *const Self) -> [f32; 8] {
+        // SAFETY: guaranteed by the caller (32 bytes, 16-byte aligned: two loads).
+        let (a, b) = unsafe {
+            (device::load_16b(ptr as *const u8), device::load_16b(ptr.add(4) as *const u8))
+        };
+        let mut out = [0.0; 8];
+        for i in 0..4 {
+            out[i] = f32::from_bits(a[i]);
+            out[4 + i] = f32::from_bits(b[i]);
+        }
+        out
+    }
+    #[inline(always)]
+    unsafe fn store(ptr: *mut Self, v: f64) {
+        // SAFETY: guaranteed by the caller.
+        unsafe { *ptr = v as f32 };
+    }
+    #[inline(always)]
+    unsafe fn store8(ptr: *mut Self, v: [f64; 8]) {
+        let mut a = [0u32; 4];
+        let mut b = [0u32; 4];
+        for i in 0..4 {
+            a[i] = (v[i] as f32).to_bits();
+            b[i] = (v[4 + i] as f32).to_bits();
+        }
+        // SAFETY: guaranteed by the caller.
+        unsafe {
+            device::store_16b(ptr as *mut u8, a);
+            device::store_16b(ptr.add(4) as *mut u8, b);
+        }
+    }
+}
