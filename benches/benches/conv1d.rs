@@ -34,7 +34,15 @@ fn bench(c: &mut Criterion) {
                 let end = gpu.context().new_event(flags).expect("event");
                 start.record(&stream).expect("record");
                 for _ in 0..iters {
-                    conv.forward(&gpu, &stream, Input { data: &x.as_view(), batch: b, len: l }, &w.as_view(), None, &mut y.as_view_mut()).expect("forward");
+                    conv.forward(
+                        &gpu,
+                        &stream,
+                        Input { data: &x.as_view(), batch: b, len: l },
+                        &w.as_view(),
+                        None,
+                        &mut y.as_view_mut(),
+                    )
+                    .expect("forward");
                 }
                 end.record(&stream).expect("record");
                 end.synchronize().expect("sync");

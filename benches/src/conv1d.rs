@@ -55,7 +55,16 @@ pub fn table_shapes() -> Vec<Conv1dBenchShape> {
     for layout in ["bhl", "blh"] {
         for len in [1024, 2048, 4096, 8192] {
             for channels in [768, 1024, 2048, 8192] {
-                shapes.push(Conv1dBenchShape { layout, batch: 16, channels, len, taps: 5, pad_left: 2, pad_right: 2, dtype: "bf16" });
+                shapes.push(Conv1dBenchShape {
+                    layout,
+                    batch: 16,
+                    channels,
+                    len,
+                    taps: 5,
+                    pad_left: 2,
+                    pad_right: 2,
+                    dtype: "bf16",
+                });
             }
         }
     }
@@ -63,16 +72,26 @@ pub fn table_shapes() -> Vec<Conv1dBenchShape> {
 }
 
 /// Times forward and backward of one shape (bf16 activations and weights).
-pub fn measure(gpu: &Gpu, stream: &Arc<CudaStream>, shape: &Conv1dBenchShape, copy_bw: f64, timing: Timing) -> flashfftconv::Result<Conv1dBenchRow> {
+pub fn measure(
+    gpu: &Gpu,
+    stream: &Arc<CudaStream>,
+    shape: &Conv1dBenchShape,
+    copy_bw: f64,
+    timing: Timing,
+) -> flashfftconv::Result<Conv1dBenchRow> {
     let layout = if shape.layout == "bhl" { Layout::Bhl } else { Layout::Blh };
-    let conv = DepthwiseConv1d::new(shape.channels, shape.taps).with_padding(shape.pad_left, shape.pad_right).with_layout(layout);
+    let conv = DepthwiseConv1d::new(shape.channels, shape.taps)
+        .with_padding(shape.pad_left, shape.pad_right)
+        .with_layout(layout);
     let (b, d, l, k) = (shape.batch, shape.channels, shape.len, shape.taps);
     let lo = conv.output_len(l)?;
     let elem = 2u64;
     let (x_bytes, y_bytes) = ((b * d * l) as u64 * elem, (b * d * lo) as u64 * elem);
     let sets = rotation_sets(gpu, 2 * x_bytes + 2 * y_bytes)?;
     // Random-ish non-zero data (timing on zeros can flatter a kernel).
-    let fill = |n: usize, salt: usize| -> Vec<bf16> { (0..n).map(|i| bf16::from_f32((((i * 7919 + salt) % 2003) as f32 / 1001.0) - 1.0)).collect() };
+    let fill = |n: usize, salt: usize| -> Vec<bf16> {
+        (0..n).map(|i| bf16::from_f32((((i * 7919 + salt) % 2003) as f32 / 1001.0) - 1.0)).collect()
+    };
     let mut xs = Vec::new();
     let mut dys = Vec::new();
     let mut ys: Vec<CudaSlice<bf16>> = Vec::new();
@@ -91,12 +110,23 @@ pub fn measure(gpu: &Gpu, stream: &Arc<CudaStream>, shape: &Conv1dBenchShape, co
     let fwd = median_time(gpu.context(), stream, timing, |i| {
         let s = i % sets;
         let x = xs[s].as_view();
-        conv.forward(gpu, stream, Input { data: &x, batch: b, len: l }, &w.as_view(), Some(&bias.as_view()), &mut ys[s].as_view_mut())
+        conv.forward(
+            gpu,
+            stream,
+            Input { data: &x, batch: b, len: l },
+            &w.as_view(),
+            Some(&bias.as_view()),
+            &mut ys[s].as_view_mut(),
+        )
     })?;
     let bwd = median_time(gpu.context(), stream, timing, |i| {
         let s = i % sets;
         let x = xs[s].as_view();
-        let grads = Gradients { dx: &mut dxs[s].as_view_mut(), dweight: &mut dw.as_view_mut(), dbias: Some(&mut db.as_view_mut()) };
+        let grads = Gradients {
+            dx: &mut dxs[s].as_view_mut(),
+            dweight: &mut dw.as_view_mut(),
+            dbias: Some(&mut db.as_view_mut()),
+        };
         conv.backward(gpu, stream, Input { data: &x, batch: b, len: l }, &w.as_view(), &dys[s].as_view(), grads)
     })?;
     Ok(Conv1dBenchRow {

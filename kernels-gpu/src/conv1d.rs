@@ -5,12 +5,14 @@
 //! `K` read as zero weights), so any `K` and any padding use the same constant-indexed register
 //! arrays; only the number of tap chunks is a run-time loop.
 //!
-//! * `(B, D, L)`: a thread owns 8 consecutive outputs of one row. Its input window for a tap
-//!   chunk (15 elements at an arbitrary offset) comes from three aligned 16-byte loads — the
-//!   neighbouring ones hit L1, as the neighbouring threads load them too — shifted into place by
-//!   a 3-step barrel shift whose shift amount is the same for the whole launch.
-//! * `(B, L, D)`: a thread owns 8 consecutive channels (one 16-byte load per position) and walks
-//!   positions in groups of `G` outputs, loading each input position once per group.
+//! * `(B, D, L)`: a thread owns a run of 32 consecutive outputs of one row. Its input window
+//!   for a tap chunk (39 elements at an arbitrary offset) comes from six aligned 16-byte loads —
+//!   the outer two hit L1, as the neighbouring threads load them too — shifted into place at
+//!   compile time: the shift `(−pad_left) mod 8` is the same for the whole launch, and the
+//!   bodies are stamped once per shift value behind one uniform `match`.
+//! * `(B, L, D)`: a lane owns 4 consecutive channels (one 8-byte load per position for 16-bit
+//!   types) and walks positions in groups of `G` outputs, loading each input position once per
+//!   group and tap chunk.
 //!
 //! The input gradient is this forward with taps reversed and `pad_left' = K − 1 − pad_left`
 //! (`FLAG_FLIP_TAPS`). Weight and bias gradients reduce over (batch, position) into per-warp
@@ -19,17 +21,17 @@
 use crate::device::{block_x, block_y, thread_x, thread_y};
 use crate::element::{Accum, Element};
 use flashfftconv_abi::conv1d::{
-    geometry::*, Conv1dParams, Conv1dWeightGradParams, CHUNK, FLAG_FLIP_TAPS, FLAG_HAS_BIAS,
-    FLAG_INPUT_VECTOR, FLAG_OUTPUT_VECTOR,
+    geometry::*, Conv1dParams, Conv1dWeightGradParams, CHUNK, FLAG_FLIP_TAPS, FLAG_HAS_BIAS, FLAG_INPUT_VECTOR,
+    FLAG_OUTPUT_VECTOR,
 };
 
 const C: usize = CHUNK;
 /// Output positions per inner group of the `(B, L, D)` bodies (`G` below): each group loads
-/// `G + 7` input positions per tap chunk and keeps `G × 8` accumulators. 4 for 16-bit outputs;
-/// f32 outputs, whose accumulators are f64, use 2 to stay within 255 registers.
-pub const GROUP_16BIT: usize = 4;
+/// `G + 7` input positions per tap chunk and keeps `G × 4` accumulators. 8 for 16-bit outputs;
+/// f32 outputs, whose accumulators are f64, use 4 to keep registers for occupancy.
+pub const GROUP_16BIT: usize = 8;
 /// See [`GROUP_16BIT`].
-pub const GROUP_F32: usize = 2;
+pub const GROUP_F32: usize = 4;
 
 /// Elements `start .. start + 8` of a row of `len` elements, zero outside `[0, len)`.
 ///
@@ -54,6 +56,52 @@ unsafe fn load_chunk<T: Element>(row: *const T, start: i64, len: i64, vector: bo
     }
 }
 
+/// Channels a lane of the `(B, L, D)` kernels owns: 4 (8-byte loads of 16-bit types), so that
+/// its accumulators, taps and inputs fit in few enough registers for a full SM.
+const LANE: usize = 4;
+
+/// Elements `start .. start + 4` of a row of `len` elements, zero outside `[0, len)`.
+///
+/// # Safety
+/// As [`load_chunk`], with `start` a multiple of 4.
+#[inline(always)]
+unsafe fn load_lane<T: Element>(row: *const T, start: i64, len: i64, vector: bool) -> [f32; LANE] {
+    if vector && start >= 0 && start + LANE as i64 <= len {
+        // SAFETY: in bounds and aligned (caller).
+        unsafe { T::load4(row.offset(start as isize)) }
+    } else {
+        let mut v = [0.0f32; LANE];
+        for (i, slot) in v.iter_mut().enumerate() {
+            let e = start + i as i64;
+            if e >= 0 && e < len {
+                // SAFETY: in bounds (caller).
+                *slot = unsafe { T::load(row.offset(e as isize)) };
+            }
+        }
+        v
+    }
+}
+
+/// Write elements `start .. start + 4` of a row of `len`, dropping those at `len` or beyond.
+///
+/// # Safety
+/// As [`store_chunk`], with `start` a multiple of 4.
+#[inline(always)]
+unsafe fn store_lane<T: Element>(row: *mut T, start: i64, len: i64, vector: bool, v: [T::Acc; LANE]) {
+    if vector && start + LANE as i64 <= len {
+        // SAFETY: in bounds and aligned (caller).
+        unsafe { T::store4(row.offset(start as isize), v) };
+    } else {
+        for (i, &value) in v.iter().enumerate() {
+            let e = start + i as i64;
+            if e < len {
+                // SAFETY: in bounds (caller).
+                unsafe { T::store(row.offset(e as isize), value) };
+            }
+        }
+    }
+}
+
 /// Write elements `start .. start + 8` of a row of `len`, dropping those at `len` or beyond.
 ///
 /// # Safety
@@ -74,45 +122,79 @@ unsafe fn store_chunk<T: Element>(row: *mut T, start: i64, len: i64, vector: boo
     }
 }
 
-/// Elements `start .. start + 15` of a row (zero outside it): three aligned chunk loads and a
-/// shift by `start mod 8`.
+/// Chunks a `(B, D, L)` thread owns.
+const RUN_CHUNKS: usize = BHL_RUN_CHUNKS as usize;
+/// Elements of a run.
+const RUN: usize = RUN_CHUNKS * C;
+/// Elements a run's window is assembled from: the run's chunks plus two neighbours.
+const RUN_WINDOW: usize = RUN + 2 * C;
+
+/// Elements `start .. start + RUN + 7` of a row (zero outside it) at the front of the returned
+/// array, so that output `o` of a run with tap-chunk base `start` reads `win[o + kk]`. Built
+/// from aligned chunk loads; `S = start mod 8` is a compile-time constant (the kernels
+/// dispatch on it once: it is the same for every thread and tap chunk of a launch), so the
+/// shift is free register renaming.
 ///
 /// # Safety
-/// As [`load_chunk`].
+/// As [`load_chunk`]; `start ≡ S (mod 8)`.
 #[inline(always)]
-unsafe fn load_window<T: Element>(row: *const T, start: i64, len: i64, vector: bool) -> [f32; 2 * C - 1] {
-    let base = start & !(C as i64 - 1);
-    let shift = (start - base) as u32;
-    let mut win = [0.0f32; 3 * C];
-    // SAFETY: forwarded from the caller; `base` is a multiple of 8.
-    unsafe {
-        win[..C].copy_from_slice(&load_chunk(row, base, len, vector));
-        win[C..2 * C].copy_from_slice(&load_chunk(row, base + C as i64, len, vector));
-        if shift >= 2 {
-            win[2 * C..].copy_from_slice(&load_chunk(row, base + 2 * C as i64, len, vector));
+unsafe fn load_run_window<T: Element, const S: usize>(
+    row: *const T,
+    start: i64,
+    len: i64,
+    vector: bool,
+) -> [f32; RUN + C] {
+    let base = start - S as i64;
+    let mut raw = [0.0f32; RUN_WINDOW];
+    for v in 0..RUN_CHUNKS + 2 {
+        // The last chunk holds needed elements only when the shift is 2 or more.
+        if v < RUN_CHUNKS + 1 || S >= 2 {
+            // SAFETY: forwarded from the caller; the chunk start is a multiple of 8.
+            let chunk = unsafe { load_chunk(row, base + (v * C) as i64, len, vector) };
+            for e in 0..C {
+                raw[v * C + e] = chunk[e];
+            }
         }
     }
-    // Three conditional shifts with compile-time strides (a run-time stride would index the
-    // register array dynamically and move it to local memory).
-    if shift & 1 != 0 {
-        shift_down::<1>(&mut win);
+    let mut win = [0.0f32; RUN + C];
+    for m in 0..RUN + C {
+        win[m] = raw[m + S];
     }
-    if shift & 2 != 0 {
-        shift_down::<2>(&mut win);
-    }
-    if shift & 4 != 0 {
-        shift_down::<4>(&mut win);
-    }
-    let mut out = [0.0f32; 2 * C - 1];
-    out.copy_from_slice(&win[..2 * C - 1]);
-    out
+    win
 }
 
-/// `win[m] = win[m + S]` for every `m` that has a source.
+/// `(B, D, L)` bodies are stamped once per input shift `(−pad_left) mod 8`: calls
+/// `$body::<T, W, S>(args…)` for the launch's shift.
+macro_rules! dispatch_shift {
+    ($shift:expr, $body:ident::<$($t:ty),*>($($arg:expr),*)) => {
+        match $shift {
+            0 => $body::<$($t,)* 0>($($arg),*),
+            1 => $body::<$($t,)* 1>($($arg),*),
+            2 => $body::<$($t,)* 2>($($arg),*),
+            3 => $body::<$($t,)* 3>($($arg),*),
+            4 => $body::<$($t,)* 4>($($arg),*),
+            5 => $body::<$($t,)* 5>($($arg),*),
+            6 => $body::<$($t,)* 6>($($arg),*),
+            _ => $body::<$($t,)* 7>($($arg),*),
+        }
+    };
+}
+
+/// `(−pad_left) mod 8`: where a run's input window starts inside its first aligned chunk.
 #[inline(always)]
-fn shift_down<const S: usize>(win: &mut [f32; 3 * C]) {
-    for m in 0..3 * C - S {
-        win[m] = win[m + S];
+fn input_shift(p: &Conv1dParams) -> u32 {
+    (C as u32 - p.pad_left % C as u32) % C as u32
+}
+
+/// `(a / b, a % b)`, in 32-bit arithmetic when both fit (a 64-bit division is a long
+/// software routine on the GPU).
+#[inline(always)]
+fn div_rem(a: u64, b: u64) -> (u64, u64) {
+    if (a | b) >> 32 == 0 {
+        let (a, b) = (a as u32, b as u32);
+        ((a / b) as u64, (a % b) as u64)
+    } else {
+        (a / b, a % b)
     }
 }
 
@@ -148,55 +230,112 @@ unsafe fn load_bias<W: Element>(bias: *const W, d: u64, p: &Conv1dParams) -> f32
     }
 }
 
-/// Forward / input gradient, `(B, D, L)`. Grid: `B·D·⌈len_out / 1024⌉` blocks of 128 threads.
+/// Forward / input gradient, `(B, D, L)`. Grid: `⌈B·D·⌈len_out / 32⌉ / 128⌉` blocks of 128
+/// threads; thread `g` owns run `g mod runs_per_row` (32 outputs) of row `g / runs_per_row`.
 ///
 /// # Safety
 /// `x` holds `B·D·len_in` elements, `y` `B·D·len_out`, `w` `D·taps`, `bias` `D` (if flagged);
 /// `y` overlaps none of them; the vector flags are set only when their alignment holds.
 #[inline(always)]
-pub unsafe fn forward_bhl<T: Element, W: Element>(x: *const T, w: *const W, bias: *const W, y: *mut T, p: Conv1dParams) {
-    let segments = p.len_out.div_ceil(FWD_BHL_OUTPUTS_PER_BLOCK) as u64;
-    let row = block_x() / segments;
-    let chunk = (block_x() % segments) * FWD_BHL_THREADS as u64 + thread_x() as u64;
-    let first = chunk as i64 * C as i64;
-    if row >= p.batch as u64 * p.channels as u64 || first >= p.len_out as i64 {
-        return;
+pub unsafe fn forward_bhl<T: Element, W: Element>(
+    x: *const T,
+    w: *const W,
+    bias: *const W,
+    y: *mut T,
+    p: Conv1dParams,
+) {
+    // SAFETY: forwarded.
+    unsafe { dispatch_shift!(input_shift(&p), forward_bhl_shifted::<T, W>(x, w, bias, y, p)) }
+}
+
+/// [`forward_bhl`] for input shift `S`.
+///
+/// # Safety
+/// As [`forward_bhl`].
+#[inline(always)]
+unsafe fn forward_bhl_shifted<T: Element, W: Element, const S: usize>(
+    x: *const T,
+    w: *const W,
+    bias: *const W,
+    y: *mut T,
+    p: Conv1dParams,
+) {
+    let runs_per_row = p.len_out.div_ceil(RUN as u32) as u64;
+    let run = block_x() * BHL_THREADS as u64 + thread_x() as u64;
+    if run < p.batch as u64 * p.channels as u64 * runs_per_row {
+        // SAFETY: run < total (caller's buffers as for `forward_bhl`).
+        unsafe { forward_bhl_run::<T, W, S>(x, w, bias, y, run, runs_per_row, &p) };
     }
-    let d = row % p.channels as u64;
+}
+
+/// One run of [`forward_bhl`]: 32 outputs of one row.
+///
+/// # Safety
+/// As [`forward_bhl`], with `run < B·D·runs_per_row`.
+#[inline(always)]
+unsafe fn forward_bhl_run<T: Element, W: Element, const S: usize>(
+    x: *const T,
+    w: *const W,
+    bias: *const W,
+    y: *mut T,
+    run: u64,
+    runs_per_row: u64,
+    p: &Conv1dParams,
+) {
+    let (row, run) = div_rem(run, runs_per_row);
+    let first = (run * RUN as u64) as i64;
+    let d = div_rem(row, p.channels as u64).1;
     let flip = p.flags & FLAG_FLIP_TAPS != 0;
     // SAFETY: d < D; the pointers cover the shapes (caller).
-    let mut acc = [T::Acc::from_f32(unsafe { load_bias(bias, d, &p) }); C];
+    let mut acc = [T::Acc::from_f32(unsafe { load_bias(bias, d, p) }); RUN];
     // SAFETY: row < B·D.
     let x_row = unsafe { x.add((row * p.len_in as u64) as usize) };
     for tap_chunk in 0..p.tap_chunks() {
+        let start = first - p.pad_left as i64 + (tap_chunk as i64) * C as i64;
         // SAFETY: as above.
         let (taps, win) = unsafe {
             (
                 load_taps(w, d, p.taps, tap_chunk, flip),
-                load_window(x_row, first - p.pad_left as i64 + (tap_chunk as i64) * C as i64, p.len_in as i64, p.flags & FLAG_INPUT_VECTOR != 0),
+                load_run_window::<T, S>(x_row, start, p.len_in as i64, p.flags & FLAG_INPUT_VECTOR != 0),
             )
         };
-        for (i, a) in acc.iter_mut().enumerate() {
-            for (kk, &tap) in taps.iter().enumerate() {
-                *a = a.fma(tap, win[i + kk]);
+        let live_taps = (p.taps - tap_chunk * C as u32).min(C as u32) as usize;
+        for (kk, &tap) in taps.iter().enumerate() {
+            // Uniform branch: taps past K are skipped, not multiplied by zero.
+            if kk < live_taps {
+                for (o, a) in acc.iter_mut().enumerate() {
+                    *a = a.fma(tap, win[o + kk]);
+                }
             }
         }
     }
-    // SAFETY: row < B·D, first < len_out.
-    unsafe {
-        let y_row = y.add((row * p.len_out as u64) as usize);
-        store_chunk(y_row, first, p.len_out as i64, p.flags & FLAG_OUTPUT_VECTOR != 0, acc);
+    // SAFETY: row < B·D; chunk starts ≥ 0.
+    let y_row = unsafe { y.add((row * p.len_out as u64) as usize) };
+    for r in 0..RUN_CHUNKS {
+        let mut chunk = [T::Acc::ZERO; C];
+        chunk.copy_from_slice(&acc[r * C..(r + 1) * C]);
+        // SAFETY: as above.
+        unsafe {
+            store_chunk(y_row, first + (r * C) as i64, p.len_out as i64, p.flags & FLAG_OUTPUT_VECTOR != 0, chunk)
+        };
     }
 }
 
-/// Taps of one chunk for 8 consecutive channels: `[tap][channel]`.
+/// Taps of one chunk for a lane's 4 consecutive channels: `[tap][channel]`.
 ///
 /// # Safety
 /// As [`load_taps`] for each channel `< D`; channels at or past `D` read as zero.
 #[inline(always)]
-unsafe fn load_taps_8ch<W: Element>(w: *const W, d0: u64, channels: u64, taps: u32, chunk: u32, flip: bool) -> [[f32; C]; C] {
-    let mut out = [[0.0f32; C]; C];
-    for ch in 0..C {
+unsafe fn load_taps_lane<W: Element>(
+    w: *const W,
+    d0: u64,
+    channels: u64,
+    taps: u32,
+    chunk: u32,
+    flip: bool,
+) -> [[f32; LANE]; C] {
+    let mut out = [[0.0f32; LANE]; C];
+    for ch in 0..LANE {
         let d = d0 + ch as u64;
         if d < channels {
             // SAFETY: d < D (checked), rest from the caller.
@@ -209,65 +348,77 @@ unsafe fn load_taps_8ch<W: Element>(w: *const W, d0: u64, channels: u64, taps: u
     out
 }
 
-/// Forward / input gradient, `(B, L, D)`. Grid: `B · ⌈len_out / 64⌉ · ⌈D / 256⌉` blocks of
-/// `(32, 4)` threads; a thread owns 8 channels × 16 positions.
+/// Forward / input gradient, `(B, L, D)`. Grid: `B · ⌈len_out / 64⌉ · ⌈D / 128⌉` blocks of
+/// `(32, 4)` threads; a thread owns 4 channels × 16 positions.
 ///
 /// # Safety
 /// As [`forward_bhl`].
 #[inline(always)]
-pub unsafe fn forward_blh<T: Element, W: Element, const G: usize>(x: *const T, w: *const W, bias: *const W, y: *mut T, p: Conv1dParams) {
+pub unsafe fn forward_blh<T: Element, W: Element, const G: usize>(
+    x: *const T,
+    w: *const W,
+    bias: *const W,
+    y: *mut T,
+    p: Conv1dParams,
+) {
     let channel_blocks = p.channels.div_ceil(BLH_CHANNELS_PER_BLOCK) as u64;
     let row_blocks = p.len_out.div_ceil(FWD_BLH_ROWS_PER_BLOCK) as u64;
-    let channel_block = block_x() % channel_blocks;
-    let rest = block_x() / channel_blocks;
-    let (row_block, b) = (rest % row_blocks, rest / row_blocks);
+    let (rest, channel_block) = div_rem(block_x(), channel_blocks);
+    let (b, row_block) = div_rem(rest, row_blocks);
     let channels = p.channels as u64;
-    let d0 = (channel_block * 32 + thread_x() as u64) * C as u64;
+    let block_d0 = channel_block * BLH_CHANNELS_PER_BLOCK as u64;
+    let d0 = block_d0 + thread_x() as u64 * LANE as u64;
+    let flip = p.flags & FLAG_FLIP_TAPS != 0;
+    let tap_chunks = p.tap_chunks();
+    let mut taps = [[0.0f32; LANE]; C];
     if b >= p.batch as u64 || d0 >= channels {
         return;
     }
-    let flip = p.flags & FLAG_FLIP_TAPS != 0;
     let (vin, vout) = (p.flags & FLAG_INPUT_VECTOR != 0, p.flags & FLAG_OUTPUT_VECTOR != 0);
-    let mut bias8 = [0.0f32; C];
-    for (ch, slot) in bias8.iter_mut().enumerate() {
+    let mut bias_lane = [0.0f32; LANE];
+    for (ch, slot) in bias_lane.iter_mut().enumerate() {
         if d0 + (ch as u64) < channels {
             // SAFETY: channel < D.
             *slot = unsafe { load_bias(bias, d0 + ch as u64, &p) };
         }
     }
     // SAFETY: b < B.
-    let (x_b, y_b) = unsafe { (x.add((b * p.len_in as u64 * channels) as usize), y.add((b * p.len_out as u64 * channels) as usize)) };
-    let tap_chunks = p.tap_chunks();
-    let mut taps = [[0.0f32; C]; C];
-    let first_row = (row_block * FWD_BLH_ROWS_PER_BLOCK as u64 + thread_y() as u64 * FWD_BLH_ROWS_PER_THREAD as u64) as i64;
+    let (x_b, y_b) = unsafe {
+        (x.add((b * p.len_in as u64 * channels) as usize), y.add((b * p.len_out as u64 * channels) as usize))
+    };
+    let first_row =
+        (row_block * FWD_BLH_ROWS_PER_BLOCK as u64 + thread_y() as u64 * FWD_BLH_ROWS_PER_THREAD as u64) as i64;
     for group in 0..(FWD_BLH_ROWS_PER_THREAD as usize / G) {
         let j0 = first_row + (group * G) as i64;
         if j0 >= p.len_out as i64 {
             break;
         }
-        let mut acc = [[T::Acc::ZERO; C]; G];
+        let mut acc = [[T::Acc::ZERO; LANE]; G];
         for row in acc.iter_mut() {
-            for ch in 0..C {
-                row[ch] = T::Acc::from_f32(bias8[ch]);
+            for ch in 0..LANE {
+                row[ch] = T::Acc::from_f32(bias_lane[ch]);
             }
         }
         for tap_chunk in 0..tap_chunks {
             if tap_chunks > 1 || group == 0 {
                 // SAFETY: channels < D are read, the rest are zero.
-                taps = unsafe { load_taps_8ch(w, d0, channels, p.taps, tap_chunk, flip) };
+                taps = unsafe { load_taps_lane(w, d0, channels, p.taps, tap_chunk, flip) };
             }
             let live_taps = (p.taps - tap_chunk * C as u32).min(C as u32) as usize;
             let start = j0 - p.pad_left as i64 + (tap_chunk as i64) * C as i64;
+            // Each input position is loaded once and used by every output of the group that
+            // reaches it (outer loop over positions keeps only one row live).
             for m in 0..G + C - 1 {
                 let pos = start + m as i64;
                 if m >= live_taps + G - 1 || pos < 0 || pos >= p.len_in as i64 {
                     continue;
                 }
                 // SAFETY: 0 ≤ pos < len_in.
-                let xr = unsafe { load_chunk(x_b.add((pos as u64 * channels) as usize), d0 as i64, channels as i64, vin) };
+                let xr =
+                    unsafe { load_lane(x_b.add((pos as u64 * channels) as usize), d0 as i64, channels as i64, vin) };
                 for (i, acc_row) in acc.iter_mut().enumerate() {
-                    if m >= i && m - i < C {
-                        for ch in 0..C {
+                    if m >= i && m - i < live_taps {
+                        for ch in 0..LANE {
                             acc_row[ch] = acc_row[ch].fma(taps[m - i][ch], xr[ch]);
                         }
                     }
@@ -278,7 +429,9 @@ pub unsafe fn forward_blh<T: Element, W: Element, const G: usize>(x: *const T, w
             let j = j0 + i as i64;
             if j < p.len_out as i64 {
                 // SAFETY: j < len_out.
-                unsafe { store_chunk(y_b.add((j as u64 * channels) as usize), d0 as i64, channels as i64, vout, acc_row) };
+                unsafe {
+                    store_lane(y_b.add((j as u64 * channels) as usize), d0 as i64, channels as i64, vout, acc_row)
+                };
             }
         }
     }
@@ -297,47 +450,80 @@ fn partial_index(warp_part: u64, d: u64, slot: u64, q: &Conv1dWeightGradParams) 
 }
 
 /// Weight and bias gradient partials, `(B, D, L)`. Grid: `(D · parts, tap_chunks)` blocks of
-/// 128 threads; block (d, part) reduces its slice of the `(batch, output chunk)` items.
+/// 128 threads; block (d, part) reduces its slice of the `(batch, run of 32 outputs)` items.
 ///
 /// # Safety
 /// `x` holds `B·D·len_in`, `dy` `B·D·len_out` elements; `partials` holds
 /// `parts · DW_WARPS · D · tap_slots` accumulators.
 #[inline(always)]
-pub unsafe fn weight_grad_bhl<T: Element, W: Element>(x: *const T, dy: *const T, partials: *mut W::Acc, q: Conv1dWeightGradParams) {
+pub unsafe fn weight_grad_bhl<T: Element, W: Element>(
+    x: *const T,
+    dy: *const T,
+    partials: *mut W::Acc,
+    q: Conv1dWeightGradParams,
+) {
+    // SAFETY: forwarded.
+    unsafe { dispatch_shift!(input_shift(&q.conv), weight_grad_bhl_shifted::<T, W>(x, dy, partials, q)) }
+}
+
+/// [`weight_grad_bhl`] for input shift `S`.
+///
+/// # Safety
+/// As [`weight_grad_bhl`].
+#[inline(always)]
+unsafe fn weight_grad_bhl_shifted<T: Element, W: Element, const S: usize>(
+    x: *const T,
+    dy: *const T,
+    partials: *mut W::Acc,
+    q: Conv1dWeightGradParams,
+) {
     let p = q.conv;
     let parts = q.parts as u64;
-    let (d, part) = (block_x() / parts, block_x() % parts);
+    let (d, part) = div_rem(block_x(), parts);
     let tap_chunk = block_y();
     if d >= p.channels as u64 {
         return; // whole block: no shuffle is left waiting
     }
-    let out_chunks = p.len_out.div_ceil(C as u32) as u64;
-    let (begin, end) = part_range(p.batch as u64 * out_chunks, part, parts);
+    let runs_per_row = p.len_out.div_ceil(RUN as u32) as u64;
+    let live_taps = (p.taps - tap_chunk * C as u32).min(C as u32) as usize;
+    let (begin, end) = part_range(p.batch as u64 * runs_per_row, part, parts);
     let mut acc = [W::Acc::ZERO; C];
     let mut acc_bias = W::Acc::ZERO;
     let mut item = begin + thread_x() as u64;
     while item < end {
-        let (b, chunk) = (item / out_chunks, item % out_chunks);
+        let (b, run) = div_rem(item, runs_per_row);
         let row = b * p.channels as u64 + d;
-        let first = (chunk * C as u64) as i64;
+        let first = (run * RUN as u64) as i64;
         // SAFETY: row < B·D; loads stay in their rows.
-        let (g, win) = unsafe {
-            (
-                load_chunk(dy.add((row * p.len_out as u64) as usize), first, p.len_out as i64, p.flags & FLAG_OUTPUT_VECTOR != 0),
-                load_window(x.add((row * p.len_in as u64) as usize), first - p.pad_left as i64 + (tap_chunk as i64) * C as i64, p.len_in as i64, p.flags & FLAG_INPUT_VECTOR != 0),
-            )
-        };
+        let (dy_row, x_row) =
+            unsafe { (dy.add((row * p.len_out as u64) as usize), x.add((row * p.len_in as u64) as usize)) };
+        let mut g = [0.0f32; RUN];
+        for r in 0..RUN_CHUNKS {
+            // SAFETY: as above.
+            let chunk = unsafe {
+                load_chunk(dy_row, first + (r * C) as i64, p.len_out as i64, p.flags & FLAG_OUTPUT_VECTOR != 0)
+            };
+            for e in 0..C {
+                g[r * C + e] = chunk[e];
+            }
+        }
+        let start = first - p.pad_left as i64 + (tap_chunk as i64) * C as i64;
+        // SAFETY: as above.
+        let win = unsafe { load_run_window::<T, S>(x_row, start, p.len_in as i64, p.flags & FLAG_INPUT_VECTOR != 0) };
         for (kk, a) in acc.iter_mut().enumerate() {
-            for (i, &gi) in g.iter().enumerate() {
-                *a = a.fma(gi, win[i + kk]);
+            // Uniform branch: taps past K are not computed (their partials stay zero).
+            if kk < live_taps {
+                for (o, &go) in g.iter().enumerate() {
+                    *a = a.fma(go, win[o + kk]);
+                }
             }
         }
         if tap_chunk == 0 {
-            for &gi in g.iter() {
-                acc_bias = acc_bias.add(W::Acc::from_f32(gi));
+            for &go in g.iter() {
+                acc_bias = acc_bias.add(W::Acc::from_f32(go));
             }
         }
-        item += FWD_BHL_THREADS as u64;
+        item += BHL_THREADS as u64;
     }
     let mut mask = 16;
     while mask > 0 {
@@ -361,20 +547,25 @@ pub unsafe fn weight_grad_bhl<T: Element, W: Element>(x: *const T, dy: *const T,
     }
 }
 
-/// Weight and bias gradient partials, `(B, L, D)`. Grid: `(⌈D / 256⌉ · parts, tap_chunks)`
-/// blocks of `(32, 4)` threads; lanes own 8 channels, warps take groups of 4 output positions
+/// Weight and bias gradient partials, `(B, L, D)`. Grid: `(⌈D / 128⌉ · parts, tap_chunks)`
+/// blocks of `(32, 4)` threads; lanes own 4 channels, warps take groups of `G` output positions
 /// in turn, and each warp writes its own partials (lanes never combine: they own channels).
 ///
 /// # Safety
 /// As [`weight_grad_bhl`].
 #[inline(always)]
-pub unsafe fn weight_grad_blh<T: Element, W: Element, const G: usize>(x: *const T, dy: *const T, partials: *mut W::Acc, q: Conv1dWeightGradParams) {
+pub unsafe fn weight_grad_blh<T: Element, W: Element, const G: usize>(
+    x: *const T,
+    dy: *const T,
+    partials: *mut W::Acc,
+    q: Conv1dWeightGradParams,
+) {
     let p = q.conv;
     let parts = q.parts as u64;
-    let (channel_block, part) = (block_x() / parts, block_x() % parts);
+    let (channel_block, part) = div_rem(block_x(), parts);
     let tap_chunk = block_y();
     let channels = p.channels as u64;
-    let d0 = (channel_block * 32 + thread_x() as u64) * C as u64;
+    let d0 = (channel_block * 32 + thread_x() as u64) * LANE as u64;
     if d0 >= channels {
         return;
     }
@@ -382,20 +573,22 @@ pub unsafe fn weight_grad_blh<T: Element, W: Element, const G: usize>(x: *const 
     let live_taps = (p.taps - tap_chunk * C as u32).min(C as u32) as usize;
     let groups = p.len_out.div_ceil(G as u32) as u64;
     let (begin, end) = part_range(p.batch as u64 * groups, part, parts);
-    let mut acc = [[W::Acc::ZERO; C]; C]; // [tap][channel]
-    let mut acc_bias = [W::Acc::ZERO; C];
+    let mut acc = [[W::Acc::ZERO; LANE]; C]; // [tap][channel]
+    let mut acc_bias = [W::Acc::ZERO; LANE];
     let mut item = begin + thread_y() as u64;
     while item < end {
-        let (b, group) = (item / groups, item % groups);
+        let (b, group) = div_rem(item, groups);
         let j0 = (group * G as u64) as i64;
         // SAFETY: b < B.
-        let (x_b, dy_b) = unsafe { (x.add((b * p.len_in as u64 * channels) as usize), dy.add((b * p.len_out as u64 * channels) as usize)) };
-        let mut g = [[0.0f32; C]; G];
+        let (x_b, dy_b) = unsafe {
+            (x.add((b * p.len_in as u64 * channels) as usize), dy.add((b * p.len_out as u64 * channels) as usize))
+        };
+        let mut g = [[0.0f32; LANE]; G];
         for (i, gi) in g.iter_mut().enumerate() {
             let j = j0 + i as i64;
             if j < p.len_out as i64 {
                 // SAFETY: j < len_out.
-                *gi = unsafe { load_chunk(dy_b.add((j as u64 * channels) as usize), d0 as i64, channels as i64, vdy) };
+                *gi = unsafe { load_lane(dy_b.add((j as u64 * channels) as usize), d0 as i64, channels as i64, vdy) };
             }
         }
         let start = j0 - p.pad_left as i64 + (tap_chunk as i64) * C as i64;
@@ -405,10 +598,10 @@ pub unsafe fn weight_grad_blh<T: Element, W: Element, const G: usize>(x: *const 
                 continue;
             }
             // SAFETY: 0 ≤ pos < len_in.
-            let xr = unsafe { load_chunk(x_b.add((pos as u64 * channels) as usize), d0 as i64, channels as i64, vx) };
+            let xr = unsafe { load_lane(x_b.add((pos as u64 * channels) as usize), d0 as i64, channels as i64, vx) };
             for (i, gi) in g.iter().enumerate() {
-                if m >= i && m - i < C {
-                    for ch in 0..C {
+                if m >= i && m - i < live_taps {
+                    for ch in 0..LANE {
                         acc[m - i][ch] = acc[m - i][ch].fma(gi[ch], xr[ch]);
                     }
                 }
@@ -416,7 +609,7 @@ pub unsafe fn weight_grad_blh<T: Element, W: Element, const G: usize>(x: *const 
         }
         if tap_chunk == 0 {
             for gi in g.iter() {
-                for ch in 0..C {
+                for ch in 0..LANE {
                     acc_bias[ch] = acc_bias[ch].add(W::Acc::from_f32(gi[ch]));
                 }
             }
@@ -424,14 +617,16 @@ pub unsafe fn weight_grad_blh<T: Element, W: Element, const G: usize>(x: *const 
         item += BLH_WARPS as u64;
     }
     let warp_part = part * DW_WARPS as u64 + thread_y() as u64;
-    for ch in 0..C {
+    for ch in 0..LANE {
         let d = d0 + ch as u64;
         if d >= channels {
             break;
         }
         for (kk, acc_tap) in acc.iter().enumerate() {
             // SAFETY: slot < tap_slots − 1, d < D: inside the partials buffer (caller).
-            unsafe { *partials.add(partial_index(warp_part, d, (tap_chunk as usize * C + kk) as u64, &q)) = acc_tap[ch] };
+            unsafe {
+                *partials.add(partial_index(warp_part, d, (tap_chunk as usize * C + kk) as u64, &q)) = acc_tap[ch]
+            };
         }
         if tap_chunk == 0 {
             // SAFETY: as above; the last slot is the bias.
@@ -447,14 +642,19 @@ pub unsafe fn weight_grad_blh<T: Element, W: Element, const G: usize>(x: *const 
 /// `partials` as written by a weight-gradient kernel with the same `q`; `dw` holds `D·K`
 /// elements and, with `FLAG_HAS_BIAS`, `dbias` holds `D`.
 #[inline(always)]
-pub unsafe fn weight_grad_reduce<W: Element>(partials: *const W::Acc, dw: *mut W, dbias: *mut W, q: Conv1dWeightGradParams) {
+pub unsafe fn weight_grad_reduce<W: Element>(
+    partials: *const W::Acc,
+    dw: *mut W,
+    dbias: *mut W,
+    q: Conv1dWeightGradParams,
+) {
     let p = q.conv;
     let index = block_x() * DW_REDUCE_THREADS as u64 + thread_x() as u64;
     let slots = q.tap_slots as u64;
     if index >= p.channels as u64 * slots {
         return;
     }
-    let (d, slot) = (index / slots, index % slots);
+    let (d, slot) = div_rem(index, slots);
     let is_bias = slot == slots - 1;
     if (is_bias && p.flags & FLAG_HAS_BIAS == 0) || (!is_bias && slot >= p.taps as u64) {
         return;

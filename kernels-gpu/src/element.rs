@@ -89,6 +89,17 @@ pub trait Element: Copy {
     /// # Safety
     /// `ptr` is 16-byte aligned and the 8 elements are readable and not written in this launch.
     unsafe fn load8(ptr: *const Self) -> [f32; 8];
+    /// Read 4 consecutive elements.
+    ///
+    /// # Safety
+    /// `ptr` is aligned to 4 elements and the 4 elements are readable and not written in this
+    /// launch.
+    unsafe fn load4(ptr: *const Self) -> [f32; 4];
+    /// Write 4 consecutive elements, rounded to nearest-even.
+    ///
+    /// # Safety
+    /// `ptr` is aligned to 4 elements and the 4 elements are writable.
+    unsafe fn store4(ptr: *mut Self, v: [Self::Acc; 4]);
     /// Write one element, rounded to nearest-even.
     ///
     /// # Safety
@@ -108,6 +119,22 @@ fn bf16_bits_to_f32(bits: u32) -> f32 {
 
 impl Element for Bf16 {
     type Acc = f32;
+    #[inline(always)]
+    unsafe fn load4(ptr: *const Self) -> [f32; 4] {
+        // SAFETY: guaranteed by the caller.
+        let w = unsafe { device::load_8b(ptr as *const u8) };
+        [
+            bf16_bits_to_f32(w[0] & 0xffff),
+            f32::from_bits(w[0] & 0xffff_0000),
+            bf16_bits_to_f32(w[1] & 0xffff),
+            f32::from_bits(w[1] & 0xffff_0000),
+        ]
+    }
+    #[inline(always)]
+    unsafe fn store4(ptr: *mut Self, v: [f32; 4]) {
+        // SAFETY: guaranteed by the caller.
+        unsafe { device::store_8b(ptr as *mut u8, [device::pack_bf16x2(v[0], v[1]), device::pack_bf16x2(v[2], v[3])]) };
+    }
     #[inline(always)]
     unsafe fn load(ptr: *const Self) -> f32 {
         // SAFETY: guaranteed by the caller.
@@ -143,6 +170,22 @@ impl Element for Bf16 {
 impl Element for F16 {
     type Acc = f32;
     #[inline(always)]
+    unsafe fn load4(ptr: *const Self) -> [f32; 4] {
+        // SAFETY: guaranteed by the caller.
+        let w = unsafe { device::load_8b(ptr as *const u8) };
+        [
+            device::f16_to_f32(w[0] as u16),
+            device::f16_to_f32((w[0] >> 16) as u16),
+            device::f16_to_f32(w[1] as u16),
+            device::f16_to_f32((w[1] >> 16) as u16),
+        ]
+    }
+    #[inline(always)]
+    unsafe fn store4(ptr: *mut Self, v: [f32; 4]) {
+        // SAFETY: guaranteed by the caller.
+        unsafe { device::store_8b(ptr as *mut u8, [device::pack_f16x2(v[0], v[1]), device::pack_f16x2(v[2], v[3])]) };
+    }
+    #[inline(always)]
     unsafe fn load(ptr: *const Self) -> f32 {
         // SAFETY: guaranteed by the caller.
         device::f16_to_f32(unsafe { *(ptr as *const u16) })
@@ -177,6 +220,16 @@ impl Element for F16 {
 impl Element for f32 {
     type Acc = f64;
     #[inline(always)]
+    unsafe fn load4(ptr: *const Self) -> [f32; 4] {
+        // SAFETY: guaranteed by the caller (16 bytes, 16-byte aligned).
+        unsafe { device::load_16b(ptr as *const u8) }.map(f32::from_bits)
+    }
+    #[inline(always)]
+    unsafe fn store4(ptr: *mut Self, v: [f64; 4]) {
+        // SAFETY: guaranteed by the caller.
+        unsafe { device::store_16b(ptr as *mut u8, v.map(|x| (x as f32).to_bits())) };
+    }
+    #[inline(always)]
     unsafe fn load(ptr: *const Self) -> f32 {
         // SAFETY: guaranteed by the caller.
         unsafe { *ptr }
@@ -184,9 +237,7 @@ impl Element for f32 {
     #[inline(always)]
     unsafe fn load8(ptr: *const Self) -> [f32; 8] {
         // SAFETY: guaranteed by the caller (32 bytes, 16-byte aligned: two loads).
-        let (a, b) = unsafe {
-            (device::load_16b(ptr as *const u8), device::load_16b(ptr.add(4) as *const u8))
-        };
+        let (a, b) = unsafe { (device::load_16b(ptr as *const u8), device::load_16b(ptr.add(4) as *const u8)) };
         let mut out = [0.0; 8];
         for i in 0..4 {
             out[i] = f32::from_bits(a[i]);

@@ -62,7 +62,9 @@ impl Case {
     }
 
     fn conv(&self) -> DepthwiseConv1d {
-        DepthwiseConv1d::new(self.channels, self.taps).with_padding(self.pad_left, self.pad_right).with_layout(self.layout)
+        DepthwiseConv1d::new(self.channels, self.taps)
+            .with_padding(self.pad_left, self.pad_right)
+            .with_layout(self.layout)
     }
 
     fn reference_shape(&self) -> reference::Conv1dShape {
@@ -96,7 +98,15 @@ pub fn cases(quick: bool) -> Vec<Case> {
     let shapes: &[(usize, usize, usize, usize)] = if quick {
         &[(1, 7, 33, 0), (2, 24, 64, 3), (3, 16, 1, 0)]
     } else {
-        &[(1, 1, 1, 0), (1, 7, 33, 0), (2, 24, 64, 0), (3, 13, 257, 3), (2, 40, 1000, 8), (1, 8, 9, 5), (2, 264, 136, 0)]
+        &[
+            (1, 1, 1, 0),
+            (1, 7, 33, 0),
+            (2, 24, 64, 0),
+            (3, 13, 257, 3),
+            (2, 40, 1000, 8),
+            (1, 8, 9, 5),
+            (2, 264, 136, 0),
+        ]
     };
     let dtype_pairs: Vec<(DType, DType)> = if quick {
         vec![(DType::BF16, DType::BF16), (DType::F16, DType::F32), (DType::F32, DType::BF16)]
@@ -116,7 +126,19 @@ pub fn cases(quick: bool) -> Vec<Case> {
                     }
                     for &(x_dtype, w_dtype) in &dtype_pairs {
                         let bias = (pi + si + taps) % 2 == 0;
-                        out.push(Case { layout, taps, pad_left, pad_right, batch, channels, len, x_dtype, w_dtype, bias, offset });
+                        out.push(Case {
+                            layout,
+                            taps,
+                            pad_left,
+                            pad_right,
+                            batch,
+                            channels,
+                            len,
+                            x_dtype,
+                            w_dtype,
+                            bias,
+                            offset,
+                        });
                     }
                 }
             }
@@ -162,7 +184,12 @@ pub fn run_case(gpu: &Gpu, stream: &Arc<CudaStream>, case: &Case, rng: &mut Rng)
     }
 }
 
-fn run_typed<T: Element, W: Element>(gpu: &Gpu, stream: &Arc<CudaStream>, case: &Case, rng: &mut Rng) -> flashfftconv::Result<CaseResult> {
+fn run_typed<T: Element, W: Element>(
+    gpu: &Gpu,
+    stream: &Arc<CudaStream>,
+    case: &Case,
+    rng: &mut Rng,
+) -> flashfftconv::Result<CaseResult> {
     let conv = case.conv();
     let shape = case.reference_shape();
     let (b, d, l, k) = (case.batch, case.channels, case.len, case.taps);
@@ -199,7 +226,11 @@ fn run_typed<T: Element, W: Element>(gpu: &Gpu, stream: &Arc<CudaStream>, case: 
         let mut dx_view = dx_dev.buf.slice_mut(dx_range);
         let mut dw_view = dw_dev.buf.slice_mut(dw_range);
         let mut db_view = db_dev.buf.slice_mut(db_range);
-        let grads = Gradients { dx: &mut dx_view, dweight: &mut dw_view, dbias: if case.bias { Some(&mut db_view) } else { None } };
+        let grads = Gradients {
+            dx: &mut dx_view,
+            dweight: &mut dw_view,
+            dbias: if case.bias { Some(&mut db_view) } else { None },
+        };
         conv.backward(gpu, stream, input, &w_view, &dy_view, grads)?;
     }
     stream.synchronize()?;

@@ -53,11 +53,8 @@ impl<T: Element> Guarded<T> {
     pub fn download(&self, stream: &Arc<CudaStream>) -> flashfftconv::Result<(Vec<f64>, usize)> {
         let host = stream.clone_dtoh(&self.buf)?;
         let values = host[self.offset..self.offset + self.len].iter().map(|v| v.to_f64()).collect();
-        let guard_hits = host[..self.offset]
-            .iter()
-            .chain(&host[self.offset + self.len..])
-            .filter(|v| !v.to_f64().is_nan())
-            .count();
+        let guard_hits =
+            host[..self.offset].iter().chain(&host[self.offset + self.len..]).filter(|v| !v.to_f64().is_nan()).count();
         Ok((values, guard_hits))
     }
 }
@@ -121,7 +118,9 @@ impl Summary {
 
     /// Markdown table: group, output, checks, failures, worst ratio to the rounding floor.
     pub fn table(&self, bound: f64) -> String {
-        let mut out = format!("| group | output | checks | failed | worst error / floor (bound {bound}) |\n|---|---|---:|---:|---:|\n");
+        let mut out = format!(
+            "| group | output | checks | failed | worst error / floor (bound {bound}) |\n|---|---|---:|---:|---:|\n"
+        );
         for ((group, output), (worst, n, failed)) in &self.worst {
             out += &format!("| {group} | {output} | {n} | {failed} | {worst:.3} |\n");
         }

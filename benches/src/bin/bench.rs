@@ -85,7 +85,12 @@ fn main() -> ExitCode {
             "PyTorch not run".into()
         }
     };
-    let date = Command::new("date").arg("-u").arg("+%Y-%m-%d").output().map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string()).unwrap_or_default();
+    let date = Command::new("date")
+        .arg("-u")
+        .arg("+%Y-%m-%d")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default();
     println!("## conv1d, {device}, {date}: copy bandwidth {:.0} GB/s, {torch}\n", bw / 1e9);
     println!("| layout | B | D | L | K | fwd ms | fwd / floor | torch fwd ms | torch / ours | bwd ms | bwd / fwd | bwd / floor | torch bwd ms | torch / ours |");
     println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
@@ -95,8 +100,20 @@ fn main() -> ExitCode {
         let s = &r.shape;
         println!(
             "| {} | {} | {} | {} | {} | {:.4} | {:.3} | {} | {} | {:.4} | {:.2} | {:.3} | {} | {} |",
-            s.layout, s.batch, s.channels, s.len, s.taps, r.fwd_ms, r.fwd_ms / r.fwd_floor_ms, opt(r.torch_fwd_ms), ratio(r.torch_fwd_ms, r.fwd_ms),
-            r.bwd_ms, r.bwd_ms / r.fwd_ms, r.bwd_ms / r.bwd_floor_ms, opt(r.torch_bwd_ms), ratio(r.torch_bwd_ms, r.bwd_ms)
+            s.layout,
+            s.batch,
+            s.channels,
+            s.len,
+            s.taps,
+            r.fwd_ms,
+            r.fwd_ms / r.fwd_floor_ms,
+            opt(r.torch_fwd_ms),
+            ratio(r.torch_fwd_ms, r.fwd_ms),
+            r.bwd_ms,
+            r.bwd_ms / r.fwd_ms,
+            r.bwd_ms / r.bwd_floor_ms,
+            opt(r.torch_bwd_ms),
+            ratio(r.torch_bwd_ms, r.bwd_ms)
         );
     }
     let json = serde_json::json!({

@@ -154,16 +154,22 @@ pub const fn output_len(len_in: u32, taps: u32, pad_left: u32, pad_right: u32) -
 /// Every grid is one-dimensional in x (flattened, so that no dimension meets the 65,535 limit of
 /// y and z) except the weight-gradient kernels, whose `y` is the tap chunk.
 pub mod geometry {
-    /// Threads per block of the `(B, D, L)` forward kernel; each thread computes one 8-output chunk.
-    pub const FWD_BHL_THREADS: u32 = 128;
-    /// Outputs per block of the `(B, D, L)` forward kernel.
-    pub const FWD_BHL_OUTPUTS_PER_BLOCK: u32 = FWD_BHL_THREADS * super::CHUNK as u32;
+    /// Threads per block of the `(B, D, L)` kernels.
+    pub const BHL_THREADS: u32 = 128;
+    /// Consecutive 8-element chunks of one row a thread of the `(B, D, L)` kernels owns (a
+    /// "run"): its input window is loaded once for all of them, so more loads are in flight
+    /// per thread and the overlap between neighbouring windows is read once.
+    pub const BHL_RUN_CHUNKS: u32 = 4;
+    /// Elements of a run.
+    pub const BHL_RUN: u32 = BHL_RUN_CHUNKS * super::CHUNK as u32;
 
     /// Warps per block of the `(B, L, D)` kernels (block shape `(32, BLH_WARPS)`): lanes walk
-    /// channels in 8-channel chunks, warps walk positions.
+    /// channels, 4 each, warps walk positions.
     pub const BLH_WARPS: u32 = 4;
+    /// Channels a lane of the `(B, L, D)` kernels owns.
+    pub const BLH_LANE_CHANNELS: u32 = 4;
     /// Channels per block of the `(B, L, D)` kernels.
-    pub const BLH_CHANNELS_PER_BLOCK: u32 = 32 * super::CHUNK as u32;
+    pub const BLH_CHANNELS_PER_BLOCK: u32 = 32 * BLH_LANE_CHANNELS;
     /// Output positions per thread of the `(B, L, D)` forward kernel (a multiple of 8).
     pub const FWD_BLH_ROWS_PER_THREAD: u32 = 16;
     /// Output positions per block of the `(B, L, D)` forward kernel.

@@ -1,16 +1,32 @@
 //! [`Gpu`]: the device context, the loaded kernel module and a cache of kernel handles.
+//!
+//! The kernels ship twice, both built by `cargo xtask ptx` and committed (CI checks both are
+//! fresh): as PTX ([`PTX_SM90`]) and as an sm_90 cubin (`CUBIN_SM90`) that the pinned
+//! `ptxas` (CUDA 12.9) assembled from exactly that PTX. On a device of compute capability
+//! exactly 9.0 (H100, H200, GH200) [`Gpu`] loads the cubin, which needs no compilation (the
+//! whole of `Gpu::new` took 0.35 s on an H100). On any newer device (sm_90 machine code does not
+//! run on 10.x or 12.x) the driver JIT-compiles the PTX when the module is loaded, which for this
+//! module takes tens of seconds (21 s measured on an H100) unless the driver's JIT cache already
+//! holds the result. The PTX is also the fallback when a 9.0 device refuses the cubin.
 
 use crate::error::{Error, Result};
-use cudarc::driver::{sys, CudaContext, CudaFunction, CudaModule};
+use cudarc::driver::{sys, CudaContext, CudaFunction, CudaModule, DriverError};
+use cudarc::nvrtc::Ptx;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 /// The PTX of every kernel, built from `kernels-gpu/` by `cargo xtask ptx` and committed
 /// (CI checks it is fresh), so that this crate needs neither a CUDA toolkit nor a nightly
-/// compiler to build.
+/// compiler to build. [`Gpu`] loads it (the driver JIT-compiles it, which is slow) on devices
+/// newer than compute capability 9.0, and on a 9.0 device only if `CUBIN_SM90` fails to load.
 pub const PTX_SM90: &str = include_str!("../ptx/flashfftconv_sm90.ptx");
 
-/// Compute capability the PTX targets.
+/// [`PTX_SM90`] assembled for `sm_90` by `ptxas -arch=sm_90 -O3` (CUDA 12.9.86), also written
+/// by `cargo xtask ptx` and checked by CI: an ELF image of SASS that the driver loads without
+/// compiling. [`Gpu`] loads it on devices of compute capability exactly 9.0.
+pub const CUBIN_SM90: &[u8] = include_bytes!("../ptx/flashfftconv_sm90.cubin");
+
+/// The lowest compute capability the kernels support, and the one `CUBIN_SM90` is for.
 pub const REQUIRED_COMPUTE_CAPABILITY: (i32, i32) = (9, 0);
 
 /// Whether the CUDA driver library can be loaded on this machine. Everything else in this crate
@@ -37,13 +53,48 @@ pub struct Gpu {
     module: Arc<CudaModule>,
     functions: Mutex<HashMap<&'static str, CudaFunction>>,
     multiprocessors: u32,
+    module_kind: &'static str,
+    cubin_error: Option<DriverError>,
+}
+
+/// [`Gpu::module_kind`] when `CUBIN_SM90` was loaded.
+const MODULE_CUBIN: &str = "cubin sm_90";
+/// [`Gpu::module_kind`] when [`PTX_SM90`] was loaded (and JIT-compiled by the driver).
+const MODULE_PTX: &str = "ptx jit";
+
+/// The cubin on compute capability exactly 9.0, falling back to the PTX if the driver refuses
+/// it; the PTX elsewhere. Returns the module, its kind, and the cubin's error if it was refused.
+fn load_module(
+    ctx: &Arc<CudaContext>,
+    capability: (i32, i32),
+) -> Result<(Arc<CudaModule>, &'static str, Option<DriverError>)> {
+    let mut cubin_error = None;
+    if capability == REQUIRED_COMPUTE_CAPABILITY {
+        // cuModuleLoadData takes a cubin (ELF) image as well as PTX text. The image is copied
+        // to the heap (malloc: 16-byte aligned) because `include_bytes!` data has alignment 1.
+        match ctx.load_module(Ptx::from_binary(CUBIN_SM90.to_vec())) {
+            Ok(module) => return Ok((module, MODULE_CUBIN, None)),
+            Err(e) => cubin_error = Some(e),
+        }
+    }
+    match ctx.load_module(Ptx::from_src(PTX_SM90)) {
+        Ok(module) => Ok((module, MODULE_PTX, cubin_error)),
+        // The first error is the informative one: the PTX is only tried on a 9.0 device
+        // because the cubin failed.
+        Err(ptx_error) => Err(Error::PtxLoad(cubin_error.unwrap_or(ptx_error))),
+    }
 }
 
 impl Gpu {
     /// Opens device `ordinal` (its primary context) and loads the kernels.
     ///
+    /// On compute capability 9.0 this loads `CUBIN_SM90` (fast); on newer devices the driver
+    /// JIT-compiles [`PTX_SM90`] (tens of seconds). See [`Gpu::module_kind`].
+    ///
     /// Errors: [`Error::NoDriver`] without libcuda, [`Error::NoDevice`] for a missing ordinal,
-    /// [`Error::UnsupportedDevice`] below compute capability 9.0, [`Error::PtxLoad`].
+    /// [`Error::UnsupportedDevice`] below compute capability 9.0, [`Error::PtxLoad`] when the
+    /// module does not load (on a 9.0 device, where both the cubin and the PTX were tried, it
+    /// holds the cubin's error).
     pub fn new(ordinal: usize) -> Result<Self> {
         let count = device_count()?;
         if ordinal >= count {
@@ -64,10 +115,21 @@ impl Gpu {
                 required_minor: REQUIRED_COMPUTE_CAPABILITY.1,
             });
         }
-        let module = ctx.load_module(cudarc::nvrtc::Ptx::from_src(PTX_SM90)).map_err(Error::PtxLoad)?;
-        let multiprocessors =
-            ctx.attribute(sys::CUdevice_attribute::CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT)? as u32;
-        Ok(Self { ctx, module, functions: Mutex::new(HashMap::new()), multiprocessors })
+        let (module, module_kind, cubin_error) = load_module(&ctx, (major, minor))?;
+        let multiprocessors = ctx.attribute(sys::CUdevice_attribute::CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT)? as u32;
+        Ok(Self { ctx, module, functions: Mutex::new(HashMap::new()), multiprocessors, module_kind, cubin_error })
+    }
+
+    /// Which form of the kernels was loaded: `"cubin sm_90"` (the precompiled `CUBIN_SM90`,
+    /// on compute capability 9.0) or `"ptx jit"` ([`PTX_SM90`], compiled by the driver).
+    pub fn module_kind(&self) -> &'static str {
+        self.module_kind
+    }
+
+    /// Why the cubin was not used on a compute capability 9.0 device, where the PTX was loaded
+    /// instead; `None` when the cubin loaded or was not tried (newer devices).
+    pub fn cubin_error(&self) -> Option<&DriverError> {
+        self.cubin_error.as_ref()
     }
 
     /// The cudarc context; make streams and buffers with it.

@@ -22,8 +22,8 @@ use crate::error::{Error, Result};
 use crate::launch::{self, DevicePtr};
 use cudarc::driver::{CudaStream, CudaView, CudaViewMut, DevicePtr as _, DevicePtrMut as _, DeviceSlice, LaunchConfig};
 use flashfftconv_abi::conv1d::{
-    geometry::*, tap_slots, Conv1dKernel, Conv1dParams, Conv1dWeightGradParams, CHUNK, FLAG_FLIP_TAPS,
-    FLAG_HAS_BIAS, FLAG_INPUT_VECTOR, FLAG_OUTPUT_VECTOR,
+    geometry::*, tap_slots, Conv1dKernel, Conv1dParams, Conv1dWeightGradParams, CHUNK, FLAG_FLIP_TAPS, FLAG_HAS_BIAS,
+    FLAG_INPUT_VECTOR, FLAG_OUTPUT_VECTOR,
 };
 use flashfftconv_abi::DType;
 use std::sync::Arc;
@@ -116,7 +116,11 @@ impl DepthwiseConv1d {
     fn params(&self, batch: usize, len: usize) -> Result<Conv1dParams> {
         let u32_dim = |what: &'static str, value: usize, min: usize| -> Result<u32> {
             if value < min || value > u32::MAX as usize {
-                return Err(Error::Unsupported { what, value: value as u64, expected: format!("{min} ..= {}", u32::MAX) });
+                return Err(Error::Unsupported {
+                    what,
+                    value: value as u64,
+                    expected: format!("{min} ..= {}", u32::MAX),
+                });
             }
             Ok(value as u32)
         };
@@ -126,17 +130,33 @@ impl DepthwiseConv1d {
         let len_in = u32_dim("len", len, 1)?;
         for (what, pad) in [("pad_left", self.pad_left), ("pad_right", self.pad_right)] {
             if pad >= self.kernel_size {
-                return Err(Error::Unsupported { what, value: pad as u64, expected: format!("0 ..= kernel_size − 1 = {}", self.kernel_size - 1) });
+                return Err(Error::Unsupported {
+                    what,
+                    value: pad as u64,
+                    expected: format!("0 ..= kernel_size − 1 = {}", self.kernel_size - 1),
+                });
             }
         }
-        let len_out = flashfftconv_abi::conv1d::output_len(len_in, taps, self.pad_left as u32, self.pad_right as u32).ok_or(
-            Error::Unsupported {
-                what: "len",
-                value: len as u64,
-                expected: format!("len + pad_left + pad_right ≥ kernel_size = {} (and an output length ≤ {})", self.kernel_size, u32::MAX),
-            },
-        )?;
-        Ok(Conv1dParams { batch, channels, len_in, len_out, taps, pad_left: self.pad_left as u32, flags: 0, reserved: 0 })
+        let len_out = flashfftconv_abi::conv1d::output_len(len_in, taps, self.pad_left as u32, self.pad_right as u32)
+            .ok_or(Error::Unsupported {
+            what: "len",
+            value: len as u64,
+            expected: format!(
+                "len + pad_left + pad_right ≥ kernel_size = {} (and an output length ≤ {})",
+                self.kernel_size,
+                u32::MAX
+            ),
+        })?;
+        Ok(Conv1dParams {
+            batch,
+            channels,
+            len_in,
+            len_out,
+            taps,
+            pad_left: self.pad_left as u32,
+            flags: 0,
+            reserved: 0,
+        })
     }
 
     /// `y = conv(x, weight) + bias` on `stream`. Asynchronous: returns once queued; no
@@ -180,7 +200,8 @@ impl DepthwiseConv1d {
             check_disjoint("y", y_ptr, b * d * lo, T::DTYPE, "bias", *bias_ptr, d, W::DTYPE)?;
             p.flags |= FLAG_HAS_BIAS;
         }
-        p.flags |= self.vector_flag(x_ptr, p.len_in, FLAG_INPUT_VECTOR) | self.vector_flag(y_ptr, p.len_out, FLAG_OUTPUT_VECTOR);
+        p.flags |= self.vector_flag(x_ptr, p.len_in, FLAG_INPUT_VECTOR)
+            | self.vector_flag(y_ptr, p.len_out, FLAG_OUTPUT_VECTOR);
         let bias_raw = bias_ptr.as_ref().map_or(0, |(ptr, _)| *ptr);
         // SAFETY: the kernel matches (T, W) and the layout; every buffer was checked to hold
         // the elements `p` implies, y overlaps no input, and the views outlive the queued
@@ -256,7 +277,11 @@ impl DepthwiseConv1d {
         let (dw_ptr, _dw_sync) = dweight.device_ptr_mut(stream);
         let dbias_ptr = dbias.map(|v| v.device_ptr_mut(stream));
         let dbias_raw = dbias_ptr.as_ref().map_or(0, |(ptr, _)| *ptr);
-        let inputs = [("x", x_ptr, b * d * l, T::DTYPE), ("weight", w_ptr, d * k, W::DTYPE), ("dy", dy_ptr, b * d * lo, T::DTYPE)];
+        let inputs = [
+            ("x", x_ptr, b * d * l, T::DTYPE),
+            ("weight", w_ptr, d * k, W::DTYPE),
+            ("dy", dy_ptr, b * d * lo, T::DTYPE),
+        ];
         let mut outputs = vec![("dx", dx_ptr, b * d * l, T::DTYPE), ("dweight", dw_ptr, d * k, W::DTYPE)];
         if dbias_raw != 0 {
             outputs.push(("dbias", dbias_raw, d, W::DTYPE));
@@ -266,9 +291,11 @@ impl DepthwiseConv1d {
                 check_disjoint(out.0, out.1, out.2, out.3, other.0, other.1, other.2, other.3)?;
             }
         }
-        pdx.flags |= self.vector_flag(dy_ptr, pdx.len_in, FLAG_INPUT_VECTOR) | self.vector_flag(dx_ptr, pdx.len_out, FLAG_OUTPUT_VECTOR);
+        pdx.flags |= self.vector_flag(dy_ptr, pdx.len_in, FLAG_INPUT_VECTOR)
+            | self.vector_flag(dx_ptr, pdx.len_out, FLAG_OUTPUT_VECTOR);
         let mut q = q;
-        q.conv.flags |= self.vector_flag(x_ptr, p.len_in, FLAG_INPUT_VECTOR) | self.vector_flag(dy_ptr, p.len_out, FLAG_OUTPUT_VECTOR);
+        q.conv.flags |= self.vector_flag(x_ptr, p.len_in, FLAG_INPUT_VECTOR)
+            | self.vector_flag(dy_ptr, p.len_out, FLAG_OUTPUT_VECTOR);
 
         let words = self.weight_grad_workspace_bytes(x.batch, x.len)? / std::mem::size_of::<PartialWord>();
         // SAFETY: every partial the reduction reads is written by the weight-gradient kernel
@@ -306,8 +333,8 @@ impl DepthwiseConv1d {
         let (b, d, lo) = (p.batch as u64, p.channels as u64, p.len_out as u64);
         Ok(match self.layout {
             Layout::Bhl => LaunchConfig {
-                grid_dim: (grid_x(b * d * lo.div_ceil(FWD_BHL_OUTPUTS_PER_BLOCK as u64))?, 1, 1),
-                block_dim: (FWD_BHL_THREADS, 1, 1),
+                grid_dim: (grid_x((b * d * lo.div_ceil(BHL_RUN as u64)).div_ceil(BHL_THREADS as u64))?, 1, 1),
+                block_dim: (BHL_THREADS, 1, 1),
                 shared_mem_bytes: 0,
             },
             Layout::Blh => LaunchConfig {
@@ -328,8 +355,14 @@ impl DepthwiseConv1d {
         let tap_chunks = p.tap_chunks() as u64;
         // Blocks without parts, items a block walks, and items a block should at least get.
         let (base_blocks, items, min_items_per_part, block_dim) = match self.layout {
-            Layout::Bhl => (d, b * lo.div_ceil(CHUNK as u64), FWD_BHL_THREADS as u64, (FWD_BHL_THREADS, 1, 1)),
-            Layout::Blh => (d.div_ceil(BLH_CHANNELS_PER_BLOCK as u64), b * lo.div_ceil(4), 4 * BLH_WARPS as u64, (32, BLH_WARPS, 1)),
+            Layout::Bhl => (d, b * lo.div_ceil(BHL_RUN as u64), BHL_THREADS as u64, (BHL_THREADS, 1, 1)),
+            // Items of the (B, L, D) kernel are groups of up to 8 positions.
+            Layout::Blh => (
+                d.div_ceil(BLH_CHANNELS_PER_BLOCK as u64),
+                b * lo.div_ceil(8),
+                4 * BLH_WARPS as u64,
+                (32, BLH_WARPS, 1),
+            ),
         };
         let wanted = DW_TARGET_BLOCKS.div_ceil(base_blocks * tap_chunks);
         let parts = wanted.min(items.div_ceil(min_items_per_part)).max(1);
@@ -385,7 +418,11 @@ fn too_many_taps(taps: u32) -> Error {
 fn grid_x(blocks: u64) -> Result<u32> {
     const MAX: u64 = i32::MAX as u64;
     if blocks > MAX {
-        return Err(Error::Unsupported { what: "grid blocks", value: blocks, expected: format!("≤ {MAX}: the tensor is too large for one launch") });
+        return Err(Error::Unsupported {
+            what: "grid blocks",
+            value: blocks,
+            expected: format!("≤ {MAX}: the tensor is too large for one launch"),
+        });
     }
     Ok(blocks as u32)
 }
@@ -413,7 +450,16 @@ fn check_device(gpu: &Gpu, stream: &CudaStream, what: &'static str, ordinal: usi
 
 /// Fails when the byte ranges of two buffers (as used by the shape) overlap.
 #[allow(clippy::too_many_arguments)]
-fn check_disjoint(a: &'static str, a_ptr: DevicePtr, a_len: u64, a_dtype: DType, b: &'static str, b_ptr: DevicePtr, b_len: u64, b_dtype: DType) -> Result<()> {
+fn check_disjoint(
+    a: &'static str,
+    a_ptr: DevicePtr,
+    a_len: u64,
+    a_dtype: DType,
+    b: &'static str,
+    b_ptr: DevicePtr,
+    b_len: u64,
+    b_dtype: DType,
+) -> Result<()> {
     let a_end = a_ptr + a_len * a_dtype.size_bytes() as u64;
     let b_end = b_ptr + b_len * b_dtype.size_bytes() as u64;
     if a_ptr < b_end && b_ptr < a_end {

@@ -35,8 +35,8 @@ pub enum Error {
         /// Required compute capability.
         required_minor: i32,
     },
-    /// The embedded PTX failed to load (JIT compilation by the driver).
-    #[error("loading the embedded PTX module failed: {0}")]
+    /// The embedded kernels failed to load (the cubin, or the PTX compiled by the driver).
+    #[error("loading the embedded kernel module failed (the sm_90 cubin on a 9.0 device, else the PTX): {0}")]
     PtxLoad(DriverError),
     /// A kernel the host expected is not in the PTX (stale PTX or a renamed kernel).
     #[error("kernel `{name}` is missing from the PTX module: {source}")]

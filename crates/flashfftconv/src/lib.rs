@@ -33,14 +33,14 @@
 //! ```
 #![deny(missing_docs)]
 
-pub mod conv1d;
 mod context;
+pub mod conv1d;
 mod dtype;
 mod error;
 mod launch;
 
+pub use context::{device_count, driver_available, Gpu, CUBIN_SM90, PTX_SM90, REQUIRED_COMPUTE_CAPABILITY};
 pub use conv1d::{DepthwiseConv1d, Gradients, Input, Layout};
-pub use context::{device_count, driver_available, Gpu, PTX_SM90, REQUIRED_COMPUTE_CAPABILITY};
 pub use dtype::{DType, Element};
 pub use error::{Error, Result};
 

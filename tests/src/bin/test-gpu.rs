@@ -29,9 +29,14 @@ fn main() -> ExitCode {
         }
     };
     let stream = gpu.context().default_stream();
-    println!("test-gpu: device {} ({} SMs), seed {seed} (rerun with --seed {seed}){}", gpu.context().name().unwrap_or_default(), gpu.multiprocessors(), if quick { ", quick sweep" } else { "" });
+    println!(
+        "test-gpu: device {} ({} SMs), seed {seed} (rerun with --seed {seed}){}",
+        gpu.context().name().unwrap_or_default(),
+        gpu.multiprocessors(),
+        if quick { ", quick sweep" } else { "" }
+    );
     match gpu.load_all_kernels() {
-        Ok(n) => println!("test-gpu: all {n} kernels of the host's table load from the PTX"),
+        Ok(n) => println!("test-gpu: all {n} kernels of the host's table load from the module ({})", gpu.module_kind()),
         Err(e) => {
             eprintln!("test-gpu: {e}");
             return ExitCode::FAILURE;
@@ -51,7 +56,12 @@ fn main() -> ExitCode {
     };
     println!("\n## conv1d: worst error per group (rel. L2 / rounding floor)\n");
     println!("{}", summary.table(CONV1D_MAX_RATIO));
-    println!("conv1d: {} cases, {} failed, {:.1} s, seed {seed}", cases.len(), failures, started.elapsed().as_secs_f64());
+    println!(
+        "conv1d: {} cases, {} failed, {:.1} s, seed {seed}",
+        cases.len(),
+        failures,
+        started.elapsed().as_secs_f64()
+    );
     println!("{} passed, {} failed", cases.len() - failures, failures);
     if failures == 0 {
         ExitCode::SUCCESS

@@ -1,0 +1,274 @@
+//! `cargo xtask bundle [DIR]` (default `.device`): everything the GPU machine needs, in one
+//! folder.
+//!
+//! Why: the lent GPU machine has no Rust toolchain and gets a copy of the working tree plus at
+//! most 64 MiB of carried ignored paths. So the binaries are built here (release, stripped;
+//! glibc 2.36 here runs on 2.39 there) and carried with a `run.sh` that knows how to run them:
+//!
+//! ```text
+//! cargo xtask bundle
+//! # on the device, from the repository root, carrying `.device`:
+//! bash .device/run.sh test [ARGS]      # ./test-gpu ARGS
+//! bash .device/run.sh bench [ARGS]     # ./bench ARGS
+//! bash .device/run.sh sanitize [ARGS]  # compute-sanitizer memcheck + racecheck, ./test-gpu --quick
+//! bash .device/run.sh python FILE [ARGS]  # python3 python/FILE (benches/python baselines)
+//! ```
+//!
+//! Each step's output also goes to `$OUT/<step>.log` when `$OUT` is set. A binary that does
+//! not exist yet is skipped with a warning. The folder is replaced on each run; one that was
+//! not made by this command is never deleted.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use crate::util::{self, rel, Context, Result};
+use crate::{bail, ptx, ptxas};
+
+/// (package, binary) pairs to bundle.
+const BINARIES: &[(&str, &str)] = &[("flashfftconv-tests", "test-gpu"), ("flashfftconv-bench", "bench")];
+/// The device runner's limit on carried paths.
+const CARRY_LIMIT: u64 = 64 << 20;
+/// File that marks a folder as made by this command (and so safe to replace).
+const MARKER: &str = ".flashfftconv-bundle";
+
+pub fn main(dir: Option<PathBuf>) -> Result<()> {
+    let root = util::repo_root();
+    let dir = match dir {
+        Some(d) if d.is_absolute() => d,
+        Some(d) => std::env::current_dir().context(|| "cannot read the current directory".into())?.join(d),
+        None => root.join(".device"),
+    };
+    prepare(&dir)?;
+    let llvm = util::llvm_tools(&root)?;
+
+    let mut bundled = Vec::new();
+    for (package, bin) in BINARIES {
+        if build_bin(&root, package, bin)? {
+            let built = root.join("target").join("release").join(bin);
+            let dest = dir.join(bin);
+            std::fs::copy(&built, &dest).context(|| format!("cannot copy {}", built.display()))?;
+            let mut strip = Command::new(llvm.join("llvm-strip"));
+            strip.arg("--strip-all").arg(&dest);
+            util::output(&mut strip)?;
+            bundled.push(*bin);
+        }
+    }
+
+    let ptx_dir = dir.join("ptx");
+    std::fs::create_dir_all(&ptx_dir).context(|| format!("cannot create {}", ptx_dir.display()))?;
+    for file in [ptx::COMMITTED_PTX, ptxas::REPORT] {
+        let src = root.join(file);
+        if src.is_file() {
+            let name = src.file_name().unwrap_or_default();
+            std::fs::copy(&src, ptx_dir.join(name)).context(|| format!("cannot copy {file}"))?;
+        } else {
+            eprintln!("warning: {file} is missing (run `cargo xtask ptx` / `cargo xtask ptxas`)");
+        }
+    }
+    let python = root.join("benches").join("python");
+    if python.is_dir() {
+        copy_tree(&python, &dir.join("python"))?;
+    }
+
+    let run_sh = dir.join("run.sh");
+    std::fs::write(&run_sh, RUN_SH).context(|| format!("cannot write {}", run_sh.display()))?;
+    set_mode(&run_sh, 0o755)?;
+    std::fs::write(dir.join(MARKER), "made by `cargo xtask bundle`; replaced on each run\n")
+        .context(|| "cannot write the bundle marker".into())?;
+
+    let size = tree_size(&dir)?;
+    println!(
+        "bundle: {} ({}; binaries: {})",
+        rel(&dir),
+        util::human_bytes(size),
+        if bundled.is_empty() { "none yet".to_string() } else { bundled.join(", ") }
+    );
+    if size > CARRY_LIMIT {
+        bail!(
+            "the bundle is {}, over the {} the device runner carries",
+            util::human_bytes(size),
+            util::human_bytes(CARRY_LIMIT)
+        );
+    }
+    println!("  on the device: carry [\"{}\"], run `bash {}/run.sh test|bench|sanitize`", rel(&dir), rel(&dir));
+    Ok(())
+}
+
+/// Empties `dir` if this command made it, refuses any other non-empty folder.
+fn prepare(dir: &Path) -> Result<()> {
+    if dir.exists() {
+        let made_by_us = dir.join(MARKER).is_file();
+        let empty = std::fs::read_dir(dir).context(|| format!("cannot list {}", dir.display()))?.next().is_none();
+        if made_by_us {
+            std::fs::remove_dir_all(dir).context(|| format!("cannot clear {}", dir.display()))?;
+        } else if !empty {
+            bail!(
+                "{} exists and was not made by `cargo xtask bundle`: remove it or name another \
+                 folder (`cargo xtask bundle DIR`)",
+                dir.display()
+            );
+        }
+    }
+    std::fs::create_dir_all(dir).context(|| format!("cannot create {}", dir.display()))
+}
+
+/// Builds one binary in release. Returns false (after a warning) when the package or the
+/// binary does not exist yet; any other failure is an error.
+fn build_bin(root: &Path, package: &str, bin: &str) -> Result<bool> {
+    let mut cmd = util::cargo();
+    cmd.current_dir(root)
+        .args(["build", "--release", "-p", package, "--bin", bin])
+        .stdout(Stdio::inherit())
+        .stderr(Stdio::piped());
+    let shown = util::render(&cmd);
+    let mut child = cmd.spawn().context(|| format!("cannot start `{shown}`"))?;
+    let mut missing = false;
+    if let Some(stderr) = child.stderr.take() {
+        for line in BufReader::new(stderr).lines().map_while(std::io::Result::ok) {
+            if line.contains("no bin target named") || line.contains("did not match any packages") {
+                missing = true; // reported below as a warning
+            } else {
+                eprintln!("{line}");
+            }
+        }
+    }
+    let status = child.wait().context(|| format!("`{shown}` did not finish"))?;
+    if status.success() {
+        return Ok(true);
+    }
+    if missing {
+        eprintln!("warning: {package} has no binary `{bin}` yet: not bundled");
+        return Ok(false);
+    }
+    bail!("`{shown}` failed ({status})")
+}
+
+fn copy_tree(src: &Path, dest: &Path) -> Result<()> {
+    std::fs::create_dir_all(dest).context(|| format!("cannot create {}", dest.display()))?;
+    let mut entries: Vec<_> =
+        std::fs::read_dir(src).context(|| format!("cannot list {}", src.display()))?.flatten().collect();
+    entries.sort_by_key(|e| e.file_name());
+    for entry in entries {
+        let name = entry.file_name();
+        if name == "__pycache__" || name.to_string_lossy().starts_with('.') {
+            continue;
+        }
+        let path = entry.path();
+        if path.is_dir() {
+            copy_tree(&path, &dest.join(&name))?;
+        } else if path.is_file() {
+            std::fs::copy(&path, dest.join(&name)).context(|| format!("cannot copy {}", path.display()))?;
+        }
+    }
+    Ok(())
+}
+
+fn tree_size(dir: &Path) -> Result<u64> {
+    let mut total = 0;
+    for entry in std::fs::read_dir(dir).context(|| format!("cannot list {}", dir.display()))?.flatten() {
+        let meta = entry.metadata().context(|| format!("cannot stat {}", entry.path().display()))?;
+        total += if meta.is_dir() { tree_size(&entry.path())? } else { meta.len() };
+    }
+    Ok(total)
+}
+
+fn set_mode(path: &Path, mode: u32) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+        .context(|| format!("cannot chmod {}", path.display()))
+}
+
+/// The script run on the GPU machine.
+const RUN_SH: &str = r#"#!/usr/bin/env bash
+# Made by `cargo xtask bundle`: runs flashfftconv's GPU binaries on the GPU machine.
+#
+#   run.sh test [ARGS]        ./test-gpu ARGS              (GPU correctness sweep)
+#   run.sh bench [ARGS]       ./bench ARGS                 (benchmarks)
+#   run.sh sanitize [ARGS]    compute-sanitizer --tool memcheck, then --tool racecheck,
+#                             on ./test-gpu --quick ARGS   (fails if either finds an error)
+#   run.sh python FILE [ARGS] python3 python/FILE ARGS     (benches/python baselines)
+#
+# With $OUT set, each step's output is also written to $OUT/<step>.log.
+# Exit status: the binary's own, or the first non-zero one for sanitize.
+set -uo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+cd "$here"
+
+usage() { sed -n '4,11p' "$0" | sed 's/^# \{0,1\}//'; }
+
+# step NAME CMD...: runs CMD, echoing to $OUT/NAME.log when OUT is set; returns CMD's status.
+step() {
+    local name="$1"; shift
+    echo "== run.sh $name: $*" >&2
+    local start=$SECONDS status
+    if [ -n "${OUT:-}" ]; then
+        mkdir -p "$OUT"
+        "$@" 2>&1 | tee "$OUT/$name.log"
+        status=${PIPESTATUS[0]}
+    else
+        "$@"
+        status=$?
+    fi
+    echo "== run.sh $name: exit $status after $((SECONDS - start)) s" >&2
+    return "$status"
+}
+
+need() {
+    if [ ! -x "./$1" ]; then
+        echo "run.sh: ./$1 is not in this bundle (it did not exist when \`cargo xtask bundle\` ran)" >&2
+        exit 2
+    fi
+}
+
+sanitizer() {
+    local c
+    if c="$(command -v compute-sanitizer)"; then echo "$c"; return 0; fi
+    for c in /usr/local/cuda/bin/compute-sanitizer /usr/local/cuda-*/bin/compute-sanitizer \
+             /usr/local/cuda/compute-sanitizer/compute-sanitizer /opt/cuda/bin/compute-sanitizer; do
+        if [ -x "$c" ]; then echo "$c"; return 0; fi
+    done
+    return 1
+}
+
+cmd="${1:-}"
+[ $# -gt 0 ] && shift
+case "$cmd" in
+    test)
+        need test-gpu
+        step test ./test-gpu "$@"
+        ;;
+    bench)
+        need bench
+        step bench ./bench "$@"
+        ;;
+    sanitize)
+        need test-gpu
+        if ! san="$(sanitizer)"; then
+            echo "run.sh: compute-sanitizer not found (PATH, /usr/local/cuda*/bin)" >&2
+            exit 2
+        fi
+        status=0
+        step sanitize-memcheck "$san" --tool memcheck --error-exitcode 99 ./test-gpu --quick "$@" || status=$?
+        rc=0
+        step sanitize-racecheck "$san" --tool racecheck --error-exitcode 99 ./test-gpu --quick "$@" || rc=$?
+        [ "$status" -eq 0 ] && status=$rc
+        exit "$status"
+        ;;
+    python)
+        if [ $# -lt 1 ] || [ ! -f "python/$1" ]; then
+            echo "run.sh python: name a file under python/: $(ls python 2>/dev/null | tr '\n' ' ')" >&2
+            exit 2
+        fi
+        file="$1"; shift
+        step "python-$(basename "${file%.py}")" python3 "python/$file" "$@"
+        ;;
+    -h|--help|help)
+        usage
+        ;;
+    *)
+        usage >&2
+        exit 2
+        ;;
+esac
+"#;
