@@ -443,10 +443,10 @@ fn part_range(total: u64, part: u64, parts: u64) -> (u64, u64) {
     (total * part / parts, total * (part + 1) / parts)
 }
 
-/// Index of the partial sum for (per-warp part, channel, slot).
+/// Index of the partial sum for (partial row, channel, slot).
 #[inline(always)]
-fn partial_index(warp_part: u64, d: u64, slot: u64, q: &Conv1dWeightGradParams) -> usize {
-    ((warp_part * q.conv.channels as u64 + d) * q.tap_slots as u64 + slot) as usize
+fn partial_index(row: u64, d: u64, slot: u64, q: &Conv1dWeightGradParams) -> usize {
+    ((row * q.conv.channels as u64 + d) * q.tap_slots as u64 + slot) as usize
 }
 
 /// Weight and bias gradient partials, `(B, D, L)`. Grid: `(D · parts, tap_chunks)` blocks of
@@ -548,11 +548,12 @@ unsafe fn weight_grad_bhl_shifted<T: Element, W: Element, const S: usize>(
 }
 
 /// Weight and bias gradient partials, `(B, L, D)`. Grid: `(⌈D / 128⌉ · parts, tap_chunks)`
-/// blocks of `(32, 4)` threads; lanes own 4 channels, warps take groups of `G` output positions
-/// in turn, and each warp writes its own partials (lanes never combine: they own channels).
+/// blocks of `(32, DW_BLH_WARPS)` threads with `32 · 9 · 4` accumulators of shared memory; lanes
+/// own 4 channels, warps take groups of `G` output positions in turn, and the warps' sums are
+/// added in warp order in shared memory into one partial row per block.
 ///
 /// # Safety
-/// As [`weight_grad_bhl`].
+/// As [`weight_grad_bhl`], with `partials` holding `parts · D · tap_slots` accumulators.
 #[inline(always)]
 pub unsafe fn weight_grad_blh<T: Element, W: Element, const G: usize>(
     x: *const T,
@@ -566,17 +567,15 @@ pub unsafe fn weight_grad_blh<T: Element, W: Element, const G: usize>(
     let tap_chunk = block_y();
     let channels = p.channels as u64;
     let d0 = (channel_block * 32 + thread_x() as u64) * LANE as u64;
-    if d0 >= channels {
-        return;
-    }
+    // No early return: every thread reaches the barriers of the combine below.
+    let active = d0 < channels;
     let (vx, vdy) = (p.flags & FLAG_INPUT_VECTOR != 0, p.flags & FLAG_OUTPUT_VECTOR != 0);
     let live_taps = (p.taps - tap_chunk * C as u32).min(C as u32) as usize;
     let groups = p.len_out.div_ceil(G as u32) as u64;
     let (begin, end) = part_range(p.batch as u64 * groups, part, parts);
-    let mut acc = [[W::Acc::ZERO; LANE]; C]; // [tap][channel]
-    let mut acc_bias = [W::Acc::ZERO; LANE];
+    let mut acc = [[W::Acc::ZERO; LANE]; C + 1]; // [tap][channel]; the last row is the bias
     let mut item = begin + thread_y() as u64;
-    while item < end {
+    while active && item < end {
         let (b, group) = div_rem(item, groups);
         let j0 = (group * G as u64) as i64;
         // SAFETY: b < B.
@@ -610,27 +609,44 @@ pub unsafe fn weight_grad_blh<T: Element, W: Element, const G: usize>(
         if tap_chunk == 0 {
             for gi in g.iter() {
                 for ch in 0..LANE {
-                    acc_bias[ch] = acc_bias[ch].add(W::Acc::from_f32(gi[ch]));
+                    acc[C][ch] = acc[C][ch].add(W::Acc::from_f32(gi[ch]));
                 }
             }
         }
-        item += BLH_WARPS as u64;
+        item += DW_BLH_WARPS as u64;
     }
-    let warp_part = part * DW_WARPS as u64 + thread_y() as u64;
-    for ch in 0..LANE {
-        let d = d0 + ch as u64;
-        if d >= channels {
-            break;
+    // Combine the warps in order: warp 0 writes, each next warp adds, one barrier per warp.
+    // SAFETY: the launch provides 32 lanes × (C + 1) · 4 sums of shared memory; each lane
+    // touches only its own slots, and the barriers order the warps.
+    unsafe {
+        let staged =
+            core::intrinsics::gpu::gpu_launch_sized_workgroup_mem::<W::Acc>().add(thread_x() as usize * (C + 1) * LANE);
+        for warp in 0..DW_BLH_WARPS {
+            if thread_y() == warp {
+                for (slot, row) in acc.iter().enumerate() {
+                    for (ch, &value) in row.iter().enumerate() {
+                        let cell = staged.add(slot * LANE + ch);
+                        *cell = if warp == 0 { value } else { (*cell).add(value) };
+                    }
+                }
+            }
+            core::arch::nvptx::_syncthreads();
         }
-        for (kk, acc_tap) in acc.iter().enumerate() {
-            // SAFETY: slot < tap_slots − 1, d < D: inside the partials buffer (caller).
-            unsafe {
-                *partials.add(partial_index(warp_part, d, (tap_chunk as usize * C + kk) as u64, &q)) = acc_tap[ch]
-            };
-        }
-        if tap_chunk == 0 {
-            // SAFETY: as above; the last slot is the bias.
-            unsafe { *partials.add(partial_index(warp_part, d, q.tap_slots as u64 - 1, &q)) = acc_bias[ch] };
+        if thread_y() == 0 && active {
+            for ch in 0..LANE {
+                let d = d0 + ch as u64;
+                if d >= channels {
+                    break;
+                }
+                for kk in 0..C {
+                    let sum = *staged.add(kk * LANE + ch);
+                    *partials.add(partial_index(part, d, (tap_chunk as usize * C + kk) as u64, &q)) = sum;
+                }
+                if tap_chunk == 0 {
+                    let sum = *staged.add(C * LANE + ch);
+                    *partials.add(partial_index(part, d, q.tap_slots as u64 - 1, &q)) = sum;
+                }
+            }
         }
     }
 }
@@ -660,9 +676,9 @@ pub unsafe fn weight_grad_reduce<W: Element>(
         return;
     }
     let mut sum = W::Acc::ZERO;
-    for warp_part in 0..q.parts as u64 * DW_WARPS as u64 {
+    for row in 0..q.partial_rows as u64 {
         // SAFETY: inside the partials buffer (caller).
-        sum = sum.add(unsafe { *partials.add(partial_index(warp_part, d, slot, &q)) });
+        sum = sum.add(unsafe { *partials.add(partial_index(row, d, slot, &q)) });
     }
     // SAFETY: d < D, slot < K (caller's buffer sizes).
     unsafe {

@@ -5,7 +5,14 @@
 //! `conv1d` holds one generic body per operation; `entries` is the single instantiation table
 //! that stamps the `extern "ptx-kernel"` entry points whose names `flashfftconv-abi` lists.
 #![no_std]
-#![feature(abi_ptx, stdarch_nvptx, asm_experimental_arch, core_intrinsics)]
+#![feature(
+    abi_ptx,
+    stdarch_nvptx,
+    asm_experimental_arch,
+    core_intrinsics,
+    gpu_intrinsics,
+    gpu_launch_sized_workgroup_mem
+)]
 #![allow(internal_features)]
 
 mod conv1d;

@@ -54,15 +54,20 @@ pub struct Conv1dParams {
 pub struct Conv1dWeightGradParams {
     /// Shapes of the forward pass this is the gradient of.
     pub conv: Conv1dParams,
-    /// Number of partial sums per (channel, tap).
+    /// Slices of the (batch, position) range, one per block along the grid's x.
     pub parts: u32,
     /// Taps rounded up to a multiple of [`CHUNK`], plus one slot for the bias: the row length
-    /// of the partials buffer `(parts, channels, tap_slots)`.
+    /// of the partials buffer `(partial_rows, channels, tap_slots)`.
     pub tap_slots: u32,
+    /// Rows of partial sums the reduction adds in order: `parts · DW_WARPS` for `(B, D, L)`
+    /// (one per warp), `parts` for `(B, L, D)` (the block's warps combine in shared memory).
+    pub partial_rows: u32,
+    /// Reserved, zero.
+    pub reserved: u32,
 }
 
 const _: () = assert!(core::mem::size_of::<Conv1dParams>() == 32);
-const _: () = assert!(core::mem::size_of::<Conv1dWeightGradParams>() == 40);
+const _: () = assert!(core::mem::size_of::<Conv1dWeightGradParams>() == 48);
 const _: () = assert!(core::mem::offset_of!(Conv1dWeightGradParams, parts) == 32);
 
 impl Conv1dParams {
@@ -175,8 +180,15 @@ pub mod geometry {
     /// Output positions per block of the `(B, L, D)` forward kernel.
     pub const FWD_BLH_ROWS_PER_BLOCK: u32 = FWD_BLH_ROWS_PER_THREAD * BLH_WARPS;
 
-    /// Warps per block of the weight-gradient kernels; each warp writes its own partial sums.
+    /// Warps per block of the `(B, D, L)` weight-gradient kernel; each warp writes its own
+    /// partial sums.
     pub const DW_WARPS: u32 = 4;
+    /// Warps per block of the `(B, L, D)` weight-gradient kernel (block `(32, DW_BLH_WARPS)`);
+    /// they combine their sums in shared memory, in warp order, into one partial per block.
+    pub const DW_BLH_WARPS: u32 = 8;
+    /// Blocks the `(B, L, D)` weight-gradient launch aims for. Fewer than for `(B, D, L)`: its
+    /// blocks are larger, and each part costs a row of `D · tap_slots` partials.
+    pub const DW_BLH_TARGET_BLOCKS: u64 = 512;
     /// Threads per block of the partials reduction.
     pub const DW_REDUCE_THREADS: u32 = 256;
 

@@ -254,7 +254,7 @@ impl DepthwiseConv1d {
             flags: FLAG_FLIP_TAPS,
             ..p
         };
-        let (q, dw_cfg) = self.weight_grad_config(&p, grads.dbias.is_some())?;
+        let (q, dw_cfg) = self.weight_grad_config(&p, W::DTYPE, grads.dbias.is_some())?;
         let reduce_cfg = LaunchConfig {
             grid_dim: (grid_x((d * q.tap_slots as u64).div_ceil(DW_REDUCE_THREADS as u64))?, 1, 1),
             block_dim: (DW_REDUCE_THREADS, 1, 1),
@@ -317,8 +317,8 @@ impl DepthwiseConv1d {
     /// Bytes of the workspace [`DepthwiseConv1d::backward`] allocates for `(batch, len)`.
     pub fn weight_grad_workspace_bytes(&self, batch: usize, len: usize) -> Result<usize> {
         let p = self.params(batch, len)?;
-        let (q, _) = self.weight_grad_config(&p, false)?;
-        let count = q.parts as u64 * DW_WARPS as u64 * p.channels as u64 * q.tap_slots as u64;
+        let (q, _) = self.weight_grad_config(&p, DType::F32, false)?;
+        let count = q.partial_rows as u64 * p.channels as u64 * q.tap_slots as u64;
         Ok((count * std::mem::size_of::<PartialWord>() as u64) as usize)
     }
 
@@ -350,31 +350,55 @@ impl DepthwiseConv1d {
     }
 
     /// Parts of the reduction and the launch shape of the weight-gradient kernel.
-    fn weight_grad_config(&self, p: &Conv1dParams, has_bias: bool) -> Result<(Conv1dWeightGradParams, LaunchConfig)> {
+    fn weight_grad_config(
+        &self,
+        p: &Conv1dParams,
+        w_dtype: DType,
+        has_bias: bool,
+    ) -> Result<(Conv1dWeightGradParams, LaunchConfig)> {
         let (b, d, lo) = (p.batch as u64, p.channels as u64, p.len_out as u64);
         let tap_chunks = p.tap_chunks() as u64;
-        // Blocks without parts, items a block walks, and items a block should at least get.
-        let (base_blocks, items, min_items_per_part, block_dim) = match self.layout {
-            Layout::Bhl => (d, b * lo.div_ceil(BHL_RUN as u64), BHL_THREADS as u64, (BHL_THREADS, 1, 1)),
+        // Blocks without parts, items a block walks, items a block should at least get, the
+        // blocks aimed for, partial rows per part, block shape and shared memory.
+        let acc_bytes = if w_dtype == DType::F32 { 8 } else { 4 };
+        let (base_blocks, items, min_items_per_part, target, rows_per_part, block_dim, shared) = match self.layout {
+            Layout::Bhl => (
+                d,
+                b * lo.div_ceil(BHL_RUN as u64),
+                BHL_THREADS as u64,
+                DW_TARGET_BLOCKS,
+                DW_WARPS as u64,
+                (BHL_THREADS, 1, 1),
+                0,
+            ),
             // Items of the (B, L, D) kernel are groups of up to 8 positions.
             Layout::Blh => (
                 d.div_ceil(BLH_CHANNELS_PER_BLOCK as u64),
                 b * lo.div_ceil(8),
-                4 * BLH_WARPS as u64,
-                (32, BLH_WARPS, 1),
+                2 * DW_BLH_WARPS as u64,
+                DW_BLH_TARGET_BLOCKS,
+                1,
+                (32, DW_BLH_WARPS, 1),
+                dw_blh_shared_bytes(acc_bytes),
             ),
         };
-        let wanted = DW_TARGET_BLOCKS.div_ceil(base_blocks * tap_chunks);
+        let wanted = target.div_ceil(base_blocks * tap_chunks);
         let parts = wanted.min(items.div_ceil(min_items_per_part)).max(1);
         let mut conv = *p;
         if has_bias {
             conv.flags |= FLAG_HAS_BIAS;
         }
-        let q = Conv1dWeightGradParams { conv, parts: parts as u32, tap_slots: tap_slots(p.taps) };
+        let q = Conv1dWeightGradParams {
+            conv,
+            parts: parts as u32,
+            tap_slots: tap_slots(p.taps),
+            partial_rows: (parts * rows_per_part) as u32,
+            reserved: 0,
+        };
         let cfg = LaunchConfig {
             grid_dim: (grid_x(base_blocks * parts)?, u32::try_from(tap_chunks).map_err(|_| too_many_taps(p.taps))?, 1),
             block_dim,
-            shared_mem_bytes: 0,
+            shared_mem_bytes: shared,
         };
         if tap_chunks > 65_535 {
             return Err(too_many_taps(p.taps));
@@ -409,6 +433,12 @@ pub(crate) fn kernel_names() -> Vec<&'static str> {
         }
     }
     names
+}
+
+/// Shared memory of the `(B, L, D)` weight-gradient kernel: per lane, 4 channels × (8 taps +
+/// bias) sums of `acc_bytes` each, which the kernel indexes as `[lane][slot][channel]`.
+fn dw_blh_shared_bytes(acc_bytes: u32) -> u32 {
+    32 * (CHUNK as u32 + 1) * BLH_LANE_CHANNELS * acc_bytes
 }
 
 fn too_many_taps(taps: u32) -> Error {
