@@ -5,3 +5,4 @@
 
 pub mod conv1d_sweep;
 pub mod harness;
+pub mod validation;

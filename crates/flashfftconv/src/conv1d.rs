@@ -411,7 +411,7 @@ impl DepthwiseConv1d {
             Layout::Bhl => len as usize,
             Layout::Blh => self.channels,
         };
-        if ptr % 16 == 0 && contiguous % CHUNK == 0 {
+        if ptr.is_multiple_of(16) && contiguous.is_multiple_of(CHUNK) {
             flag
         } else {
             0

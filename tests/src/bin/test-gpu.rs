@@ -42,6 +42,29 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     }
+    let rejections = match flashfftconv_tests::validation::run(&gpu, &stream) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("test-gpu: the validation checks could not run: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut rejected_wrongly = 0;
+    for r in &rejections {
+        if !r.passed() {
+            rejected_wrongly += 1;
+            eprintln!(
+                "FAIL validation `{}`: error {:?}, expected variant {}, output elements touched {}",
+                r.case, r.error, r.expected_variant, r.touched
+            );
+        }
+    }
+    println!(
+        "validation: {} invalid calls rejected before launch with outputs untouched: {}/{}",
+        rejections.len(),
+        rejections.len() - rejected_wrongly,
+        rejections.len()
+    );
     let mut rng = Rng::new(seed);
     let started = Instant::now();
     let cases = conv1d_sweep::cases(quick);
@@ -62,8 +85,10 @@ fn main() -> ExitCode {
         failures,
         started.elapsed().as_secs_f64()
     );
-    println!("{} passed, {} failed", cases.len() - failures, failures);
-    if failures == 0 {
+    let total = cases.len() + rejections.len();
+    let failed = failures + rejected_wrongly;
+    println!("{} passed, {} failed", total - failed, failed);
+    if failed == 0 {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
