@@ -145,10 +145,11 @@ unsafe fn load_run_window<T: Element, const S: usize>(
     vector: bool,
 ) -> [f32; RUN + C] {
     let base = start - S as i64;
+    // The last chunk holds needed elements only when the shift is 2 or more.
+    let chunks = if S >= 2 { RUN_CHUNKS + 2 } else { RUN_CHUNKS + 1 };
     let mut raw = [0.0f32; RUN_WINDOW];
     for v in 0..RUN_CHUNKS + 2 {
-        // The last chunk holds needed elements only when the shift is 2 or more.
-        if v < RUN_CHUNKS + 1 || S >= 2 {
+        if v < chunks {
             // SAFETY: forwarded from the caller; the chunk start is a multiple of 8.
             let chunk = unsafe { load_chunk(row, base + (v * C) as i64, len, vector) };
             for e in 0..C {
@@ -204,13 +205,18 @@ fn div_rem(a: u64, b: u64) -> (u64, u64) {
 /// `w` holds `(D, taps)` weights and `d < D`.
 #[inline(always)]
 unsafe fn load_taps<W: Element>(w: *const W, d: u64, taps: u32, chunk: u32, flip: bool) -> [f32; C] {
+    // Every load is issued (from a clamped, valid tap) before any value is used; taps past
+    // K are zeroed afterwards.
     let mut out = [0.0f32; C];
     for (kk, slot) in out.iter_mut().enumerate() {
-        let k = chunk * C as u32 + kk as u32;
-        if k < taps {
-            let tap = if flip { taps - 1 - k } else { k };
-            // SAFETY: d < D and tap < taps (caller).
-            *slot = unsafe { W::load(w.add((d * taps as u64 + tap as u64) as usize)) };
+        let k = (chunk * C as u32 + kk as u32).min(taps - 1);
+        let tap = if flip { taps - 1 - k } else { k };
+        // SAFETY: d < D and tap < taps (caller).
+        *slot = unsafe { W::load(w.add((d * taps as u64 + tap as u64) as usize)) };
+    }
+    for (kk, slot) in out.iter_mut().enumerate() {
+        if chunk * C as u32 + kk as u32 >= taps {
+            *slot = 0.0;
         }
     }
     out
@@ -321,6 +327,53 @@ unsafe fn forward_bhl_run<T: Element, W: Element, const S: usize>(
     }
 }
 
+/// Input rows a group can read: the largest group plus 7.
+const MAX_GROUP_ROWS: usize = GROUP_16BIT + C - 1;
+
+/// A lane's 4 channels at input positions `start .. start + G + 7` of one batch (`x_b` is its
+/// `(L, D)` slab); zero outside `[0, len_in)` and for rows no live tap reaches. For vector
+/// rows every load is issued (from a clamped, valid position) before any is widened.
+///
+/// # Safety
+/// `x_b` holds `len_in · D` elements; `d0 < D` is a multiple of 4.
+#[inline(always)]
+unsafe fn load_lane_rows<T: Element, const G: usize>(
+    x_b: *const T,
+    start: i64,
+    live_taps: usize,
+    d0: u64,
+    p: &Conv1dParams,
+    vector: bool,
+) -> [[f32; LANE]; MAX_GROUP_ROWS] {
+    let channels = p.channels as u64;
+    let len = p.len_in as i64;
+    let mut rows = [[0.0f32; LANE]; MAX_GROUP_ROWS];
+    if vector {
+        let mut packed = [T::ZERO4; MAX_GROUP_ROWS];
+        for m in 0..G + C - 1 {
+            let pos = (start + m as i64).clamp(0, len - 1) as u64;
+            // SAFETY: 0 ≤ pos < len_in; d0 + 4 ≤ D (vector rows: D is a multiple of 8).
+            packed[m] = unsafe { T::load4_packed(x_b.add((pos * channels + d0) as usize)) };
+        }
+        for m in 0..G + C - 1 {
+            let pos = start + m as i64;
+            if m < live_taps + G - 1 && pos >= 0 && pos < len {
+                rows[m] = T::widen4(&packed[m]);
+            }
+        }
+    } else {
+        for m in 0..G + C - 1 {
+            let pos = start + m as i64;
+            if m < live_taps + G - 1 && pos >= 0 && pos < len {
+                // SAFETY: 0 ≤ pos < len_in.
+                rows[m] =
+                    unsafe { load_lane(x_b.add((pos as u64 * channels) as usize), d0 as i64, channels as i64, vector) };
+            }
+        }
+    }
+    rows
+}
+
 /// Taps of one chunk for a lane's 4 consecutive channels: `[tap][channel]`.
 ///
 /// # Safety
@@ -408,14 +461,10 @@ pub unsafe fn forward_blh<T: Element, W: Element, const G: usize>(
             let start = j0 - p.pad_left as i64 + (tap_chunk as i64) * C as i64;
             // Each input position is loaded once and used by every output of the group that
             // reaches it (outer loop over positions keeps only one row live).
+            // SAFETY: batch b of x.
+            let rows = unsafe { load_lane_rows::<T, G>(x_b, start, live_taps, d0, &p, vin) };
             for m in 0..G + C - 1 {
-                let pos = start + m as i64;
-                if m >= live_taps + G - 1 || pos < 0 || pos >= p.len_in as i64 {
-                    continue;
-                }
-                // SAFETY: 0 ≤ pos < len_in.
-                let xr =
-                    unsafe { load_lane(x_b.add((pos as u64 * channels) as usize), d0 as i64, channels as i64, vin) };
+                let xr = rows[m];
                 for (i, acc_row) in acc.iter_mut().enumerate() {
                     if m >= i && m - i < live_taps {
                         for ch in 0..LANE {
@@ -583,21 +632,30 @@ pub unsafe fn weight_grad_blh<T: Element, W: Element, const G: usize>(
             (x.add((b * p.len_in as u64 * channels) as usize), dy.add((b * p.len_out as u64 * channels) as usize))
         };
         let mut g = [[0.0f32; LANE]; G];
-        for (i, gi) in g.iter_mut().enumerate() {
-            let j = j0 + i as i64;
-            if j < p.len_out as i64 {
-                // SAFETY: j < len_out.
-                *gi = unsafe { load_lane(dy_b.add((j as u64 * channels) as usize), d0 as i64, channels as i64, vdy) };
+        if vdy && j0 + G as i64 <= p.len_out as i64 {
+            let mut packed = [T::ZERO4; G];
+            for i in 0..G {
+                // SAFETY: j0 + i < len_out; d0 + 4 ≤ D (vector rows: D is a multiple of 8).
+                packed[i] = unsafe { T::load4_packed(dy_b.add(((j0 as u64 + i as u64) * channels + d0) as usize)) };
+            }
+            for i in 0..G {
+                g[i] = T::widen4(&packed[i]);
+            }
+        } else {
+            for (i, gi) in g.iter_mut().enumerate() {
+                let j = j0 + i as i64;
+                if j < p.len_out as i64 {
+                    // SAFETY: j < len_out.
+                    *gi =
+                        unsafe { load_lane(dy_b.add((j as u64 * channels) as usize), d0 as i64, channels as i64, vdy) };
+                }
             }
         }
         let start = j0 - p.pad_left as i64 + (tap_chunk as i64) * C as i64;
+        // SAFETY: batch b of x.
+        let rows = unsafe { load_lane_rows::<T, G>(x_b, start, live_taps, d0, &p, vx) };
         for m in 0..G + C - 1 {
-            let pos = start + m as i64;
-            if m >= live_taps + G - 1 || pos < 0 || pos >= p.len_in as i64 {
-                continue;
-            }
-            // SAFETY: 0 ≤ pos < len_in.
-            let xr = unsafe { load_lane(x_b.add((pos as u64 * channels) as usize), d0 as i64, channels as i64, vx) };
+            let xr = rows[m];
             for (i, gi) in g.iter().enumerate() {
                 if m >= i && m - i < live_taps {
                     for ch in 0..LANE {

@@ -79,6 +79,20 @@ impl Accum for f64 {
 pub trait Element: Copy {
     /// The accumulator used when this type is the output.
     type Acc: Accum;
+    /// 4 consecutive elements as stored (2 words of packed pairs, or 4 words for f32). Loads
+    /// land here first and are widened afterwards: a warp issues in order and stalls at the
+    /// first use of a pending load, so widening right after each load would serialise the
+    /// loads' latencies.
+    type Packed4: Copy;
+    /// Zero elements.
+    const ZERO4: Self::Packed4;
+    /// Read 4 elements without widening.
+    ///
+    /// # Safety
+    /// As [`Element::load4`].
+    unsafe fn load4_packed(ptr: *const Self) -> Self::Packed4;
+    /// Widen 4 packed elements.
+    fn widen4(p: &Self::Packed4) -> [f32; 4];
     /// Read one element, widened to f32 (exact for all three types).
     ///
     /// # Safety
@@ -119,6 +133,22 @@ fn bf16_bits_to_f32(bits: u32) -> f32 {
 
 impl Element for Bf16 {
     type Acc = f32;
+    type Packed4 = [u32; 2];
+    const ZERO4: [u32; 2] = [0; 2];
+    #[inline(always)]
+    unsafe fn load4_packed(ptr: *const Self) -> [u32; 2] {
+        // SAFETY: guaranteed by the caller.
+        unsafe { device::load_8b(ptr as *const u8) }
+    }
+    #[inline(always)]
+    fn widen4(p: &[u32; 2]) -> [f32; 4] {
+        [
+            bf16_bits_to_f32(p[0] & 0xffff),
+            f32::from_bits(p[0] & 0xffff_0000),
+            bf16_bits_to_f32(p[1] & 0xffff),
+            f32::from_bits(p[1] & 0xffff_0000),
+        ]
+    }
     #[inline(always)]
     unsafe fn load4(ptr: *const Self) -> [f32; 4] {
         // SAFETY: guaranteed by the caller.
@@ -169,6 +199,22 @@ impl Element for Bf16 {
 
 impl Element for F16 {
     type Acc = f32;
+    type Packed4 = [u32; 2];
+    const ZERO4: [u32; 2] = [0; 2];
+    #[inline(always)]
+    unsafe fn load4_packed(ptr: *const Self) -> [u32; 2] {
+        // SAFETY: guaranteed by the caller.
+        unsafe { device::load_8b(ptr as *const u8) }
+    }
+    #[inline(always)]
+    fn widen4(p: &[u32; 2]) -> [f32; 4] {
+        [
+            device::f16_to_f32(p[0] as u16),
+            device::f16_to_f32((p[0] >> 16) as u16),
+            device::f16_to_f32(p[1] as u16),
+            device::f16_to_f32((p[1] >> 16) as u16),
+        ]
+    }
     #[inline(always)]
     unsafe fn load4(ptr: *const Self) -> [f32; 4] {
         // SAFETY: guaranteed by the caller.
@@ -219,6 +265,17 @@ impl Element for F16 {
 
 impl Element for f32 {
     type Acc = f64;
+    type Packed4 = [u32; 4];
+    const ZERO4: [u32; 4] = [0; 4];
+    #[inline(always)]
+    unsafe fn load4_packed(ptr: *const Self) -> [u32; 4] {
+        // SAFETY: guaranteed by the caller.
+        unsafe { device::load_16b(ptr as *const u8) }
+    }
+    #[inline(always)]
+    fn widen4(p: &[u32; 4]) -> [f32; 4] {
+        p.map(f32::from_bits)
+    }
     #[inline(always)]
     unsafe fn load4(ptr: *const Self) -> [f32; 4] {
         // SAFETY: guaranteed by the caller (16 bytes, 16-byte aligned).
