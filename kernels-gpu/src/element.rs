@@ -126,142 +126,82 @@ pub trait Element: Copy {
     unsafe fn store8(ptr: *mut Self, v: [Self::Acc; 8]);
 }
 
-#[inline(always)]
-fn bf16_bits_to_f32(bits: u32) -> f32 {
-    f32::from_bits(bits << 16)
+/// The two 16-bit types differ only in how a pair packed in one word is widened and how two
+/// f32 are rounded into one word; everything else is stamped from one body.
+macro_rules! packed_pair_element {
+    ($t:ty, widen_lo = $lo:expr, widen_hi = $hi:expr, pack = $pack:path) => {
+        impl Element for $t {
+            type Acc = f32;
+            type Packed4 = [u32; 2];
+            const ZERO4: [u32; 2] = [0; 2];
+            #[inline(always)]
+            unsafe fn load4_packed(ptr: *const Self) -> [u32; 2] {
+                // SAFETY: guaranteed by the caller.
+                unsafe { device::load_8b(ptr as *const u8) }
+            }
+            #[inline(always)]
+            fn widen4(p: &[u32; 2]) -> [f32; 4] {
+                let (lo, hi): (fn(u32) -> f32, fn(u32) -> f32) = ($lo, $hi);
+                [lo(p[0]), hi(p[0]), lo(p[1]), hi(p[1])]
+            }
+            #[inline(always)]
+            unsafe fn load4(ptr: *const Self) -> [f32; 4] {
+                // SAFETY: guaranteed by the caller.
+                Self::widen4(&unsafe { Self::load4_packed(ptr) })
+            }
+            #[inline(always)]
+            unsafe fn store4(ptr: *mut Self, v: [f32; 4]) {
+                // SAFETY: guaranteed by the caller.
+                unsafe { device::store_8b(ptr as *mut u8, [$pack(v[0], v[1]), $pack(v[2], v[3])]) };
+            }
+            #[inline(always)]
+            unsafe fn load(ptr: *const Self) -> f32 {
+                let lo: fn(u32) -> f32 = $lo;
+                // SAFETY: guaranteed by the caller.
+                lo(unsafe { *(ptr as *const u16) } as u32)
+            }
+            #[inline(always)]
+            unsafe fn load8(ptr: *const Self) -> [f32; 8] {
+                let (lo, hi): (fn(u32) -> f32, fn(u32) -> f32) = ($lo, $hi);
+                // SAFETY: guaranteed by the caller.
+                let w = unsafe { device::load_16b(ptr as *const u8) };
+                let mut out = [0.0; 8];
+                for i in 0..4 {
+                    out[2 * i] = lo(w[i]);
+                    out[2 * i + 1] = hi(w[i]);
+                }
+                out
+            }
+            #[inline(always)]
+            unsafe fn store(ptr: *mut Self, v: f32) {
+                // SAFETY: guaranteed by the caller.
+                unsafe { *(ptr as *mut u16) = $pack(v, 0.0) as u16 };
+            }
+            #[inline(always)]
+            unsafe fn store8(ptr: *mut Self, v: [f32; 8]) {
+                let mut w = [0u32; 4];
+                for i in 0..4 {
+                    w[i] = $pack(v[2 * i], v[2 * i + 1]);
+                }
+                // SAFETY: guaranteed by the caller.
+                unsafe { device::store_16b(ptr as *mut u8, w) };
+            }
+        }
+    };
 }
 
-impl Element for Bf16 {
-    type Acc = f32;
-    type Packed4 = [u32; 2];
-    const ZERO4: [u32; 2] = [0; 2];
-    #[inline(always)]
-    unsafe fn load4_packed(ptr: *const Self) -> [u32; 2] {
-        // SAFETY: guaranteed by the caller.
-        unsafe { device::load_8b(ptr as *const u8) }
-    }
-    #[inline(always)]
-    fn widen4(p: &[u32; 2]) -> [f32; 4] {
-        [
-            bf16_bits_to_f32(p[0] & 0xffff),
-            f32::from_bits(p[0] & 0xffff_0000),
-            bf16_bits_to_f32(p[1] & 0xffff),
-            f32::from_bits(p[1] & 0xffff_0000),
-        ]
-    }
-    #[inline(always)]
-    unsafe fn load4(ptr: *const Self) -> [f32; 4] {
-        // SAFETY: guaranteed by the caller.
-        let w = unsafe { device::load_8b(ptr as *const u8) };
-        [
-            bf16_bits_to_f32(w[0] & 0xffff),
-            f32::from_bits(w[0] & 0xffff_0000),
-            bf16_bits_to_f32(w[1] & 0xffff),
-            f32::from_bits(w[1] & 0xffff_0000),
-        ]
-    }
-    #[inline(always)]
-    unsafe fn store4(ptr: *mut Self, v: [f32; 4]) {
-        // SAFETY: guaranteed by the caller.
-        unsafe { device::store_8b(ptr as *mut u8, [device::pack_bf16x2(v[0], v[1]), device::pack_bf16x2(v[2], v[3])]) };
-    }
-    #[inline(always)]
-    unsafe fn load(ptr: *const Self) -> f32 {
-        // SAFETY: guaranteed by the caller.
-        bf16_bits_to_f32(unsafe { *(ptr as *const u16) } as u32)
-    }
-    #[inline(always)]
-    unsafe fn load8(ptr: *const Self) -> [f32; 8] {
-        // SAFETY: guaranteed by the caller.
-        let w = unsafe { device::load_16b(ptr as *const u8) };
-        let mut out = [0.0; 8];
-        for i in 0..4 {
-            out[2 * i] = bf16_bits_to_f32(w[i] & 0xffff);
-            out[2 * i + 1] = f32::from_bits(w[i] & 0xffff_0000);
-        }
-        out
-    }
-    #[inline(always)]
-    unsafe fn store(ptr: *mut Self, v: f32) {
-        // SAFETY: guaranteed by the caller.
-        unsafe { *(ptr as *mut u16) = device::pack_bf16x2(v, 0.0) as u16 };
-    }
-    #[inline(always)]
-    unsafe fn store8(ptr: *mut Self, v: [f32; 8]) {
-        let mut w = [0u32; 4];
-        for i in 0..4 {
-            w[i] = device::pack_bf16x2(v[2 * i], v[2 * i + 1]);
-        }
-        // SAFETY: guaranteed by the caller.
-        unsafe { device::store_16b(ptr as *mut u8, w) };
-    }
-}
-
-impl Element for F16 {
-    type Acc = f32;
-    type Packed4 = [u32; 2];
-    const ZERO4: [u32; 2] = [0; 2];
-    #[inline(always)]
-    unsafe fn load4_packed(ptr: *const Self) -> [u32; 2] {
-        // SAFETY: guaranteed by the caller.
-        unsafe { device::load_8b(ptr as *const u8) }
-    }
-    #[inline(always)]
-    fn widen4(p: &[u32; 2]) -> [f32; 4] {
-        [
-            device::f16_to_f32(p[0] as u16),
-            device::f16_to_f32((p[0] >> 16) as u16),
-            device::f16_to_f32(p[1] as u16),
-            device::f16_to_f32((p[1] >> 16) as u16),
-        ]
-    }
-    #[inline(always)]
-    unsafe fn load4(ptr: *const Self) -> [f32; 4] {
-        // SAFETY: guaranteed by the caller.
-        let w = unsafe { device::load_8b(ptr as *const u8) };
-        [
-            device::f16_to_f32(w[0] as u16),
-            device::f16_to_f32((w[0] >> 16) as u16),
-            device::f16_to_f32(w[1] as u16),
-            device::f16_to_f32((w[1] >> 16) as u16),
-        ]
-    }
-    #[inline(always)]
-    unsafe fn store4(ptr: *mut Self, v: [f32; 4]) {
-        // SAFETY: guaranteed by the caller.
-        unsafe { device::store_8b(ptr as *mut u8, [device::pack_f16x2(v[0], v[1]), device::pack_f16x2(v[2], v[3])]) };
-    }
-    #[inline(always)]
-    unsafe fn load(ptr: *const Self) -> f32 {
-        // SAFETY: guaranteed by the caller.
-        device::f16_to_f32(unsafe { *(ptr as *const u16) })
-    }
-    #[inline(always)]
-    unsafe fn load8(ptr: *const Self) -> [f32; 8] {
-        // SAFETY: guaranteed by the caller.
-        let w = unsafe { device::load_16b(ptr as *const u8) };
-        let mut out = [0.0; 8];
-        for i in 0..4 {
-            out[2 * i] = device::f16_to_f32(w[i] as u16);
-            out[2 * i + 1] = device::f16_to_f32((w[i] >> 16) as u16);
-        }
-        out
-    }
-    #[inline(always)]
-    unsafe fn store(ptr: *mut Self, v: f32) {
-        // SAFETY: guaranteed by the caller.
-        unsafe { *(ptr as *mut u16) = device::pack_f16x2(v, 0.0) as u16 };
-    }
-    #[inline(always)]
-    unsafe fn store8(ptr: *mut Self, v: [f32; 8]) {
-        let mut w = [0u32; 4];
-        for i in 0..4 {
-            w[i] = device::pack_f16x2(v[2 * i], v[2 * i + 1]);
-        }
-        // SAFETY: guaranteed by the caller.
-        unsafe { device::store_16b(ptr as *mut u8, w) };
-    }
-}
+packed_pair_element!(
+    Bf16,
+    widen_lo = |w| f32::from_bits(w << 16),
+    widen_hi = |w| f32::from_bits(w & 0xffff_0000),
+    pack = device::pack_bf16x2
+);
+packed_pair_element!(
+    F16,
+    widen_lo = |w| device::f16_to_f32(w as u16),
+    widen_hi = |w| device::f16_to_f32((w >> 16) as u16),
+    pack = device::pack_f16x2
+);
 
 impl Element for f32 {
     type Acc = f64;
