@@ -429,12 +429,6 @@ pub unsafe fn forward_blh<T: Element, W: Element, const G: usize>(
     }
     let (vin, vout) = (p.flags & FLAG_INPUT_VECTOR != 0, p.flags & FLAG_OUTPUT_VECTOR != 0);
     let mut bias_lane = [0.0f32; LANE];
-    for (ch, slot) in bias_lane.iter_mut().enumerate() {
-        if d0 + (ch as u64) < channels {
-            // SAFETY: channel < D.
-            *slot = unsafe { load_bias(bias, d0 + ch as u64, &p) };
-        }
-    }
     // SAFETY: b < B.
     let (x_b, y_b) = unsafe {
         (x.add((b * p.len_in as u64 * channels) as usize), y.add((b * p.len_out as u64 * channels) as usize))
@@ -447,22 +441,25 @@ pub unsafe fn forward_blh<T: Element, W: Element, const G: usize>(
             break;
         }
         let mut acc = [[T::Acc::ZERO; LANE]; G];
-        for row in acc.iter_mut() {
-            for ch in 0..LANE {
-                row[ch] = T::Acc::from_f32(bias_lane[ch]);
-            }
-        }
         for tap_chunk in 0..tap_chunks {
+            let live_taps = (p.taps - tap_chunk * C as u32).min(C as u32) as usize;
+            let start = j0 - p.pad_left as i64 + (tap_chunk as i64) * C as i64;
+            // The rows' loads are issued before the taps' and the bias', whose widening would
+            // otherwise stall the warp before the rows are even requested.
+            // SAFETY: batch b of x.
+            let rows = unsafe { load_lane_rows::<T, G>(x_b, start, live_taps, d0, &p, vin) };
             if tap_chunks > 1 || group == 0 {
                 // SAFETY: channels < D are read, the rest are zero.
                 taps = unsafe { load_taps_lane(w, d0, channels, p.taps, tap_chunk, flip) };
             }
-            let live_taps = (p.taps - tap_chunk * C as u32).min(C as u32) as usize;
-            let start = j0 - p.pad_left as i64 + (tap_chunk as i64) * C as i64;
-            // Each input position is loaded once and used by every output of the group that
-            // reaches it (outer loop over positions keeps only one row live).
-            // SAFETY: batch b of x.
-            let rows = unsafe { load_lane_rows::<T, G>(x_b, start, live_taps, d0, &p, vin) };
+            if group == 0 && tap_chunk == 0 {
+                for (ch, slot) in bias_lane.iter_mut().enumerate() {
+                    if d0 + (ch as u64) < channels {
+                        // SAFETY: channel < D.
+                        *slot = unsafe { load_bias(bias, d0 + ch as u64, &p) };
+                    }
+                }
+            }
             for m in 0..G + C - 1 {
                 let xr = rows[m];
                 for (i, acc_row) in acc.iter_mut().enumerate() {
@@ -474,12 +471,15 @@ pub unsafe fn forward_blh<T: Element, W: Element, const G: usize>(
                 }
             }
         }
-        for (i, &acc_row) in acc.iter().enumerate() {
+        for (i, acc_row) in acc.iter_mut().enumerate() {
+            for ch in 0..LANE {
+                acc_row[ch] = acc_row[ch].add(T::Acc::from_f32(bias_lane[ch]));
+            }
             let j = j0 + i as i64;
             if j < p.len_out as i64 {
                 // SAFETY: j < len_out.
                 unsafe {
-                    store_lane(y_b.add((j as u64 * channels) as usize), d0 as i64, channels as i64, vout, acc_row)
+                    store_lane(y_b.add((j as u64 * channels) as usize), d0 as i64, channels as i64, vout, *acc_row)
                 };
             }
         }
