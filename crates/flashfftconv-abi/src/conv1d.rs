@@ -176,7 +176,7 @@ pub mod geometry {
     /// Channels per block of the `(B, L, D)` kernels.
     pub const BLH_CHANNELS_PER_BLOCK: u32 = 32 * BLH_LANE_CHANNELS;
     /// Output positions per thread of the `(B, L, D)` forward kernel (a multiple of 8).
-    pub const FWD_BLH_ROWS_PER_THREAD: u32 = 16;
+    pub const FWD_BLH_ROWS_PER_THREAD: u32 = 32;
     /// Output positions per block of the `(B, L, D)` forward kernel.
     pub const FWD_BLH_ROWS_PER_BLOCK: u32 = FWD_BLH_ROWS_PER_THREAD * BLH_WARPS;
 
