@@ -185,10 +185,10 @@ pub mod geometry {
     pub const DW_WARPS: u32 = 4;
     /// Warps per block of the `(B, L, D)` weight-gradient kernel (block `(32, DW_BLH_WARPS)`);
     /// they combine their sums in shared memory, in warp order, into one partial per block.
-    pub const DW_BLH_WARPS: u32 = 8;
+    pub const DW_BLH_WARPS: u32 = 4;
     /// Blocks the `(B, L, D)` weight-gradient launch aims for. Fewer than for `(B, D, L)`: its
     /// blocks are larger, and each part costs a row of `D · tap_slots` partials.
-    pub const DW_BLH_TARGET_BLOCKS: u64 = 512;
+    pub const DW_BLH_TARGET_BLOCKS: u64 = 1024;
     /// Threads per block of the partials reduction.
     pub const DW_REDUCE_THREADS: u32 = 256;
 
