@@ -12,7 +12,7 @@
 use crate::error::{Error, Result};
 use cudarc::driver::{sys, CudaContext, CudaFunction, CudaModule, DriverError};
 use cudarc::nvrtc::Ptx;
-use std::collections::HashMap;
+use std::collections::hash_map::{Entry, HashMap};
 use std::sync::{Arc, Mutex};
 
 /// The PTX of every kernel, built from `kernels-gpu/` by `cargo xtask ptx` and committed
@@ -51,11 +51,22 @@ pub fn device_count() -> Result<usize> {
 pub struct Gpu {
     ctx: Arc<CudaContext>,
     module: Arc<CudaModule>,
-    functions: Mutex<HashMap<&'static str, CudaFunction>>,
+    functions: Mutex<HashMap<&'static str, CachedFunction>>,
     multiprocessors: u32,
     module_kind: &'static str,
     cubin_error: Option<DriverError>,
 }
+
+/// A loaded kernel and the dynamic shared memory limit set on it.
+#[derive(Debug)]
+struct CachedFunction {
+    function: CudaFunction,
+    /// `CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES` as last set (the default until raised).
+    max_dynamic_shared: u32,
+}
+
+/// Dynamic shared memory every function may use without opting in: 48 KiB.
+const DEFAULT_MAX_DYNAMIC_SHARED: u32 = 48 * 1024;
 
 /// [`Gpu::module_kind`] when `CUBIN_SM90` was loaded.
 const MODULE_CUBIN: &str = "cubin sm_90";
@@ -144,24 +155,59 @@ impl Gpu {
 
     /// The handle of kernel `name`, loaded on first use.
     pub(crate) fn function(&self, name: &'static str) -> Result<CudaFunction> {
+        self.function_with_shared(name, 0)
+    }
+
+    /// The handle of kernel `name`, loaded on first use, whose dynamic shared memory limit
+    /// (`CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES`) admits `shared_bytes`: raised once,
+    /// when `shared_bytes` exceeds the 48 KiB every function starts with. Callers check
+    /// `shared_bytes` against the device's opt-in limit first.
+    pub(crate) fn function_with_shared(&self, name: &'static str, shared_bytes: u32) -> Result<CudaFunction> {
         // A poisoned lock only means another thread panicked while inserting; the map is
         // still a valid cache.
         let mut map = self.functions.lock().unwrap_or_else(|poison| poison.into_inner());
-        if let Some(f) = map.get(name) {
-            return Ok(f.clone());
+        let entry = match map.entry(name) {
+            Entry::Occupied(entry) => entry.into_mut(),
+            Entry::Vacant(slot) => {
+                let f = self.module.load_function(name).map_err(|source| Error::MissingKernel { name, source })?;
+                slot.insert(CachedFunction { function: f, max_dynamic_shared: DEFAULT_MAX_DYNAMIC_SHARED })
+            }
+        };
+        if shared_bytes > entry.max_dynamic_shared {
+            let value = i32::try_from(shared_bytes).map_err(|_| Error::Unsupported {
+                what: "dynamic shared memory bytes",
+                value: shared_bytes as u64,
+                expected: format!("≤ {}", i32::MAX),
+            })?;
+            self.ctx.bind_to_thread()?;
+            entry
+                .function
+                .set_attribute(sys::CUfunction_attribute::CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, value)?;
+            entry.max_dynamic_shared = shared_bytes;
         }
-        let f = self.module.load_function(name).map_err(|source| Error::MissingKernel { name, source })?;
-        map.insert(name, f.clone());
-        Ok(f)
+        Ok(entry.function.clone())
     }
 
     /// Loads every kernel the host can launch, so that a stale or incomplete PTX fails here
     /// rather than at a user's first call. Returns how many were loaded.
+    ///
+    /// The FFT-convolution kernels are included once the module has any of them (a module
+    /// built before they existed has none); from then on every entry of their table must load.
     pub fn load_all_kernels(&self) -> Result<usize> {
-        let names = crate::conv1d::kernel_names();
+        let mut names = crate::conv1d::kernel_names();
+        if module_has_fftconv_kernels() {
+            names.extend(crate::fftconv::kernel_names());
+        }
         for &name in &names {
             self.function(name)?;
         }
         Ok(names.len())
     }
+}
+
+/// Whether the embedded module contains FFT-convolution kernels. The PTX and the cubin are
+/// built from the same source in one step (and CI checks both are fresh), so the PTX text
+/// answers for both.
+fn module_has_fftconv_kernels() -> bool {
+    PTX_SM90.contains(".entry fftconv_")
 }

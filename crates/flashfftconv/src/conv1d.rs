@@ -16,11 +16,12 @@
 //! Weight and bias gradients are reduced in a fixed order (no atomics): the same inputs give
 //! bit-identical results on every run.
 
+use crate::checks::{check_device, check_disjoint, check_len, check_outputs_disjoint, grid_x, ordinal_of};
 use crate::context::Gpu;
 use crate::dtype::Element;
 use crate::error::{Error, Result};
 use crate::launch::{self, DevicePtr};
-use cudarc::driver::{CudaStream, CudaView, CudaViewMut, DevicePtr as _, DevicePtrMut as _, DeviceSlice, LaunchConfig};
+use cudarc::driver::{CudaStream, CudaView, CudaViewMut, DevicePtr as _, DevicePtrMut as _, LaunchConfig};
 use flashfftconv_abi::conv1d::{
     geometry::*, tap_slots, Conv1dKernel, Conv1dParams, Conv1dWeightGradParams, CHUNK, FLAG_FLIP_TAPS, FLAG_HAS_BIAS,
     FLAG_INPUT_VECTOR, FLAG_OUTPUT_VECTOR,
@@ -286,11 +287,7 @@ impl DepthwiseConv1d {
         if dbias_raw != 0 {
             outputs.push(("dbias", dbias_raw, d, W::DTYPE));
         }
-        for (i, out) in outputs.iter().enumerate() {
-            for other in inputs.iter().chain(&outputs[i + 1..]) {
-                check_disjoint(out.0, out.1, out.2, out.3, other.0, other.1, other.2, other.3)?;
-            }
-        }
+        check_outputs_disjoint(&outputs, &inputs)?;
         pdx.flags |= self.vector_flag(dy_ptr, pdx.len_in, FLAG_INPUT_VECTOR)
             | self.vector_flag(dx_ptr, pdx.len_out, FLAG_OUTPUT_VECTOR);
         let mut q = q;
@@ -443,57 +440,4 @@ fn dw_blh_shared_bytes(acc_bytes: u32) -> u32 {
 
 fn too_many_taps(taps: u32) -> Error {
     Error::Unsupported { what: "kernel_size", value: taps as u64, expected: "at most 65,535 · 8 taps".into() }
-}
-
-fn grid_x(blocks: u64) -> Result<u32> {
-    const MAX: u64 = i32::MAX as u64;
-    if blocks > MAX {
-        return Err(Error::Unsupported {
-            what: "grid blocks",
-            value: blocks,
-            expected: format!("≤ {MAX}: the tensor is too large for one launch"),
-        });
-    }
-    Ok(blocks as u32)
-}
-
-fn check_len(what: &'static str, len: usize, needed: u64) -> Result<()> {
-    if (len as u64) < needed {
-        return Err(Error::BufferTooSmall { what, needed, len: len as u64 });
-    }
-    Ok(())
-}
-
-fn ordinal_of<T>(buffer: &impl DeviceSlice<T>) -> usize {
-    buffer.stream().context().ordinal()
-}
-
-fn check_device(gpu: &Gpu, stream: &CudaStream, what: &'static str, ordinal: usize) -> Result<()> {
-    let context_device = gpu.context().ordinal();
-    for (what, buffer_device) in [("stream", stream.context().ordinal()), (what, ordinal)] {
-        if buffer_device != context_device {
-            return Err(Error::WrongDevice { what, buffer_device, context_device });
-        }
-    }
-    Ok(())
-}
-
-/// Fails when the byte ranges of two buffers (as used by the shape) overlap.
-#[allow(clippy::too_many_arguments)]
-fn check_disjoint(
-    a: &'static str,
-    a_ptr: DevicePtr,
-    a_len: u64,
-    a_dtype: DType,
-    b: &'static str,
-    b_ptr: DevicePtr,
-    b_len: u64,
-    b_dtype: DType,
-) -> Result<()> {
-    let a_end = a_ptr + a_len * a_dtype.size_bytes() as u64;
-    let b_end = b_ptr + b_len * b_dtype.size_bytes() as u64;
-    if a_ptr < b_end && b_ptr < a_end {
-        return Err(Error::Overlap { output: a, other: b });
-    }
-    Ok(())
 }

@@ -104,6 +104,24 @@ pub enum Error {
         /// The buffer it overlaps.
         other: &'static str,
     },
+    /// A gradient was requested for an input that was not given (e.g. `d_in_gate` without
+    /// `in_gate`).
+    #[error("gradient `{gradient}` was requested but `{input}` was not given")]
+    GradientWithoutInput {
+        /// The gradient asked for.
+        gradient: &'static str,
+        /// The missing input.
+        input: &'static str,
+    },
+    /// A plan (e.g. [`FftConv`](crate::FftConv)) is used with another device than the one it was
+    /// made for.
+    #[error("the plan was made for device {plan_device}, the call's context is on device {context_device}")]
+    PlanDeviceMismatch {
+        /// The device ordinal the plan was checked against.
+        plan_device: usize,
+        /// The device ordinal of the call's [`Gpu`](crate::Gpu).
+        context_device: usize,
+    },
     /// A CUDA driver call failed.
     #[error("CUDA driver error: {0}")]
     Driver(#[from] DriverError),

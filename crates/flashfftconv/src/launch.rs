@@ -3,7 +3,7 @@
 
 use crate::error::Result;
 use cudarc::driver::{CudaFunction, CudaStream, DeviceRepr, LaunchConfig, PushKernelArg};
-use flashfftconv_abi::{Conv1dParams, Conv1dWeightGradParams};
+use flashfftconv_abi::{Conv1dParams, Conv1dWeightGradParams, FftConvParams};
 
 /// A parameter struct passed to a kernel by value.
 #[repr(transparent)]
@@ -15,6 +15,8 @@ pub(crate) struct ByValue<T>(pub T);
 unsafe impl DeviceRepr for ByValue<Conv1dParams> {}
 // SAFETY: as above.
 unsafe impl DeviceRepr for ByValue<Conv1dWeightGradParams> {}
+// SAFETY: as above (`FftConvParams` is 8 `u32`s, size pinned to 32 bytes in flashfftconv-abi).
+unsafe impl DeviceRepr for ByValue<FftConvParams> {}
 
 /// A raw device address (`CUdeviceptr`); zero stands for "no buffer".
 pub(crate) type DevicePtr = u64;
@@ -55,6 +57,162 @@ pub(crate) unsafe fn conv1d_weight_grad(
     let params = ByValue(params);
     let mut builder = stream.launch_builder(f);
     builder.arg(&ptrs[0]).arg(&ptrs[1]).arg(&ptrs[2]).arg(&params);
+    // SAFETY: the caller's contract above matches the kernel's.
+    unsafe { builder.launch(cfg) }?;
+    Ok(())
+}
+
+/// The buffers of an FFT-convolution forward launch, named so that the order the kernel takes
+/// them in is written once, in [`fftconv_forward`]. Zero for an absent gate.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct FftConvForwardPtrs {
+    /// `u (B, H, L)`.
+    pub u: DevicePtr,
+    /// `in_gate (B, H, L)` or 0.
+    pub in_gate: DevicePtr,
+    /// `out_gate (B, H, L)` or 0.
+    pub out_gate: DevicePtr,
+    /// The prepared kernel spectrum, `prepared_len(H, N)` f32.
+    pub prepared: DevicePtr,
+    /// `y (B, H, L)`, written.
+    pub y: DevicePtr,
+}
+
+/// The buffers of an FFT-convolution backward launch. Zero for an absent gate or gradient.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct FftConvBackwardPtrs {
+    /// `u (B, H, L)`.
+    pub u: DevicePtr,
+    /// `in_gate (B, H, L)` or 0.
+    pub in_gate: DevicePtr,
+    /// `out_gate (B, H, L)` or 0.
+    pub out_gate: DevicePtr,
+    /// `dy (B, H, L)`.
+    pub dy: DevicePtr,
+    /// The prepared kernel spectrum, `prepared_len(H, N)` f32.
+    pub prepared: DevicePtr,
+    /// `du (B, H, L)`, written.
+    pub du: DevicePtr,
+    /// `d_in_gate (B, H, L)` or 0, written.
+    pub d_in_gate: DevicePtr,
+    /// `d_out_gate (B, H, L)` or 0, written.
+    pub d_out_gate: DevicePtr,
+    /// The zeroed backward workspace, `backward_workspace_bytes(chunks, H, log2 N)` bytes.
+    pub workspace: DevicePtr,
+}
+
+/// Launches `fftconv_prepare_n{N}(k, prepared, params)`: the spectrum of `k (H, Lk)` f32 into
+/// `prepared`.
+///
+/// # Safety
+/// - `f` is a prepare kernel (it takes exactly these parameters) and its maximum dynamic shared
+///   memory attribute admits `cfg.shared_mem_bytes`;
+/// - `k` holds `params.heads · params.kernel_len` f32 and `prepared` holds
+///   `prepared_len(params.heads, N)` f32 for the kernel's `N`, and they do not overlap;
+/// - both buffers stay alive until the stream has run the launch.
+pub(crate) unsafe fn fftconv_prepare(
+    stream: &CudaStream,
+    f: &CudaFunction,
+    cfg: LaunchConfig,
+    k: DevicePtr,
+    prepared: DevicePtr,
+    params: FftConvParams,
+) -> Result<()> {
+    let params = ByValue(params);
+    let mut builder = stream.launch_builder(f);
+    builder.arg(&k).arg(&prepared).arg(&params);
+    // SAFETY: the caller's contract above matches the kernel's.
+    unsafe { builder.launch(cfg) }?;
+    Ok(())
+}
+
+/// Launches `fftconv_fwd_n{N}_{dtype}(u, in_gate, out_gate, prepared, y, params)`.
+///
+/// # Safety
+/// - `f` is a forward kernel for the buffers' element type and the `N` the spectrum was
+///   prepared for, and its maximum dynamic shared memory attribute admits
+///   `cfg.shared_mem_bytes`;
+/// - `u`, `y` and each gate that is not 0 hold `B · H · L` elements; a gate is non-zero exactly
+///   when its `FLAG_*_GATE` bit is set; `prepared` holds `prepared_len(H, N)` f32 written by a
+///   prepare kernel for `N`; `FLAG_VECTOR` is set only when every `(B, H, L)` pointer is
+///   16-byte aligned and `L % 8 == 0`;
+/// - `y` overlaps no other buffer; all buffers stay alive until the stream has run the launch.
+pub(crate) unsafe fn fftconv_forward(
+    stream: &CudaStream,
+    f: &CudaFunction,
+    cfg: LaunchConfig,
+    ptrs: FftConvForwardPtrs,
+    params: FftConvParams,
+) -> Result<()> {
+    let params = ByValue(params);
+    let FftConvForwardPtrs { u, in_gate, out_gate, prepared, y } = ptrs;
+    let mut builder = stream.launch_builder(f);
+    builder.arg(&u).arg(&in_gate).arg(&out_gate).arg(&prepared).arg(&y).arg(&params);
+    // SAFETY: the caller's contract above matches the kernel's.
+    unsafe { builder.launch(cfg) }?;
+    Ok(())
+}
+
+/// Launches `fftconv_bwd_n{N}_{dtype}(u, in_gate, out_gate, dy, prepared, du, d_in_gate,
+/// d_out_gate, workspace, params)`.
+///
+/// # Safety
+/// As [`fftconv_forward`] for `u`, the gates, `prepared` and the launch shape, and:
+/// - `dy`, `du` and each gate gradient that is not 0 hold `B · H · L` elements; a gate gradient
+///   is non-zero only when its gate is given; `FLAG_VECTOR` also covers `dy` and the outputs;
+/// - `params.chunks` and `params.pairs_per_chunk` are `backward_chunks(B, H, log2 N)` and the
+///   grid is `chunks · H` blocks;
+/// - `workspace` holds `backward_workspace_bytes(chunks, H, log2 N)` bytes, zeroed before this
+///   launch in stream order;
+/// - the outputs (`du`, the gate gradients, the workspace) overlap no other buffer; all buffers
+///   stay alive until the stream has run the launch.
+pub(crate) unsafe fn fftconv_backward(
+    stream: &CudaStream,
+    f: &CudaFunction,
+    cfg: LaunchConfig,
+    ptrs: FftConvBackwardPtrs,
+    params: FftConvParams,
+) -> Result<()> {
+    let params = ByValue(params);
+    let FftConvBackwardPtrs { u, in_gate, out_gate, dy, prepared, du, d_in_gate, d_out_gate, workspace } = ptrs;
+    let mut builder = stream.launch_builder(f);
+    builder
+        .arg(&u)
+        .arg(&in_gate)
+        .arg(&out_gate)
+        .arg(&dy)
+        .arg(&prepared)
+        .arg(&du)
+        .arg(&d_in_gate)
+        .arg(&d_out_gate)
+        .arg(&workspace)
+        .arg(&params);
+    // SAFETY: the caller's contract above matches the kernel's.
+    unsafe { builder.launch(cfg) }?;
+    Ok(())
+}
+
+/// Launches `fftconv_dk_n{N}(workspace, dk, params)`: sums the backward kernel's partial `dk`
+/// spectra and writes `dk (H, Lk)` f32.
+///
+/// # Safety
+/// - `f` is a `dk` kernel for the `N` of the backward launch, its maximum dynamic shared
+///   memory attribute admits `cfg.shared_mem_bytes`;
+/// - `params` is the backward launch's (same `chunks`), `workspace` is that launch's workspace
+///   and the backward launch was queued before this one on the same stream;
+/// - `dk` holds `params.heads · params.kernel_len` f32 and overlaps no other buffer; both
+///   buffers stay alive until the stream has run the launch.
+pub(crate) unsafe fn fftconv_dk(
+    stream: &CudaStream,
+    f: &CudaFunction,
+    cfg: LaunchConfig,
+    workspace: DevicePtr,
+    dk: DevicePtr,
+    params: FftConvParams,
+) -> Result<()> {
+    let params = ByValue(params);
+    let mut builder = stream.launch_builder(f);
+    builder.arg(&workspace).arg(&dk).arg(&params);
     // SAFETY: the caller's contract above matches the kernel's.
     unsafe { builder.launch(cfg) }?;
     Ok(())

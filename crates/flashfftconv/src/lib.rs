@@ -10,12 +10,15 @@
 //! | D (or H) | channels |
 //! | L | sequence length |
 //! | K | taps of a short conv |
+//! | N, Lk | FFT size and kernel length of an FFT convolution ([`FftConv`]) |
 //! | `Layout::Bhl` / `Layout::Blh` | `(B, D, L)` / `(B, L, D)` activations |
-//! | causal | output `j` depends on inputs `≤ j` only |
+//! | causal | output `j` depends on inputs `≤ j` only (FFT convolution: `N ≥ L + Lk − 1`) |
+//! | bidirectional | FFT convolution with `Lk = N`: circular, every output sees every input |
 //!
 //! Start with [`Gpu::new`], make a stream from [`Gpu::context`], and call an operation such as
-//! [`DepthwiseConv1d::forward`]. Every operation validates its inputs before launching and
-//! returns an [`Error`] naming the offending value; none synchronises the stream.
+//! [`DepthwiseConv1d::forward`] or [`FftConv::forward`] (see the [`fftconv`] module). Every
+//! operation validates its inputs before launching and returns an [`Error`] naming the
+//! offending value; none synchronises the stream.
 //!
 //! ```no_run
 //! use flashfftconv::{DepthwiseConv1d, Gpu, Input, Layout};
@@ -33,16 +36,19 @@
 //! ```
 #![deny(missing_docs)]
 
+mod checks;
 mod context;
 pub mod conv1d;
 mod dtype;
 mod error;
+pub mod fftconv;
 mod launch;
 
 pub use context::{device_count, driver_available, Gpu, CUBIN_SM90, PTX_SM90, REQUIRED_COMPUTE_CAPABILITY};
 pub use conv1d::{DepthwiseConv1d, Gradients, Input, Layout};
 pub use dtype::{DType, Element};
 pub use error::{Error, Result};
+pub use fftconv::{FftConv, FftConvGrads, FftElement, FftInput, Gates, KernelInput, PreparedKernel};
 
 /// Re-exported so that users name the same cudarc and half versions as this crate.
 pub use cudarc;

@@ -1,0 +1,850 @@
+//! Long FFT convolution (FFT sizes `N = 256 … 32768`), forward and backward, with optional
+//! input and output gates.
+//!
+//! ```text
+//! z = in_gate ⊙ u
+//! y = out_gate ⊙ iFFT_N(FFT_N(z) · FFT_N(k))[..L]
+//! ```
+//!
+//! | tensor | shape | dtype |
+//! |---|---|---|
+//! | u, in_gate, out_gate, y, dy, du, d_in_gate, d_out_gate | `(B, H, L)` | `T`: f16 or bf16 ([`FftElement`]) |
+//! | k, dk | `(H, Lk)` | f32 |
+//!
+//! `u` and `k` are zero-padded to the FFT size `N` and the convolution is circular of period
+//! `N`; only the first `L` outputs are kept. `1 ≤ L ≤ N` and `1 ≤ Lk ≤ N`; `B ≥ 1` and `H ≥ 1`
+//! (empty tensors are rejected, not treated as a no-op); no divisibility rules.
+//!
+//! * **Causal** (Hyena, H3): `N ≥ L + Lk − 1`, usually `N = 2L` and `Lk ≤ L`. Nothing wraps
+//!   around, so `y[t] = Σ_{s ≤ t} k[t − s] · z[s]`.
+//! * **Bidirectional / circular**: `Lk = N` (often `L = N`): every output sees every input,
+//!   `y[t] = Σ_s k[(t − s) mod N] · z[s]`.
+//!
+//! An absent gate means all ones. The semantics are exactly those of
+//! `flashfftconv_reference::fftconv::{forward, backward}`.
+//!
+//! # Plans, prepared kernels and streams
+//!
+//! An [`FftConv`] is the plan for one FFT size; make it once ([`FftConv::new`] checks that the
+//! device can run that size) and reuse it. The kernel `k` is passed either raw
+//! ([`KernelInput::Raw`]: its spectrum is computed on the GPU in every call, into a
+//! stream-ordered temporary), or as a [`PreparedKernel`] made once by [`FftConv::prepare`] —
+//! the choice for inference or several calls with the same weights.
+//!
+//! Every call validates its inputs before launching and returns an [`Error`] naming the
+//! offending value, with outputs untouched; none synchronises the stream. Outputs must not
+//! overlap any input or each other ([`Error::Overlap`]).
+//!
+//! [`FftConv::backward`] writes `dk` summed over the batch in a fixed order (no atomics): the
+//! same inputs give bit-identical results on every run.
+
+use crate::checks::{check_device, check_len, check_outputs_disjoint, grid_x, ordinal_of, Span};
+use crate::context::Gpu;
+use crate::dtype::Element;
+use crate::error::{Error, Result};
+use crate::launch::{self, DevicePtr, FftConvBackwardPtrs, FftConvForwardPtrs};
+use cudarc::driver::{
+    sys, CudaFunction, CudaSlice, CudaStream, CudaView, CudaViewMut, DevicePtr as _, DevicePtrMut as _, LaunchConfig,
+};
+use flashfftconv_abi::fftconv::{
+    backward_chunks, backward_workspace_bytes, pairs_per_block, prepared_len, shared_bytes, split_for, FftConvKernel,
+    FftConvParams, FLAG_IN_GATE, FLAG_OUT_GATE, FLAG_VECTOR, MAX_LOG2_N, MIN_LOG2_N, THREADS,
+};
+use flashfftconv_abi::DType;
+use std::sync::Arc;
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for half::f16 {}
+    impl Sealed for half::bf16 {}
+}
+
+/// An element type of the FFT convolution's activations: `half::f16` or `half::bf16`
+/// (sealed). The kernel and its gradient are always f32.
+pub trait FftElement: Element + sealed::Sealed {}
+impl FftElement for half::f16 {}
+impl FftElement for half::bf16 {}
+
+/// Elements a `(B, H, L)` row-major tensor's `L` must be a multiple of (with 16-byte aligned
+/// buffers) for the kernels' vector path, [`FLAG_VECTOR`].
+const VECTOR_ELEMS: u32 = 8;
+
+/// The input sequences of an FFT convolution.
+#[derive(Clone, Copy, Debug)]
+pub struct FftInput<'a, 'b, T> {
+    /// `u (B, H, L)`, row-major. May be longer than `B · H · L`.
+    pub u: &'a CudaView<'b, T>,
+    /// Batch size B (≥ 1).
+    pub batch: usize,
+    /// Heads (channels) H (≥ 1), one kernel each.
+    pub heads: usize,
+    /// Sequence length L (`1 ≤ L ≤ N`).
+    pub len: usize,
+}
+
+/// The convolution kernel `k`: raw or prepared by [`FftConv::prepare`].
+#[derive(Clone, Copy, Debug)]
+pub enum KernelInput<'a, 'b> {
+    /// `k (H, Lk)` f32, row-major (may be longer than `H · Lk`). Its spectrum is computed on the
+    /// GPU in each call, into a stream-ordered temporary of `(2N + 1) · H` f32 freed after it.
+    Raw {
+        /// The kernel.
+        k: &'a CudaView<'b, f32>,
+        /// Kernel length Lk (`1 ≤ Lk ≤ N`).
+        kernel_len: usize,
+    },
+    /// A spectrum made by [`FftConv::prepare`] of a plan with the same FFT size, for the same
+    /// number of heads.
+    Prepared(&'a PreparedKernel),
+}
+
+/// The optional gates: `y = out_gate ⊙ conv(in_gate ⊙ u, k)`. An absent gate means all ones.
+#[derive(Clone, Copy, Debug)]
+pub struct Gates<'a, 'b, T> {
+    /// `in_gate (B, H, L)`, multiplied into `u` before the convolution.
+    pub in_gate: Option<&'a CudaView<'b, T>>,
+    /// `out_gate (B, H, L)`, multiplied into the convolution's output.
+    pub out_gate: Option<&'a CudaView<'b, T>>,
+}
+
+impl<'a, 'b, T> Gates<'a, 'b, T> {
+    /// No gates: `y = conv(u, k)`.
+    pub fn none() -> Self {
+        Gates { in_gate: None, out_gate: None }
+    }
+
+    /// Both gates: `y = out_gate ⊙ conv(in_gate ⊙ u, k)`.
+    pub fn both(in_gate: &'a CudaView<'b, T>, out_gate: &'a CudaView<'b, T>) -> Self {
+        Gates { in_gate: Some(in_gate), out_gate: Some(out_gate) }
+    }
+}
+
+/// Where [`FftConv::backward`] writes the gradients.
+#[derive(Debug)]
+pub struct FftConvGrads<'a, 'b, T> {
+    /// `∂loss/∂u (B, H, L)`.
+    pub du: &'a mut CudaViewMut<'b, T>,
+    /// `∂loss/∂k (H, Lk)` f32, summed over the batch (also with a [`KernelInput::Prepared`]
+    /// kernel: it is the gradient of the raw kernel the spectrum was prepared from).
+    pub dk: &'a mut CudaViewMut<'b, f32>,
+    /// `∂loss/∂in_gate (B, H, L)`; may be requested only when `in_gate` is given.
+    pub d_in_gate: Option<&'a mut CudaViewMut<'b, T>>,
+    /// `∂loss/∂out_gate (B, H, L)`; may be requested only when `out_gate` is given.
+    pub d_out_gate: Option<&'a mut CudaViewMut<'b, T>>,
+}
+
+/// The spectrum of a kernel `k (H, Lk)` for one FFT size, made by [`FftConv::prepare`] and
+/// reusable across calls and streams of its device. It owns a device buffer of `(2N + 1) · H`
+/// f32 (the spectrum in the kernels' own order and one scale per head); its layout is private
+/// to the kernels.
+#[derive(Debug)]
+pub struct PreparedKernel {
+    spectrum: CudaSlice<f32>,
+    heads: usize,
+    kernel_len: usize,
+    fft_size: usize,
+}
+
+impl PreparedKernel {
+    /// Heads H the spectrum was prepared for.
+    pub fn heads(&self) -> usize {
+        self.heads
+    }
+
+    /// Length Lk of the raw kernel it was prepared from (the length of `dk`).
+    pub fn kernel_len(&self) -> usize {
+        self.kernel_len
+    }
+
+    /// FFT size N it was prepared for.
+    pub fn fft_size(&self) -> usize {
+        self.fft_size
+    }
+}
+
+/// The plan of an FFT convolution of one size `N`: checked against the device once, reused for
+/// every call. Cheap to clone. Calls must pass the [`Gpu`] of the device the plan was made for.
+#[derive(Clone, Debug)]
+pub struct FftConv {
+    log2_n: u32,
+    device: usize,
+}
+
+impl FftConv {
+    /// The plan for FFT size `fft_size` on `gpu`'s device.
+    ///
+    /// Errors: [`Error::Unsupported`] unless `fft_size` is a power of two in `256 ..= 32768`,
+    /// or when one of the size's kernels needs more dynamic shared memory per block than the
+    /// device allows (`CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN`); the message
+    /// names both numbers.
+    pub fn new(gpu: &Gpu, fft_size: usize) -> Result<FftConv> {
+        let log2_n = log2_fft_size(fft_size)?;
+        let limit = gpu
+            .context()
+            .attribute(sys::CUdevice_attribute::CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN)?
+            .max(0) as u64;
+        check_shared_memory(log2_n, limit)?;
+        Ok(FftConv { log2_n, device: gpu.context().ordinal() })
+    }
+
+    /// The FFT size N.
+    pub fn fft_size(&self) -> usize {
+        1 << self.log2_n
+    }
+
+    /// Computes the spectrum of `k (H, Lk)` f32 once, for use as [`KernelInput::Prepared`] in
+    /// any number of calls of this FFT size. Asynchronous on `stream`: allocates the result in
+    /// stream order and queues one launch; the result may be used on other streams of the
+    /// device (cudarc orders them).
+    ///
+    /// Errors before any launch: `heads` or `kernel_len` out of range, `k` shorter than
+    /// `heads · kernel_len`, `k` or `stream` of another device.
+    pub fn prepare(
+        &self,
+        gpu: &Gpu,
+        stream: &Arc<CudaStream>,
+        k: &CudaView<'_, f32>,
+        heads: usize,
+        kernel_len: usize,
+    ) -> Result<PreparedKernel> {
+        self.check_gpu(gpu)?;
+        let p = self.params(1, heads, 1, kernel_len)?;
+        check_len("k", k.len(), p.heads as u64 * p.kernel_len as u64)?;
+        check_device(gpu, stream, "k", ordinal_of(k))?;
+        let prepare = self.function(gpu, FftConvKernel::Prepare, DType::F32)?;
+        let (k_ptr, _k_sync) = k.device_ptr(stream);
+        // SAFETY: `k` holds H · Lk f32 (checked above) and its guard lives until after the
+        // launch is queued.
+        let spectrum = unsafe { self.queue_prepare(stream, &prepare, k_ptr, &p) }?;
+        Ok(PreparedKernel { spectrum, heads, kernel_len, fft_size: self.fft_size() })
+    }
+
+    /// `y = out_gate ⊙ iFFT_N(FFT_N(in_gate ⊙ u) · FFT_N(k))[..L]` on `stream`. Asynchronous:
+    /// returns once queued, without synchronising. With a [`KernelInput::Raw`] kernel it
+    /// allocates a stream-ordered temporary for the spectrum (`(2N + 1) · H` f32) and queues
+    /// two launches; with a prepared one, no allocation and one launch.
+    ///
+    /// Errors before any launch: shapes out of range, buffers too small, a prepared kernel of
+    /// another size or head count, `y` overlapping an input, buffers of another device.
+    pub fn forward<T: FftElement>(
+        &self,
+        gpu: &Gpu,
+        stream: &Arc<CudaStream>,
+        x: FftInput<'_, '_, T>,
+        kernel: KernelInput<'_, '_>,
+        gates: Gates<'_, '_, T>,
+        y: &mut CudaViewMut<'_, T>,
+    ) -> Result<()> {
+        self.check_gpu(gpu)?;
+        let mut p = self.params(x.batch, x.heads, x.len, kernel_len_of(&kernel))?;
+        let bhl = p.batch as u64 * p.heads as u64 * p.len as u64;
+        check_len("u", x.u.len(), bhl)?;
+        check_gate_lens(&gates, bhl)?;
+        check_len("y", y.len(), bhl)?;
+        self.check_kernel(&kernel, &p)?;
+        for (what, ordinal) in [("u", ordinal_of(x.u)), ("y", ordinal_of(y)), kernel_ordinal(&kernel)]
+            .into_iter()
+            .chain(gate_ordinals(&gates))
+        {
+            check_device(gpu, stream, what, ordinal)?;
+        }
+        let fwd = self.function(gpu, FftConvKernel::Forward, T::DTYPE)?;
+        let prepare = self.prepare_function(gpu, &kernel)?;
+        let cfg = LaunchConfig {
+            grid_dim: (grid_x((p.heads as u64 * p.pairs_per_head() as u64).div_ceil(self.pairs_per_block()))?, 1, 1),
+            block_dim: (THREADS, 1, 1),
+            shared_mem_bytes: shared_bytes(self.log2_n, split_for(T::DTYPE)),
+        };
+
+        let (u_ptr, _u_sync) = x.u.device_ptr(stream);
+        let in_gate = gates.in_gate.map(|g| g.device_ptr(stream));
+        let out_gate = gates.out_gate.map(|g| g.device_ptr(stream));
+        let (kernel_ptr, _kernel_sync) = kernel_device_ptr(&kernel, stream);
+        let (y_ptr, _y_sync) = y.device_ptr_mut(stream);
+        let (in_gate_ptr, out_gate_ptr) = (raw_ptr(&in_gate), raw_ptr(&out_gate));
+        let mut inputs = vec![("u", u_ptr, bhl, T::DTYPE), self.kernel_span(&kernel, kernel_ptr, &p)];
+        inputs.extend(gate_spans(in_gate_ptr, out_gate_ptr, bhl, T::DTYPE));
+        check_outputs_disjoint(&[("y", y_ptr, bhl, T::DTYPE)], &inputs)?;
+        p.flags |=
+            gate_flags(in_gate_ptr, out_gate_ptr) | vector_flag(p.len, &[u_ptr, in_gate_ptr, out_gate_ptr, y_ptr]);
+
+        let temporary = match &prepare {
+            // SAFETY: `kernel_ptr` is the raw `k`, checked to hold H · Lk f32; its guard lives
+            // until the end of this function, after the launch is queued.
+            Some(prepare) => Some(unsafe { self.queue_prepare(stream, prepare, kernel_ptr, &p) }?),
+            None => None,
+        };
+        let temporary_ptr = temporary.as_ref().map(|t| t.device_ptr(stream));
+        let prepared = temporary_ptr.as_ref().map_or(kernel_ptr, |(ptr, _)| *ptr);
+        let ptrs = FftConvForwardPtrs { u: u_ptr, in_gate: in_gate_ptr, out_gate: out_gate_ptr, prepared, y: y_ptr };
+        // SAFETY: the kernel matches T and N and its shared-memory limit was raised to
+        // `cfg.shared_mem_bytes` (≤ the device's opt-in limit, checked by `new`); u, the given
+        // gates and y hold B · H · L elements, gate flags match the non-zero gates and
+        // FLAG_VECTOR was derived from these very pointers; `prepared` is a prepared spectrum
+        // of H heads for N (checked, or queued just before on this stream); y overlaps no
+        // input; the guards keep every view's stream tracking until after the launch.
+        unsafe { launch::fftconv_forward(stream, &fwd, cfg, ptrs, p) }
+    }
+
+    /// Gradients of [`FftConv::forward`] given `dy (B, H, L)`: `du`, `dk` and the requested gate
+    /// gradients. Asynchronous on `stream`, without synchronising.
+    ///
+    /// Allocates, in stream order, a zeroed workspace of
+    /// [`FftConv::backward_workspace_bytes`] bytes (per-block partial `dk` spectra, summed in a
+    /// fixed order by a second launch) and, for a [`KernelInput::Raw`] kernel, a temporary for
+    /// its spectrum; both are freed after the launches.
+    ///
+    /// Errors before any launch: as [`FftConv::forward`], and
+    /// [`Error::GradientWithoutInput`] for a gate gradient whose gate was not given.
+    // The arguments mirror `forward`'s plus `dy` and the outputs; bundling them would only
+    // rename the same fields.
+    #[allow(clippy::too_many_arguments)]
+    pub fn backward<T: FftElement>(
+        &self,
+        gpu: &Gpu,
+        stream: &Arc<CudaStream>,
+        x: FftInput<'_, '_, T>,
+        kernel: KernelInput<'_, '_>,
+        gates: Gates<'_, '_, T>,
+        dy: &CudaView<'_, T>,
+        grads: FftConvGrads<'_, '_, T>,
+    ) -> Result<()> {
+        self.check_gpu(gpu)?;
+        let mut p = self.params(x.batch, x.heads, x.len, kernel_len_of(&kernel))?;
+        let bhl = p.batch as u64 * p.heads as u64 * p.len as u64;
+        let hk = p.heads as u64 * p.kernel_len as u64;
+        if grads.d_in_gate.is_some() && gates.in_gate.is_none() {
+            return Err(Error::GradientWithoutInput { gradient: "d_in_gate", input: "in_gate" });
+        }
+        if grads.d_out_gate.is_some() && gates.out_gate.is_none() {
+            return Err(Error::GradientWithoutInput { gradient: "d_out_gate", input: "out_gate" });
+        }
+        check_len("u", x.u.len(), bhl)?;
+        check_gate_lens(&gates, bhl)?;
+        check_len("dy", dy.len(), bhl)?;
+        check_len("du", grads.du.len(), bhl)?;
+        check_len("dk", grads.dk.len(), hk)?;
+        if let Some(d) = &grads.d_in_gate {
+            check_len("d_in_gate", d.len(), bhl)?;
+        }
+        if let Some(d) = &grads.d_out_gate {
+            check_len("d_out_gate", d.len(), bhl)?;
+        }
+        self.check_kernel(&kernel, &p)?;
+        for (what, ordinal) in [
+            ("u", ordinal_of(x.u)),
+            ("dy", ordinal_of(dy)),
+            ("du", ordinal_of(grads.du)),
+            ("dk", ordinal_of(grads.dk)),
+            kernel_ordinal(&kernel),
+        ]
+        .into_iter()
+        .chain(gate_ordinals(&gates))
+        .chain(grads.d_in_gate.as_ref().map(|d| ("d_in_gate", ordinal_of(&**d))))
+        .chain(grads.d_out_gate.as_ref().map(|d| ("d_out_gate", ordinal_of(&**d))))
+        {
+            check_device(gpu, stream, what, ordinal)?;
+        }
+        let (chunks, pairs_per_chunk) = backward_chunks(p.batch, p.heads, self.log2_n);
+        p.chunks = chunks;
+        p.pairs_per_chunk = pairs_per_chunk;
+        let bwd = self.function(gpu, FftConvKernel::Backward, T::DTYPE)?;
+        let dk_f = self.function(gpu, FftConvKernel::KernelGrad, DType::F32)?;
+        let prepare = self.prepare_function(gpu, &kernel)?;
+        let bwd_cfg = LaunchConfig {
+            grid_dim: (grid_x(chunks as u64 * p.heads as u64)?, 1, 1),
+            block_dim: (THREADS, 1, 1),
+            shared_mem_bytes: shared_bytes(self.log2_n, split_for(T::DTYPE)),
+        };
+        let dk_cfg = LaunchConfig {
+            grid_dim: (grid_x((p.heads as u64).div_ceil(self.pairs_per_block()))?, 1, 1),
+            block_dim: (THREADS, 1, 1),
+            shared_mem_bytes: shared_bytes(self.log2_n, false),
+        };
+        let workspace_bytes = self.workspace_bytes(&p)?;
+
+        let FftConvGrads { du, dk, d_in_gate, d_out_gate } = grads;
+        let (u_ptr, _u_sync) = x.u.device_ptr(stream);
+        let in_gate = gates.in_gate.map(|g| g.device_ptr(stream));
+        let out_gate = gates.out_gate.map(|g| g.device_ptr(stream));
+        let (dy_ptr, _dy_sync) = dy.device_ptr(stream);
+        let (kernel_ptr, _kernel_sync) = kernel_device_ptr(&kernel, stream);
+        let (du_ptr, _du_sync) = du.device_ptr_mut(stream);
+        let (dk_ptr, _dk_sync) = dk.device_ptr_mut(stream);
+        let d_in_gate = d_in_gate.map(|d| d.device_ptr_mut(stream));
+        let d_out_gate = d_out_gate.map(|d| d.device_ptr_mut(stream));
+        let (in_gate_ptr, out_gate_ptr) = (raw_ptr(&in_gate), raw_ptr(&out_gate));
+        let (d_in_gate_ptr, d_out_gate_ptr) = (raw_ptr(&d_in_gate), raw_ptr(&d_out_gate));
+        let mut inputs =
+            vec![("u", u_ptr, bhl, T::DTYPE), ("dy", dy_ptr, bhl, T::DTYPE), self.kernel_span(&kernel, kernel_ptr, &p)];
+        inputs.extend(gate_spans(in_gate_ptr, out_gate_ptr, bhl, T::DTYPE));
+        let mut outputs = vec![("du", du_ptr, bhl, T::DTYPE), ("dk", dk_ptr, hk, DType::F32)];
+        if d_in_gate_ptr != 0 {
+            outputs.push(("d_in_gate", d_in_gate_ptr, bhl, T::DTYPE));
+        }
+        if d_out_gate_ptr != 0 {
+            outputs.push(("d_out_gate", d_out_gate_ptr, bhl, T::DTYPE));
+        }
+        check_outputs_disjoint(&outputs, &inputs)?;
+        p.flags |= gate_flags(in_gate_ptr, out_gate_ptr)
+            | vector_flag(p.len, &[u_ptr, in_gate_ptr, out_gate_ptr, dy_ptr, du_ptr, d_in_gate_ptr, d_out_gate_ptr]);
+
+        // The backward kernel accumulates the partial dk spectra into the workspace: it must
+        // start zeroed (alloc_zeros queues the memset on this stream).
+        let mut workspace = stream.alloc_zeros::<u8>(workspace_bytes)?;
+        let temporary = match &prepare {
+            // SAFETY: `kernel_ptr` is the raw `k`, checked to hold H · Lk f32; its guard lives
+            // until the end of this function, after the launch is queued.
+            Some(prepare) => Some(unsafe { self.queue_prepare(stream, prepare, kernel_ptr, &p) }?),
+            None => None,
+        };
+        let temporary_ptr = temporary.as_ref().map(|t| t.device_ptr(stream));
+        let prepared = temporary_ptr.as_ref().map_or(kernel_ptr, |(ptr, _)| *ptr);
+        let (workspace_ptr, _workspace_sync) = workspace.device_ptr_mut(stream);
+        let ptrs = FftConvBackwardPtrs {
+            u: u_ptr,
+            in_gate: in_gate_ptr,
+            out_gate: out_gate_ptr,
+            dy: dy_ptr,
+            prepared,
+            du: du_ptr,
+            d_in_gate: d_in_gate_ptr,
+            d_out_gate: d_out_gate_ptr,
+            workspace: workspace_ptr,
+        };
+        // SAFETY: the kernels match T and N and their shared-memory limits were raised to the
+        // configs' sizes (≤ the device's opt-in limit, checked by `new`); every (B, H, L)
+        // buffer holds B · H · L elements and dk H · Lk (checked above), gate gradients are
+        // non-zero only with their gates, FLAG_VECTOR was derived from these very pointers;
+        // `prepared` is a spectrum of H heads for N; p.chunks / p.pairs_per_chunk come from
+        // `backward_chunks` and the grid is chunks · H; the workspace has
+        // `backward_workspace_bytes(chunks, H, log2 N)` bytes, zeroed before on this stream
+        // and read by the dk launch queued after the backward launch with the same `p`;
+        // outputs overlap nothing; the guards keep every view's stream tracking until after
+        // the launches.
+        unsafe {
+            launch::fftconv_backward(stream, &bwd, bwd_cfg, ptrs, p)?;
+            launch::fftconv_dk(stream, &dk_f, dk_cfg, workspace_ptr, dk_ptr, p)?;
+        }
+        Ok(())
+    }
+
+    /// Bytes of the zeroed stream-ordered workspace [`FftConv::backward`] allocates for
+    /// `(batch, heads)` (`flashfftconv_abi::fftconv::backward_workspace_bytes`). Values beyond
+    /// `u32::MAX` are clamped to it (backward rejects such shapes).
+    pub fn backward_workspace_bytes(&self, batch: usize, heads: usize) -> usize {
+        let clamp = |v: usize| u32::try_from(v).unwrap_or(u32::MAX);
+        let (batch, heads) = (clamp(batch), clamp(heads));
+        let (chunks, _) = backward_chunks(batch, heads, self.log2_n);
+        usize::try_from(backward_workspace_bytes(chunks as u64, heads as u64, self.log2_n)).unwrap_or(usize::MAX)
+    }
+
+    /// Validated kernel parameters for a call; flags, chunks and pairs per chunk zero.
+    fn params(&self, batch: usize, heads: usize, len: usize, kernel_len: usize) -> Result<FftConvParams> {
+        shape_params(self.log2_n, batch, heads, len, kernel_len)
+    }
+
+    fn pairs_per_block(&self) -> u64 {
+        pairs_per_block(self.log2_n) as u64
+    }
+
+    fn workspace_bytes(&self, p: &FftConvParams) -> Result<usize> {
+        let bytes = backward_workspace_bytes(p.chunks as u64, p.heads as u64, self.log2_n);
+        usize::try_from(bytes).map_err(|_| Error::Unsupported {
+            what: "backward workspace bytes",
+            value: bytes,
+            expected: format!("≤ {}", usize::MAX),
+        })
+    }
+
+    /// Calls must use the device the plan was checked against.
+    fn check_gpu(&self, gpu: &Gpu) -> Result<()> {
+        let context_device = gpu.context().ordinal();
+        if context_device != self.device {
+            return Err(Error::PlanDeviceMismatch { plan_device: self.device, context_device });
+        }
+        Ok(())
+    }
+
+    /// A raw kernel's length or a prepared kernel's plan and heads.
+    fn check_kernel(&self, kernel: &KernelInput<'_, '_>, p: &FftConvParams) -> Result<()> {
+        match kernel {
+            KernelInput::Raw { k, .. } => check_len("k", k.len(), p.heads as u64 * p.kernel_len as u64),
+            KernelInput::Prepared(prepared) => check_prepared(prepared, self.fft_size(), p.heads as usize),
+        }
+    }
+
+    /// The kernel operand as an input span for the overlap checks.
+    fn kernel_span(&self, kernel: &KernelInput<'_, '_>, ptr: DevicePtr, p: &FftConvParams) -> Span {
+        match kernel {
+            KernelInput::Raw { .. } => ("k", ptr, p.heads as u64 * p.kernel_len as u64, DType::F32),
+            KernelInput::Prepared(_) => {
+                ("prepared kernel", ptr, prepared_len(p.heads as u64, self.fft_size() as u64), DType::F32)
+            }
+        }
+    }
+
+    /// The loaded kernel `kernel` for this size and `dtype`, its shared-memory limit raised to
+    /// what its launches use.
+    fn function(&self, gpu: &Gpu, kernel: FftConvKernel, dtype: DType) -> Result<CudaFunction> {
+        let name = kernel.entry_name(self.log2_n, dtype).ok_or(Error::Unsupported {
+            what: "fft_size",
+            value: self.fft_size() as u64,
+            expected: format!("a size and dtype with a kernel (dtype {})", dtype.name()),
+        })?;
+        gpu.function_with_shared(name, kernel_shared_bytes(kernel, self.log2_n, dtype))
+    }
+
+    /// The prepare kernel when `kernel` is raw.
+    fn prepare_function(&self, gpu: &Gpu, kernel: &KernelInput<'_, '_>) -> Result<Option<CudaFunction>> {
+        match kernel {
+            KernelInput::Raw { .. } => self.function(gpu, FftConvKernel::Prepare, DType::F32).map(Some),
+            KernelInput::Prepared(_) => Ok(None),
+        }
+    }
+
+    /// Allocates a prepared spectrum for `p.heads` heads in stream order and queues the prepare
+    /// kernel writing it from `k_ptr`. Only `p.heads` and `p.kernel_len` are used.
+    ///
+    /// # Safety
+    /// `prepare` is this size's prepare kernel; `k_ptr` addresses `p.heads · p.kernel_len` f32
+    /// of this stream's device that stay alive (and unwritten) until the launch has run.
+    unsafe fn queue_prepare(
+        &self,
+        stream: &Arc<CudaStream>,
+        prepare: &CudaFunction,
+        k_ptr: DevicePtr,
+        p: &FftConvParams,
+    ) -> Result<CudaSlice<f32>> {
+        let params = prepare_params(p.heads, p.kernel_len);
+        let cfg = LaunchConfig {
+            grid_dim: (grid_x((params.heads as u64).div_ceil(self.pairs_per_block()))?, 1, 1),
+            block_dim: (THREADS, 1, 1),
+            shared_mem_bytes: shared_bytes(self.log2_n, true),
+        };
+        let len = prepared_len(params.heads as u64, self.fft_size() as u64);
+        let len = usize::try_from(len).map_err(|_| Error::Unsupported {
+            what: "heads",
+            value: params.heads as u64,
+            expected: "a prepared spectrum that fits in memory".into(),
+        })?;
+        // SAFETY: the prepare kernel writes every element of the spectrum (the H · N complex
+        // values and the H scales) before any later launch on this stream reads it.
+        let mut spectrum = unsafe { stream.alloc::<f32>(len) }?;
+        let (spectrum_ptr, write_guard) = spectrum.device_ptr_mut(stream);
+        // SAFETY: `prepare` takes (k, prepared, params); k holds H · Lk f32 (the caller's
+        // contract) and the fresh spectrum `prepared_len(H, N)` f32, disjoint from k; the
+        // kernel's shared-memory limit was raised when it was loaded by `function`.
+        unsafe { launch::fftconv_prepare(stream, prepare, cfg, k_ptr, spectrum_ptr, params) }?;
+        // Records the write on the spectrum's stream tracking; ends the borrow before the move.
+        drop(write_guard);
+        Ok(spectrum)
+    }
+}
+
+/// `log2 N` for a supported FFT size.
+fn log2_fft_size(fft_size: usize) -> Result<u32> {
+    let (min, max) = (1usize << MIN_LOG2_N, 1usize << MAX_LOG2_N);
+    if !fft_size.is_power_of_two() || fft_size < min || fft_size > max {
+        return Err(Error::Unsupported {
+            what: "fft_size",
+            value: fft_size as u64,
+            expected: format!("a power of two in {min} ..= {max}"),
+        });
+    }
+    Ok(fft_size.trailing_zeros())
+}
+
+/// Dynamic shared memory of a launch of `kernel` for `N = 2^log2_n` and data dtype `dtype`.
+fn kernel_shared_bytes(kernel: FftConvKernel, log2_n: u32, dtype: DType) -> u32 {
+    match kernel {
+        FftConvKernel::Prepare => shared_bytes(log2_n, true),
+        FftConvKernel::Forward | FftConvKernel::Backward => shared_bytes(log2_n, split_for(dtype)),
+        FftConvKernel::KernelGrad => shared_bytes(log2_n, false),
+    }
+}
+
+/// Fails when a kernel of size `2^log2_n` (any role, f16 or bf16) needs more dynamic shared
+/// memory per block than `limit` bytes.
+fn check_shared_memory(log2_n: u32, limit: u64) -> Result<()> {
+    for kernel in FftConvKernel::ALL {
+        for dtype in [DType::BF16, DType::F16] {
+            let needed = kernel_shared_bytes(kernel, log2_n, dtype) as u64;
+            if needed > limit {
+                let role = kernel.entry_name(log2_n, dtype).unwrap_or("fftconv");
+                return Err(Error::Unsupported {
+                    what: "fft_size",
+                    value: 1 << log2_n,
+                    expected: format!(
+                        "a size whose kernels fit the device's shared memory: `{role}` needs {needed} bytes of \
+                         dynamic shared memory per block, the device allows {limit}"
+                    ),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Validated parameters for `(B, H, L, Lk)` with `N = 2^log2_n`; flags, chunks zero.
+fn shape_params(log2_n: u32, batch: usize, heads: usize, len: usize, kernel_len: usize) -> Result<FftConvParams> {
+    let n = 1usize << log2_n;
+    let dim = |what: &'static str, value: usize, max: usize, expected: String| -> Result<u32> {
+        if value == 0 || value > max {
+            return Err(Error::Unsupported { what, value: value as u64, expected });
+        }
+        Ok(value as u32)
+    };
+    let u32_max = u32::MAX as usize;
+    Ok(FftConvParams {
+        batch: dim("batch", batch, u32_max, format!("1 ..= {u32_max}"))?,
+        heads: dim("heads", heads, u32_max, format!("1 ..= {u32_max}"))?,
+        len: dim("len", len, n, format!("1 ..= fft_size = {n}"))?,
+        kernel_len: dim("kernel_len", kernel_len, n, format!("1 ..= fft_size = {n}"))?,
+        flags: 0,
+        chunks: 0,
+        pairs_per_chunk: 0,
+        reserved: 0,
+    })
+}
+
+/// The parameters of every prepare launch: only `heads` and `kernel_len` are set (the
+/// spectrum does not depend on the batch or the sequence length).
+fn prepare_params(heads: u32, kernel_len: u32) -> FftConvParams {
+    FftConvParams { batch: 0, heads, len: 0, kernel_len, flags: 0, chunks: 0, pairs_per_chunk: 0, reserved: 0 }
+}
+
+/// Fails unless `prepared` is for FFT size `fft_size` and `heads` heads.
+fn check_prepared(prepared: &PreparedKernel, fft_size: usize, heads: usize) -> Result<()> {
+    if prepared.fft_size != fft_size {
+        return Err(Error::ShapeMismatch {
+            what: "prepared kernel fft_size",
+            expected: fft_size as u64,
+            got: prepared.fft_size as u64,
+        });
+    }
+    if prepared.heads != heads {
+        return Err(Error::ShapeMismatch {
+            what: "prepared kernel heads",
+            expected: heads as u64,
+            got: prepared.heads as u64,
+        });
+    }
+    Ok(())
+}
+
+fn kernel_len_of(kernel: &KernelInput<'_, '_>) -> usize {
+    match kernel {
+        KernelInput::Raw { kernel_len, .. } => *kernel_len,
+        KernelInput::Prepared(prepared) => prepared.kernel_len,
+    }
+}
+
+fn kernel_ordinal(kernel: &KernelInput<'_, '_>) -> (&'static str, usize) {
+    match kernel {
+        KernelInput::Raw { k, .. } => ("k", ordinal_of(*k)),
+        KernelInput::Prepared(prepared) => ("prepared kernel", ordinal_of(&prepared.spectrum)),
+    }
+}
+
+fn kernel_device_ptr<'a>(
+    kernel: &KernelInput<'a, '_>,
+    stream: &'a CudaStream,
+) -> (DevicePtr, cudarc::driver::SyncOnDrop<'a>) {
+    match *kernel {
+        KernelInput::Raw { k, .. } => k.device_ptr(stream),
+        KernelInput::Prepared(prepared) => prepared.spectrum.device_ptr(stream),
+    }
+}
+
+fn check_gate_lens<T>(gates: &Gates<'_, '_, T>, bhl: u64) -> Result<()> {
+    if let Some(g) = gates.in_gate {
+        check_len("in_gate", g.len(), bhl)?;
+    }
+    if let Some(g) = gates.out_gate {
+        check_len("out_gate", g.len(), bhl)?;
+    }
+    Ok(())
+}
+
+fn gate_ordinals<T>(gates: &Gates<'_, '_, T>) -> impl Iterator<Item = (&'static str, usize)> {
+    let in_gate = gates.in_gate.map(|g| ("in_gate", ordinal_of(g)));
+    let out_gate = gates.out_gate.map(|g| ("out_gate", ordinal_of(g)));
+    in_gate.into_iter().chain(out_gate)
+}
+
+fn gate_spans(in_gate: DevicePtr, out_gate: DevicePtr, bhl: u64, dtype: DType) -> impl Iterator<Item = Span> {
+    [("in_gate", in_gate), ("out_gate", out_gate)]
+        .into_iter()
+        .filter(|&(_, ptr)| ptr != 0)
+        .map(move |(what, ptr)| (what, ptr, bhl, dtype))
+}
+
+fn gate_flags(in_gate: DevicePtr, out_gate: DevicePtr) -> u32 {
+    (if in_gate != 0 { FLAG_IN_GATE } else { 0 }) | (if out_gate != 0 { FLAG_OUT_GATE } else { 0 })
+}
+
+/// The address of an optional buffer, 0 when absent.
+fn raw_ptr<G>(buffer: &Option<(DevicePtr, G)>) -> DevicePtr {
+    buffer.as_ref().map_or(0, |(ptr, _)| *ptr)
+}
+
+/// [`FLAG_VECTOR`] when `len` is a multiple of 8 and every given pointer (0 = absent) is
+/// 16-byte aligned.
+fn vector_flag(len: u32, ptrs: &[DevicePtr]) -> u32 {
+    if len.is_multiple_of(VECTOR_ELEMS) && ptrs.iter().all(|ptr| ptr.is_multiple_of(16)) {
+        FLAG_VECTOR
+    } else {
+        0
+    }
+}
+
+/// Every kernel name the FFT-convolution host code can launch.
+pub(crate) fn kernel_names() -> Vec<&'static str> {
+    let mut names = Vec::new();
+    for log2_n in MIN_LOG2_N..=MAX_LOG2_N {
+        for kernel in FftConvKernel::ALL {
+            for dtype in [DType::BF16, DType::F16] {
+                if let Some(name) = kernel.entry_name(log2_n, dtype) {
+                    if !names.contains(&name) {
+                        names.push(name);
+                    }
+                }
+            }
+        }
+    }
+    names
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fft_sizes_are_powers_of_two_in_range() {
+        for log2_n in MIN_LOG2_N..=MAX_LOG2_N {
+            assert_eq!(log2_fft_size(1 << log2_n).unwrap(), log2_n);
+        }
+        for bad in [0, 1, 128, 255, 257, 3 << 10, 1 << 16, usize::MAX] {
+            let e = log2_fft_size(bad).unwrap_err();
+            assert!(matches!(e, Error::Unsupported { what: "fft_size", value, .. } if value == bad as u64), "{e}");
+            assert!(e.to_string().contains("256 ..= 32768"), "{e}");
+        }
+    }
+
+    #[test]
+    fn shapes_are_validated_with_numbers() {
+        let p = shape_params(12, 3, 5, 4096, 1).unwrap();
+        assert_eq!((p.batch, p.heads, p.len, p.kernel_len, p.flags, p.chunks), (3, 5, 4096, 1, 0, 0));
+        let cases: [(usize, usize, usize, usize, &str); 7] = [
+            (0, 1, 1, 1, "batch"),
+            (1, 0, 1, 1, "heads"),
+            (1, 1, 0, 1, "len"),
+            (1, 1, 4097, 1, "len"),
+            (1, 1, 1, 0, "kernel_len"),
+            (1, 1, 1, 4097, "kernel_len"),
+            (u32::MAX as usize + 1, 1, 1, 1, "batch"),
+        ];
+        for (b, h, l, lk, expected) in cases {
+            let e = shape_params(12, b, h, l, lk).unwrap_err();
+            assert!(matches!(e, Error::Unsupported { what, .. } if what == expected), "{expected}: {e}");
+        }
+        let e = shape_params(12, 1, 1, 4097, 1).unwrap_err();
+        assert!(e.to_string().contains("4097") && e.to_string().contains("fft_size = 4096"), "{e}");
+    }
+
+    #[test]
+    fn shared_memory_limit_names_both_numbers() {
+        // 227 KiB, the opt-in limit of an H100.
+        let h100 = 232_448;
+        for log2_n in MIN_LOG2_N..=14 {
+            check_shared_memory(log2_n, h100).unwrap();
+        }
+        let e = check_shared_memory(10, 16_000).unwrap_err();
+        let needed = shared_bytes(10, true);
+        assert!(e.to_string().contains(&needed.to_string()) && e.to_string().contains("16000"), "{e}");
+    }
+
+    #[test]
+    fn vector_path_needs_alignment_and_multiple_of_eight() {
+        assert_eq!(vector_flag(64, &[256, 0, 4096]), FLAG_VECTOR);
+        assert_eq!(vector_flag(60, &[256, 0, 4096]), 0);
+        assert_eq!(vector_flag(64, &[256, 8]), 0);
+        assert_eq!(gate_flags(0, 0), 0);
+        assert_eq!(gate_flags(16, 0), FLAG_IN_GATE);
+        assert_eq!(gate_flags(16, 32), FLAG_IN_GATE | FLAG_OUT_GATE);
+    }
+
+    #[test]
+    fn prepare_launch_sets_heads_and_kernel_len_only() {
+        let p = prepare_params(7, 100);
+        assert_eq!((p.batch, p.heads, p.len, p.kernel_len, p.flags), (0, 7, 0, 100, 0));
+    }
+
+    #[test]
+    fn overlapping_outputs_are_rejected() {
+        let u = ("u", 1024, 100, DType::BF16);
+        let e = check_outputs_disjoint(&[("y", 1024 + 198, 100, DType::BF16)], &[u]).unwrap_err();
+        assert!(matches!(e, Error::Overlap { output: "y", other: "u" }), "{e}");
+        check_outputs_disjoint(&[("y", 1024 + 200, 100, DType::BF16)], &[u]).unwrap();
+        let e =
+            check_outputs_disjoint(&[("du", 0x10000, 8, DType::F16), ("dk", 0x10008, 4, DType::F32)], &[]).unwrap_err();
+        assert!(matches!(e, Error::Overlap { output: "du", other: "dk" }), "{e}");
+    }
+
+    #[test]
+    fn workspace_follows_the_abi() {
+        for (b, h, log2_n) in [(1, 1, 8), (16, 768, 12), (3, 1, 15), (1000, 2, 10)] {
+            let (chunks, per_chunk) = backward_chunks(b, h, log2_n);
+            assert!(chunks >= 1 && chunks as u64 * per_chunk as u64 >= b.div_ceil(2) as u64);
+            let plan = FftConv { log2_n, device: 0 };
+            assert_eq!(
+                plan.backward_workspace_bytes(b as usize, h as usize) as u64,
+                backward_workspace_bytes(chunks as u64, h as u64, log2_n)
+            );
+        }
+    }
+
+    #[test]
+    fn kernel_table_names_every_size_and_dtype() {
+        let names = kernel_names();
+        // Prepare and dk per size, forward and backward per size and dtype.
+        assert_eq!(names.len(), 8 * (2 + 2 * 2));
+        assert!(names.contains(&"fftconv_fwd_n4096_bf16") && names.contains(&"fftconv_dk_n32768"));
+    }
+
+    #[test]
+    #[ignore = "enable once the fftconv kernels are in the committed PTX (kernels-gpu, issue 3)"]
+    fn every_kernel_in_the_table_is_in_the_ptx() {
+        for log2_n in MIN_LOG2_N..=MAX_LOG2_N {
+            for kernel in FftConvKernel::ALL {
+                for dtype in [DType::BF16, DType::F16] {
+                    let name = kernel.entry_name(log2_n, dtype).expect("every size 2^8 ..= 2^15 has kernels");
+                    assert!(
+                        crate::PTX_SM90.contains(&format!(".entry {name}(")),
+                        "kernel {name} missing from the committed PTX"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    #[ignore = "enable once the fftconv kernels are in the committed PTX (kernels-gpu, issue 3)"]
+    fn kernel_parameter_layout_is_pinned() {
+        // Struct-by-value parameters are fragile on rustc's ptx-kernel ABI (rust-lang/rust#117271):
+        // pin how the PTX declares them: the pointers the host pushes, then the 32-byte params.
+        for (kernel, pointers) in [
+            (FftConvKernel::Prepare, 2),
+            (FftConvKernel::Forward, 5),
+            (FftConvKernel::Backward, 9),
+            (FftConvKernel::KernelGrad, 2),
+        ] {
+            let name = kernel.entry_name(12, DType::BF16).expect("entry");
+            let entry = crate::PTX_SM90.split(&format!(".entry {name}(")).nth(1).expect("entry present");
+            let params = &entry[..entry.find(')').expect("parameter list")];
+            assert_eq!(params.matches(".param .u64").count(), pointers, "{name}: {params}");
+            assert!(params.contains(".param .align 4 .b8") && params.contains("[32]"), "{name}: {params}");
+        }
+    }
+}
