@@ -4,5 +4,6 @@
 //! metric with the bounds of `flashfftconv_reference::bounds`.
 
 pub mod conv1d_sweep;
+pub mod fftconv_sweep;
 pub mod harness;
 pub mod validation;

@@ -1,9 +1,13 @@
 //! Invalid calls on a real GPU: each must return its typed error before any launch and leave
-//! the outputs untouched (still poisoned).
+//! the outputs untouched (still poisoned). [`run`]: depthwise conv1d; [`run_fftconv`]: the FFT
+//! convolution.
 
 use crate::harness::Guarded;
 use flashfftconv::cudarc::driver::CudaStream;
-use flashfftconv::{half::bf16, DepthwiseConv1d, Error, Gpu, Gradients, Input, Layout};
+use flashfftconv::{
+    half::bf16, DepthwiseConv1d, Error, FftConv, FftConvGrads, FftInput, Gates, Gpu, Gradients, Input, KernelInput,
+    Layout,
+};
 use std::sync::Arc;
 
 /// One invalid call and what happened.
@@ -30,14 +34,13 @@ const D: usize = 16;
 const L: usize = 64;
 const K: usize = 3;
 
-/// Runs the invalid calls (forward and backward).
+/// Runs the invalid depthwise conv1d calls (forward and backward).
 pub fn run(gpu: &Gpu, stream: &Arc<CudaStream>) -> flashfftconv::Result<Vec<Rejection>> {
     let data: Vec<f64> = (0..B * D * L).map(|i| ((i % 7) as f64 - 3.0) / 4.0).collect();
     let x = Guarded::<bf16>::upload(stream, &data, 0)?;
     let w = Guarded::<bf16>::upload(stream, &[0.5; D * K], 0)?;
     let mut out = Vec::new();
 
-    type Expect = fn(&Error) -> bool;
     let forward_cases: [(&'static str, DepthwiseConv1d, usize, usize, Expect); 5] = [
         ("forward: y one element too short", DepthwiseConv1d::same(D, K), L, B * D * L - 1, |e| {
             matches!(e, Error::BufferTooSmall { what: "y", .. })
@@ -111,6 +114,267 @@ fn rejection(
 
 /// Elements of the whole allocation (tensor and guards) that are no longer NaN.
 fn untouched(stream: &Arc<CudaStream>, g: &Guarded<bf16>) -> flashfftconv::Result<usize> {
+    let (values, guard_hits) = g.download(stream)?;
+    Ok(guard_hits + values.iter().filter(|v| !v.is_nan()).count())
+}
+
+/// What a rejected FFT-convolution call must return: sizes out of range (N, L, Lk) are
+/// `Unsupported`, a short buffer `BufferTooSmall`, a prepared kernel that does not fit the plan
+/// or the call `ShapeMismatch`, a gate gradient asked for without its gate
+/// `GradientWithoutInput`.
+type Expect = fn(&Error) -> bool;
+
+fn unsupported(e: &Error) -> bool {
+    matches!(e, Error::Unsupported { .. })
+}
+
+fn too_small(e: &Error) -> bool {
+    matches!(e, Error::BufferTooSmall { .. })
+}
+
+fn mismatch(e: &Error) -> bool {
+    matches!(e, Error::ShapeMismatch { .. })
+}
+
+fn gradient_without_gate(e: &Error) -> bool {
+    matches!(e, Error::GradientWithoutInput { .. })
+}
+
+/// FFT size of the valid plan the fftconv rejections start from.
+const FFT_N: usize = 256;
+/// Heads.
+const FFT_H: usize = 3;
+/// A valid L.
+const FFT_L: usize = 200;
+
+/// One invalid forward call: sizes, buffer lengths and the kernel path. Every buffer is
+/// allocated at the given length (so that only the named fault is present).
+#[derive(Clone, Copy)]
+struct FwdCall {
+    case: &'static str,
+    len: usize,
+    kernel_len: usize,
+    u_len: usize,
+    gate_len: usize,
+    k_len: usize,
+    y_len: usize,
+    prepared: Option<(usize, usize, usize)>, // (plan N, heads, Lk) of the prepared kernel
+    expect: Expect,
+}
+
+/// One invalid backward call: which gates are given, which gate gradients are requested, and
+/// the lengths of `dk` and `dy`.
+#[derive(Clone, Copy)]
+struct BwdCall {
+    case: &'static str,
+    in_gate: bool,
+    out_gate: bool,
+    d_in_gate: bool,
+    d_out_gate: bool,
+    dk_len: usize,
+    dy_len: usize,
+    expect: Expect,
+}
+
+/// Runs the invalid FFT-convolution calls: plans of unsupported sizes, forward with L or Lk
+/// above N, short buffers, prepared kernels of the wrong size or head count, backward with a
+/// short `dk`/`dy` and with gate gradients requested without their gates. Each must return its
+/// error before any launch and leave every output (tensor and guards) NaN.
+pub fn run_fftconv(gpu: &Gpu, stream: &Arc<CudaStream>) -> flashfftconv::Result<Vec<Rejection>> {
+    let mut out = Vec::new();
+    for (case, n) in [
+        ("fftconv plan: N = 384 (not a power of two)", 384),
+        ("fftconv plan: N = 128 (below 256)", 128),
+        ("fftconv plan: N = 2^24 (above every supported size)", 1 << 24),
+        ("fftconv plan: N = 0", 0),
+    ] {
+        let result = FftConv::new(gpu, n).map(|_| ());
+        out.push(rejection(case, result, unsupported, &[]));
+    }
+
+    let conv = FftConv::new(gpu, FFT_N)?;
+    // prepare validates like forward: Lk above N, k too short.
+    for (case, kernel_len, k_len, expect) in [
+        ("fftconv prepare: Lk = N + 1", FFT_N + 1, FFT_H * (FFT_N + 1), unsupported as Expect),
+        ("fftconv prepare: k one element too short", FFT_N, FFT_H * FFT_N - 1, too_small as Expect),
+    ] {
+        let k = Guarded::<f32>::upload(stream, &vec![0.5; k_len], 0)?;
+        let result = conv.prepare(gpu, stream, &k.buf.slice(k.range()), FFT_H, kernel_len).map(|_| ());
+        out.push(rejection(case, result, expect, &[]));
+    }
+    let data = |len: usize| -> Vec<f64> { (0..len).map(|i| ((i % 7) as f64 - 3.0) / 4.0).collect() };
+    let valid = FwdCall {
+        case: "",
+        len: FFT_L,
+        kernel_len: FFT_N,
+        u_len: B * FFT_H * FFT_L,
+        gate_len: B * FFT_H * FFT_L,
+        k_len: FFT_H * FFT_N,
+        y_len: B * FFT_H * FFT_L,
+        prepared: None,
+        expect: unsupported,
+    };
+    let over = B * FFT_H * (FFT_N + 1);
+    let forward_calls = [
+        FwdCall {
+            case: "fftconv forward: L = N + 1",
+            len: FFT_N + 1,
+            u_len: over,
+            gate_len: over,
+            y_len: over,
+            ..valid
+        },
+        FwdCall { case: "fftconv forward: L = 0", len: 0, ..valid },
+        FwdCall { case: "fftconv forward: raw Lk = N + 1", kernel_len: FFT_N + 1, k_len: FFT_H * (FFT_N + 1), ..valid },
+        FwdCall {
+            case: "fftconv forward: y one element too short",
+            y_len: valid.y_len - 1,
+            expect: too_small,
+            ..valid
+        },
+        FwdCall {
+            case: "fftconv forward: u one element too short",
+            u_len: valid.u_len - 1,
+            expect: too_small,
+            ..valid
+        },
+        FwdCall {
+            case: "fftconv forward: gates one element too short",
+            gate_len: valid.gate_len - 1,
+            expect: too_small,
+            ..valid
+        },
+        FwdCall {
+            case: "fftconv forward: raw k one element too short",
+            k_len: valid.k_len - 1,
+            expect: too_small,
+            ..valid
+        },
+        FwdCall {
+            case: "fftconv forward: prepared kernel of N = 512 on an N = 256 plan",
+            prepared: Some((512, FFT_H, FFT_N)),
+            expect: mismatch,
+            ..valid
+        },
+        FwdCall {
+            case: "fftconv forward: prepared kernel of 2 heads for 3",
+            prepared: Some((FFT_N, FFT_H - 1, FFT_N)),
+            expect: mismatch,
+            ..valid
+        },
+    ];
+    for call in forward_calls {
+        let u = Guarded::<bf16>::upload(stream, &data(call.u_len), 0)?;
+        let ig = Guarded::<bf16>::upload(stream, &data(call.gate_len), 0)?;
+        let og = Guarded::<bf16>::upload(stream, &data(call.gate_len), 0)?;
+        let k = Guarded::<f32>::upload(stream, &data(call.k_len), 0)?;
+        let mut y = Guarded::<bf16>::poisoned(stream, call.y_len, 0)?;
+        let k_view = k.buf.slice(k.range());
+        let prepared = match call.prepared {
+            Some((n, heads, kernel_len)) => {
+                let k_full = Guarded::<f32>::upload(stream, &data(heads * kernel_len), 0)?;
+                Some(FftConv::new(gpu, n)?.prepare(
+                    gpu,
+                    stream,
+                    &k_full.buf.slice(k_full.range()),
+                    heads,
+                    kernel_len,
+                )?)
+            }
+            None => None,
+        };
+        let kernel = match &prepared {
+            Some(p) => KernelInput::Prepared(p),
+            None => KernelInput::Raw { k: &k_view, kernel_len: call.kernel_len },
+        };
+        let y_range = y.range();
+        let result = conv.forward(
+            gpu,
+            stream,
+            FftInput { u: &u.buf.slice(u.range()), batch: B, heads: FFT_H, len: call.len },
+            kernel,
+            Gates::both(&ig.buf.slice(ig.range()), &og.buf.slice(og.range())),
+            &mut y.buf.slice_mut(y_range),
+        );
+        stream.synchronize()?;
+        out.push(rejection(call.case, result, call.expect, &[untouched(stream, &y)?]));
+    }
+
+    // Backward: short dk / dy, and gate gradients requested without their gates.
+    let (dk_ok, dy_ok) = (FFT_H * FFT_N, B * FFT_H * FFT_L);
+    let ok = BwdCall {
+        case: "",
+        in_gate: true,
+        out_gate: true,
+        d_in_gate: true,
+        d_out_gate: true,
+        dk_len: dk_ok,
+        dy_len: dy_ok,
+        expect: too_small,
+    };
+    let backward_calls = [
+        BwdCall { case: "fftconv backward: dk one element too short", dk_len: dk_ok - 1, ..ok },
+        BwdCall { case: "fftconv backward: dy one element too short", dy_len: dy_ok - 1, ..ok },
+        BwdCall {
+            case: "fftconv backward: d_in_gate requested without in_gate",
+            in_gate: false,
+            expect: gradient_without_gate,
+            ..ok
+        },
+        BwdCall {
+            case: "fftconv backward: d_out_gate requested without out_gate",
+            out_gate: false,
+            d_in_gate: false,
+            expect: gradient_without_gate,
+            ..ok
+        },
+        BwdCall {
+            case: "fftconv backward: gate gradients requested without gates",
+            in_gate: false,
+            out_gate: false,
+            expect: gradient_without_gate,
+            ..ok
+        },
+    ];
+    let n_u = B * FFT_H * FFT_L;
+    let u = Guarded::<bf16>::upload(stream, &data(n_u), 0)?;
+    let ig = Guarded::<bf16>::upload(stream, &data(n_u), 0)?;
+    let og = Guarded::<bf16>::upload(stream, &data(n_u), 0)?;
+    let k = Guarded::<f32>::upload(stream, &data(dk_ok), 0)?;
+    for call in backward_calls {
+        let dy = Guarded::<bf16>::upload(stream, &data(call.dy_len), 0)?;
+        let mut du = Guarded::<bf16>::poisoned(stream, n_u, 0)?;
+        let mut dk = Guarded::<f32>::poisoned(stream, call.dk_len, 0)?;
+        let mut din = Guarded::<bf16>::poisoned(stream, n_u, 0)?;
+        let mut dout = Guarded::<bf16>::poisoned(stream, n_u, 0)?;
+        let (du_r, dk_r, din_r, dout_r) = (du.range(), dk.range(), din.range(), dout.range());
+        let (ig_view, og_view) = (ig.buf.slice(ig.range()), og.buf.slice(og.range()));
+        let mut din_view = din.buf.slice_mut(din_r);
+        let mut dout_view = dout.buf.slice_mut(dout_r);
+        let result = conv.backward(
+            gpu,
+            stream,
+            FftInput { u: &u.buf.slice(u.range()), batch: B, heads: FFT_H, len: FFT_L },
+            KernelInput::Raw { k: &k.buf.slice(k.range()), kernel_len: FFT_N },
+            Gates { in_gate: call.in_gate.then_some(&ig_view), out_gate: call.out_gate.then_some(&og_view) },
+            &dy.buf.slice(dy.range()),
+            FftConvGrads {
+                du: &mut du.buf.slice_mut(du_r),
+                dk: &mut dk.buf.slice_mut(dk_r),
+                d_in_gate: call.d_in_gate.then_some(&mut din_view),
+                d_out_gate: call.d_out_gate.then_some(&mut dout_view),
+            },
+        );
+        stream.synchronize()?;
+        let touched =
+            [untouched(stream, &du)?, untouched_f32(stream, &dk)?, untouched(stream, &din)?, untouched(stream, &dout)?];
+        out.push(rejection(call.case, result, call.expect, &touched));
+    }
+    Ok(out)
+}
+
+/// [`untouched`] for an f32 buffer.
+fn untouched_f32(stream: &Arc<CudaStream>, g: &Guarded<f32>) -> flashfftconv::Result<usize> {
     let (values, guard_hits) = g.download(stream)?;
     Ok(guard_hits + values.iter().filter(|v| !v.is_nan()).count())
 }
