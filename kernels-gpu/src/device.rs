@@ -138,3 +138,168 @@ pub fn f16_to_f32(bits: u16) -> f32 {
     }
     out
 }
+
+/// Lane index within the warp.
+#[inline(always)]
+pub fn lane() -> u32 {
+    thread_x() & 31
+}
+
+/// Block-wide barrier.
+#[inline(always)]
+pub fn sync_threads() {
+    // SAFETY: every caller reaches it with all threads of the block (no divergent barriers).
+    unsafe { nvptx::_syncthreads() }
+}
+
+/// The block's dynamic shared memory as a 32-bit shared-window address.
+#[inline(always)]
+pub fn dynamic_shared_base() -> u32 {
+    let generic = core::intrinsics::gpu::gpu_launch_sized_workgroup_mem::<u8>();
+    let out: u64;
+    // SAFETY: converts a generic address of the shared window to its shared-space offset.
+    unsafe {
+        asm!("cvta.to.shared.u64 {o}, {p};", o = out(reg64) out, p = in(reg64) generic,
+             options(pure, nomem, nostack));
+    }
+    out as u32
+}
+
+/// 16 bytes from shared memory.
+///
+/// # Safety
+/// `addr` is a 16-byte-aligned address inside the block's shared memory.
+#[inline(always)]
+pub unsafe fn ld_shared_16b(addr: u32) -> [u32; 4] {
+    let (a, b, c, d): (u32, u32, u32, u32);
+    // SAFETY: guaranteed by the caller.
+    unsafe {
+        asm!("ld.shared.v4.u32 {{{a}, {b}, {c}, {d}}}, [{p}];",
+             a = out(reg32) a, b = out(reg32) b, c = out(reg32) c, d = out(reg32) d,
+             p = in(reg32) addr, options(readonly, nostack));
+    }
+    [a, b, c, d]
+}
+
+/// Store 16 bytes to shared memory.
+///
+/// # Safety
+/// `addr` is a 16-byte-aligned address inside the block's shared memory.
+#[inline(always)]
+pub unsafe fn st_shared_16b(addr: u32, v: [u32; 4]) {
+    // SAFETY: guaranteed by the caller.
+    unsafe {
+        asm!("st.shared.v4.u32 [{p}], {{{a}, {b}, {c}, {d}}};", p = in(reg32) addr,
+             a = in(reg32) v[0], b = in(reg32) v[1], c = in(reg32) v[2], d = in(reg32) v[3],
+             options(nostack));
+    }
+}
+
+/// One f32 from shared memory.
+///
+/// # Safety
+/// `addr` is a 4-byte-aligned address inside the block's shared memory.
+#[inline(always)]
+pub unsafe fn ld_shared_f32(addr: u32) -> f32 {
+    let v: f32;
+    // SAFETY: guaranteed by the caller.
+    unsafe {
+        asm!("ld.shared.f32 {v}, [{p}];", v = out(reg32) v, p = in(reg32) addr, options(readonly, nostack));
+    }
+    v
+}
+
+/// Store one f32 to shared memory.
+///
+/// # Safety
+/// `addr` is a 4-byte-aligned address inside the block's shared memory.
+#[inline(always)]
+pub unsafe fn st_shared_f32(addr: u32, v: f32) {
+    // SAFETY: guaranteed by the caller.
+    unsafe {
+        asm!("st.shared.f32 [{p}], {v};", p = in(reg32) addr, v = in(reg32) v, options(nostack));
+    }
+}
+
+/// `ldmatrix .x4`: four 8×8 b16 matrices; lane `8m + r` gives the address of row `r` of
+/// matrix `m` (16 bytes). With `TRANS`, each matrix is transposed on the way.
+///
+/// # Safety
+/// All 32 lanes take part; every address is 16-byte aligned inside shared memory.
+#[inline(always)]
+pub unsafe fn ldmatrix_x4<const TRANS: bool>(addr: u32) -> [u32; 4] {
+    let (a, b, c, d): (u32, u32, u32, u32);
+    // SAFETY: guaranteed by the caller.
+    unsafe {
+        if TRANS {
+            asm!("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {{{a}, {b}, {c}, {d}}}, [{p}];",
+                 a = out(reg32) a, b = out(reg32) b, c = out(reg32) c, d = out(reg32) d,
+                 p = in(reg32) addr, options(readonly, nostack));
+        } else {
+            asm!("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {{{a}, {b}, {c}, {d}}}, [{p}];",
+                 a = out(reg32) a, b = out(reg32) b, c = out(reg32) c, d = out(reg32) d,
+                 p = in(reg32) addr, options(readonly, nostack));
+        }
+    }
+    [a, b, c, d]
+}
+
+/// `stmatrix .x4`: the inverse of [`ldmatrix_x4`] with the same addressing.
+///
+/// # Safety
+/// As [`ldmatrix_x4`].
+#[inline(always)]
+pub unsafe fn stmatrix_x4<const TRANS: bool>(addr: u32, v: [u32; 4]) {
+    // SAFETY: guaranteed by the caller.
+    unsafe {
+        if TRANS {
+            asm!("stmatrix.sync.aligned.m8n8.x4.trans.shared.b16 [{p}], {{{a}, {b}, {c}, {d}}};",
+                 p = in(reg32) addr, a = in(reg32) v[0], b = in(reg32) v[1], c = in(reg32) v[2],
+                 d = in(reg32) v[3], options(nostack));
+        } else {
+            asm!("stmatrix.sync.aligned.m8n8.x4.shared.b16 [{p}], {{{a}, {b}, {c}, {d}}};",
+                 p = in(reg32) addr, a = in(reg32) v[0], b = in(reg32) v[1], c = in(reg32) v[2],
+                 d = in(reg32) v[3], options(nostack));
+        }
+    }
+}
+
+/// `d = a · b + c` on tensor cores: `mma.sync` m16n8k16, f16 operands, f32 accumulators, in
+/// the PTX ISA's fragment layouts (A row-major 16×16, B column-major 16×8).
+#[inline(always)]
+pub fn mma_f16(a: &[u32; 4], b: [u32; 2], c: [f32; 4]) -> [f32; 4] {
+    let (mut d0, mut d1, mut d2, mut d3) = (c[0], c[1], c[2], c[3]);
+    // SAFETY: register-only warp-wide instruction; every caller runs it with all 32 lanes.
+    unsafe {
+        asm!("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {{{0}, {1}, {2}, {3}}}, {{{4}, {5}, {6}, {7}}}, {{{8}, {9}}}, {{{0}, {1}, {2}, {3}}};",
+             inout(reg32) d0, inout(reg32) d1, inout(reg32) d2, inout(reg32) d3,
+             in(reg32) a[0], in(reg32) a[1], in(reg32) a[2], in(reg32) a[3],
+             in(reg32) b[0], in(reg32) b[1], options(pure, nomem, nostack));
+    }
+    [d0, d1, d2, d3]
+}
+
+/// `(cos x, sin x)` by the hardware approximations (absolute error ≤ 2⁻²⁰·⁹ for |x| ≤ π).
+#[inline(always)]
+pub fn cos_sin(x: f32) -> (f32, f32) {
+    let (c, s): (f32, f32);
+    // SAFETY: pure register arithmetic.
+    unsafe {
+        asm!("cos.approx.f32 {c}, {x};", "sin.approx.f32 {s}, {x};", c = out(reg32) c, s = out(reg32) s,
+             x = in(reg32) x, options(pure, nomem, nostack));
+    }
+    (c, s)
+}
+
+/// `*addr = max(*addr, v)` on a shared-memory u32 (unsigned compare; for non-negative f32 bit
+/// patterns this is the f32 maximum, independent of the order of the updates).
+///
+/// # Safety
+/// `addr` is a 4-byte-aligned address inside the block's shared memory.
+#[inline(always)]
+pub unsafe fn atomic_max_shared_u32(addr: u32, v: u32) {
+    // SAFETY: guaranteed by the caller.
+    unsafe {
+        asm!("red.shared.max.u32 [{p}], {v};", p = in(reg32) addr, v = in(reg32) v, options(nostack));
+    }
+}

@@ -19,6 +19,7 @@ mod conv1d;
 mod device;
 mod element;
 mod entries;
+mod fftconv;
 
 #[panic_handler]
 fn panic(_: &core::panic::PanicInfo) -> ! {

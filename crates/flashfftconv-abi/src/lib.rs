@@ -10,6 +10,8 @@
 
 pub mod conv1d;
 pub mod dtype;
+pub mod fftconv;
 
 pub use conv1d::{Conv1dKernel, Conv1dParams, Conv1dWeightGradParams};
 pub use dtype::DType;
+pub use fftconv::{FftConvKernel, FftConvParams};

@@ -47,7 +47,7 @@ use cudarc::driver::{
     sys, CudaFunction, CudaSlice, CudaStream, CudaView, CudaViewMut, DevicePtr as _, DevicePtrMut as _, LaunchConfig,
 };
 use flashfftconv_abi::fftconv::{
-    backward_chunks, backward_workspace_bytes, pairs_per_block, prepared_len, shared_bytes, split_for, FftConvKernel,
+    backward_chunks, backward_workspace_bytes, kernel_shared_bytes, pairs_per_block, prepared_len, FftConvKernel,
     FftConvParams, FLAG_IN_GATE, FLAG_OUT_GATE, FLAG_VECTOR, MAX_LOG2_N, MIN_LOG2_N, THREADS,
 };
 use flashfftconv_abi::DType;
@@ -253,7 +253,7 @@ impl FftConv {
         let cfg = LaunchConfig {
             grid_dim: (grid_x((p.heads as u64 * p.pairs_per_head() as u64).div_ceil(self.pairs_per_block()))?, 1, 1),
             block_dim: (THREADS, 1, 1),
-            shared_mem_bytes: shared_bytes(self.log2_n, split_for(T::DTYPE)),
+            shared_mem_bytes: kernel_shared_bytes(FftConvKernel::Forward, self.log2_n, T::DTYPE),
         };
 
         let (u_ptr, _u_sync) = x.u.device_ptr(stream);
@@ -354,12 +354,12 @@ impl FftConv {
         let bwd_cfg = LaunchConfig {
             grid_dim: (grid_x(chunks as u64 * p.heads as u64)?, 1, 1),
             block_dim: (THREADS, 1, 1),
-            shared_mem_bytes: shared_bytes(self.log2_n, split_for(T::DTYPE)),
+            shared_mem_bytes: kernel_shared_bytes(FftConvKernel::Backward, self.log2_n, T::DTYPE),
         };
         let dk_cfg = LaunchConfig {
             grid_dim: (grid_x((p.heads as u64).div_ceil(self.pairs_per_block()))?, 1, 1),
             block_dim: (THREADS, 1, 1),
-            shared_mem_bytes: shared_bytes(self.log2_n, false),
+            shared_mem_bytes: kernel_shared_bytes(FftConvKernel::KernelGrad, self.log2_n, DType::F32),
         };
         let workspace_bytes = self.workspace_bytes(&p)?;
 
@@ -520,7 +520,7 @@ impl FftConv {
         let cfg = LaunchConfig {
             grid_dim: (grid_x((params.heads as u64).div_ceil(self.pairs_per_block()))?, 1, 1),
             block_dim: (THREADS, 1, 1),
-            shared_mem_bytes: shared_bytes(self.log2_n, true),
+            shared_mem_bytes: kernel_shared_bytes(FftConvKernel::Prepare, self.log2_n, DType::F32),
         };
         let len = prepared_len(params.heads as u64, self.fft_size() as u64);
         let len = usize::try_from(len).map_err(|_| Error::Unsupported {
@@ -553,15 +553,6 @@ fn log2_fft_size(fft_size: usize) -> Result<u32> {
         });
     }
     Ok(fft_size.trailing_zeros())
-}
-
-/// Dynamic shared memory of a launch of `kernel` for `N = 2^log2_n` and data dtype `dtype`.
-fn kernel_shared_bytes(kernel: FftConvKernel, log2_n: u32, dtype: DType) -> u32 {
-    match kernel {
-        FftConvKernel::Prepare => shared_bytes(log2_n, true),
-        FftConvKernel::Forward | FftConvKernel::Backward => shared_bytes(log2_n, split_for(dtype)),
-        FftConvKernel::KernelGrad => shared_bytes(log2_n, false),
-    }
 }
 
 /// Fails when a kernel of size `2^log2_n` (any role, f16 or bf16) needs more dynamic shared

@@ -1,0 +1,216 @@
+//! FFT convolution: launch parameters, buffer layouts and the kernel table.
+//!
+//! Semantics (see `flashfftconv-reference::fftconv`):
+//! `y = out_gate ⊙ iFFT_N(FFT_N(in_gate ⊙ u) · FFT_N(k))[..L]`, u, gates, y `(B, H, L)` f16 or
+//! bf16, k `(H, Lk)` f32, `1 ≤ L ≤ N`, `1 ≤ Lk ≤ N`, u and k zero-padded to `N`.
+//!
+//! # How the kernels compute it
+//!
+//! Rows `b = 2j` and `2j + 1` of one head form a *pair*: `z_{2j} + i·z_{2j+1}` is one complex
+//! sequence, and since k is real, the real and imaginary parts of its convolution with k are the
+//! two rows' convolutions. A pair's FFT of size `N = r₀·16^s` is one stage of radix `r₀ ∈ {1, 2,
+//! 4, 8}` (skipped for 1) and `s` stages of radix 16, each a 16×16 complex DFT matrix applied on
+//! tensor cores (`mma.sync` m16n8k16, f16 operands, f32 accumulation), with twiddles between
+//! stages. The spectrum stays in the kernel's own (digit-reversed) order, so the prepared kernel
+//! spectrum is stored in that order ([`spectrum_index`]).
+
+use crate::dtype::DType;
+
+/// Smallest supported FFT size, log2.
+pub const MIN_LOG2_N: u32 = 8;
+/// Largest FFT size of the single-kernel (on-chip) path, log2.
+pub const MAX_LOG2_N: u32 = 15;
+
+/// Threads per block of every FFT-convolution kernel.
+pub const THREADS: u32 = 256;
+
+/// `flags` bit: an input gate is given.
+pub const FLAG_IN_GATE: u32 = 1 << 0;
+/// `flags` bit: an output gate is given.
+pub const FLAG_OUT_GATE: u32 = 1 << 1;
+/// `flags` bit: every `(B, H, L)` buffer of the launch starts 16-byte aligned and `L` is a
+/// multiple of 8, so rows may be moved with 16-byte vector accesses.
+pub const FLAG_VECTOR: u32 = 1 << 2;
+
+/// Launch parameters of every FFT-convolution kernel, passed by value.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FftConvParams {
+    /// Batch size B.
+    pub batch: u32,
+    /// Heads (channels) H.
+    pub heads: u32,
+    /// Sequence length L (`1 ≤ L ≤ N`).
+    pub len: u32,
+    /// Kernel length Lk (`1 ≤ Lk ≤ N`).
+    pub kernel_len: u32,
+    /// `FLAG_*` bits.
+    pub flags: u32,
+    /// Backward only: the pairs of a head are split into this many chunks, one block each
+    /// (grid `chunks · H`); see [`backward_chunks`]. Zero elsewhere.
+    pub chunks: u32,
+    /// Backward only: pairs per chunk (a multiple of [`pairs_per_block`]). Zero elsewhere.
+    pub pairs_per_chunk: u32,
+    /// Reserved, zero.
+    pub reserved: u32,
+}
+
+const _: () = assert!(core::mem::size_of::<FftConvParams>() == 32);
+
+impl FftConvParams {
+    /// Pairs per head: `⌈B / 2⌉`.
+    pub const fn pairs_per_head(&self) -> u32 {
+        self.batch.div_ceil(2)
+    }
+}
+
+/// Stage radix of the first stage (1: no such stage) for `N = 2^log2_n`.
+pub const fn first_radix(log2_n: u32) -> u32 {
+    1 << (log2_n % 4)
+}
+
+/// Pairs (or, in the prepare and `dk` kernels, heads) one block transforms side by side: small
+/// FFTs share a block so that every warp has tiles to work on.
+pub const fn pairs_per_block(log2_n: u32) -> u32 {
+    if log2_n >= 11 {
+        1
+    } else {
+        1 << (11 - log2_n)
+    }
+}
+
+/// f16 planes in shared memory: real and imaginary parts (2), each split into a high and a low
+/// f16 (4) when the kernel keeps extra precision (f16 data, and the prepare kernel).
+pub const fn planes(split: bool) -> u32 {
+    if split {
+        4
+    } else {
+        2
+    }
+}
+
+/// Whether `kernel` at `N = 2^log2_n` keeps split (hi + lo f16) intermediates: the prepare
+/// kernel (the spectrum of k enters every output) and the f16 data kernels (f16 outputs have a
+/// rounding floor 8× below bf16's, which one f16 rounding per stage would exceed). At
+/// `N = 32768` four planes (256 KiB) exceed the 227 KiB a block may have on sm_90, so that
+/// size runs unsplit.
+pub const fn kernel_split(kernel: FftConvKernel, log2_n: u32, dtype: DType) -> bool {
+    if log2_n > 14 {
+        return false;
+    }
+    match kernel {
+        FftConvKernel::Prepare => true,
+        FftConvKernel::KernelGrad => false,
+        FftConvKernel::Forward | FftConvKernel::Backward => matches!(dtype, DType::F16),
+    }
+}
+
+/// Dynamic shared memory of a launch of `kernel` for `N = 2^log2_n` and data type `dtype`.
+pub const fn kernel_shared_bytes(kernel: FftConvKernel, log2_n: u32, dtype: DType) -> u32 {
+    shared_bytes(log2_n, kernel_split(kernel, log2_n, dtype))
+}
+
+/// Bytes at the end of shared memory for block reductions and per-slot values (32 words).
+pub const REDUCE_BYTES: u32 = 128;
+
+/// Dynamic shared memory of a kernel for `N = 2^log2_n` with `split` planes.
+pub const fn shared_bytes(log2_n: u32, split: bool) -> u32 {
+    pairs_per_block(log2_n) * (1 << log2_n) * 2 * planes(split) + REDUCE_BYTES
+}
+
+/// Index (in complex elements) within a head's prepared spectrum of the spectrum value the
+/// kernels hold at tile `tile`, lane `lane`, accumulator element `elem` of the last forward
+/// stage: every thread reads its four values as 32 contiguous bytes.
+pub const fn spectrum_index(tile: u32, lane: u32, elem: u32) -> u32 {
+    tile * 128 + lane * 4 + elem
+}
+
+/// The prepared kernel spectrum: `(H, N)` complex f32 (interleaved re, im) in the kernel's
+/// order, followed by `H` f32 scale factors (powers of two) that bring each head's largest
+/// component into `[0.5, 1)`. Length in f32 elements.
+pub const fn prepared_len(heads: u64, n: u64) -> u64 {
+    heads * (2 * n + 1)
+}
+
+/// Blocks the backward launch aims for (a few per SM on current GPUs); fixed, so results do not
+/// depend on the device.
+pub const BACKWARD_TARGET_BLOCKS: u32 = 528;
+
+/// `(chunks, pairs_per_chunk)` of the backward launch: each head's pairs are split into
+/// `chunks` runs of `pairs_per_chunk` (a multiple of [`pairs_per_block`]); block `(c, h)`
+/// accumulates its runs' `dk` spectrum into its own partial row, and the `dk` kernel sums the
+/// rows in order, so the result is deterministic.
+pub const fn backward_chunks(batch: u32, heads: u32, log2_n: u32) -> (u32, u32) {
+    let ppb = pairs_per_block(log2_n);
+    let pairs = batch.div_ceil(2);
+    let max_chunks = pairs.div_ceil(ppb);
+    let want = BACKWARD_TARGET_BLOCKS.div_ceil(if heads == 0 { 1 } else { heads });
+    let chunks = if want < max_chunks { want } else { max_chunks };
+    let chunks = if chunks == 0 { 1 } else { chunks };
+    let per_chunk = pairs.div_ceil(chunks).div_ceil(ppb) * ppb;
+    let chunks = if per_chunk == 0 { 1 } else { pairs.div_ceil(per_chunk) };
+    (if chunks == 0 { 1 } else { chunks }, if per_chunk == 0 { ppb } else { per_chunk })
+}
+
+/// Backward workspace, in bytes: per block `(c, h)` and block slot, one partial `dk` spectrum
+/// (`N` complex f32) and one scratch spectrum (`N` complex f16 pairs) — `chunks · H ·
+/// pairs_per_block · N · 12`.
+pub const fn backward_workspace_bytes(chunks: u64, heads: u64, log2_n: u32) -> u64 {
+    chunks * heads * pairs_per_block(log2_n) as u64 * (1u64 << log2_n) * 12
+}
+
+/// Byte offset of the scratch spectra within the backward workspace (after the partials).
+pub const fn backward_scratch_offset(chunks: u64, heads: u64, log2_n: u32) -> u64 {
+    chunks * heads * pairs_per_block(log2_n) as u64 * (1u64 << log2_n) * 8
+}
+
+/// The FFT-convolution kernels, by role.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum FftConvKernel {
+    /// `k (H, Lk)` → prepared spectrum. Grid `⌈H / pairs_per_block⌉`.
+    Prepare,
+    /// Forward, per data dtype. Grid `⌈H · ⌈B/2⌉ / pairs_per_block⌉`.
+    Forward,
+    /// Backward (du, dgates, dk partials), per data dtype. Grid `chunks · H`.
+    Backward,
+    /// Sum of the dk partials and inverse FFT into `dk (H, Lk)` f32. Grid
+    /// `⌈H / pairs_per_block⌉`.
+    KernelGrad,
+}
+
+macro_rules! by_size {
+    ($prefix:literal, $suffix:literal, $log2:expr) => {
+        match $log2 {
+            8 => Some(concat!($prefix, "_n256", $suffix)),
+            9 => Some(concat!($prefix, "_n512", $suffix)),
+            10 => Some(concat!($prefix, "_n1024", $suffix)),
+            11 => Some(concat!($prefix, "_n2048", $suffix)),
+            12 => Some(concat!($prefix, "_n4096", $suffix)),
+            13 => Some(concat!($prefix, "_n8192", $suffix)),
+            14 => Some(concat!($prefix, "_n16384", $suffix)),
+            15 => Some(concat!($prefix, "_n32768", $suffix)),
+            _ => None,
+        }
+    };
+}
+
+impl FftConvKernel {
+    /// Every role.
+    pub const ALL: [FftConvKernel; 4] =
+        [FftConvKernel::Prepare, FftConvKernel::Forward, FftConvKernel::Backward, FftConvKernel::KernelGrad];
+
+    /// The PTX entry name for FFT size `2^log2_n` and data dtype `dtype` (ignored by
+    /// [`FftConvKernel::Prepare`] and [`FftConvKernel::KernelGrad`]); `None` when there is no
+    /// such kernel (unsupported size or dtype).
+    pub const fn entry_name(self, log2_n: u32, dtype: DType) -> Option<&'static str> {
+        match (self, dtype) {
+            (FftConvKernel::Prepare, _) => by_size!("fftconv_prepare", "", log2_n),
+            (FftConvKernel::KernelGrad, _) => by_size!("fftconv_dk", "", log2_n),
+            (FftConvKernel::Forward, DType::BF16) => by_size!("fftconv_fwd", "_bf16", log2_n),
+            (FftConvKernel::Forward, DType::F16) => by_size!("fftconv_fwd", "_f16", log2_n),
+            (FftConvKernel::Backward, DType::BF16) => by_size!("fftconv_bwd", "_bf16", log2_n),
+            (FftConvKernel::Backward, DType::F16) => by_size!("fftconv_bwd", "_f16", log2_n),
+            (_, DType::F32) => None,
+        }
+    }
+}

@@ -1,0 +1,1138 @@
+//! FFT convolution on tensor cores: one generic body per kernel, parameterised by the FFT size
+//! (`LOG2_N`), the data type and whether intermediates keep split precision (`SPLIT`).
+//!
+//! # The transform
+//!
+//! A block holds `slots` sequences of `N` complex values in shared memory as f16 planes (real,
+//! imaginary; with `SPLIT` also the low parts `x − f16(x)`). `N = r₀·16^s` is transformed
+//! in place by decimation in frequency: stage `st` applies an `r`-point DFT along the index
+//! digit of stride `M`, then multiplies element `(f, c)` of each block of `S = r·M` by the
+//! twiddle `W_S^{c·f}`. Each stage is a matrix product on tensor cores: a warp takes a *tile*
+//! of 16 DFT inputs × 8 columns, loads it with `ldmatrix`, multiplies it by the 16×16 DFT
+//! matrix (`I_{16/r} ⊗ F_r` for the small first radix) with four real `mma.sync` products
+//! (twelve with `SPLIT`: data and matrix both split), applies the epilogue (twiddles, or the kernel spectrum after the last
+//! stage) in f32, and stores the tile back with `stmatrix`. Tiles of a stage are independent;
+//! stages are separated by barriers. The spectrum is left in digit-reversed order, which the
+//! prepared kernel spectrum shares, and the inverse runs the stages backwards with conjugate
+//! matrices and twiddles, giving natural order again.
+//!
+//! Every stage also scales by a power of two (`1/4` for radix 16) so values keep their size;
+//! inputs are normalised per pair by a power of two from their largest magnitude. All these
+//! scales are exact and undone in f32 on output.
+//!
+//! Shared memory is addressed in 16-byte chunks of 8 f16, swizzled by
+//! [`swizzle`] so that the 8 rows of every `ldmatrix`/`stmatrix` matrix fall in distinct banks
+//! for every stage stride.
+
+use crate::device::{self, block_x, lane, sync_threads, thread_x};
+use crate::element::Element;
+use core::f32::consts::PI;
+use flashfftconv_abi::fftconv::{
+    backward_scratch_offset, pairs_per_block, planes, spectrum_index, FftConvParams, FLAG_IN_GATE, FLAG_OUT_GATE,
+    FLAG_VECTOR, THREADS,
+};
+
+const WARPS: u32 = THREADS / 32;
+
+/// Physical chunk of logical chunk `q`: the low three bits are XORed with the XOR-fold of the
+/// higher bits in groups of three, so any 8 chunks at a power-of-two stride differ in their
+/// low three bits (the 8 bank groups of 16 bytes).
+#[inline(always)]
+fn swizzle(q: u32) -> u32 {
+    let x = q >> 3;
+    q ^ ((x ^ (x >> 3) ^ (x >> 6) ^ (x >> 9)) & 7)
+}
+
+/// The block's shared memory: `planes` f16 planes of `slots · N` values, then a small reduction
+/// area.
+#[derive(Clone, Copy)]
+struct Smem {
+    base: u32,
+    plane_bytes: u32,
+    reduce: u32,
+}
+
+impl Smem {
+    #[inline(always)]
+    fn new(log2_n: u32, split: bool) -> Self {
+        let base = device::dynamic_shared_base();
+        let plane_bytes = pairs_per_block(log2_n) << (log2_n + 1);
+        Smem { base, plane_bytes, reduce: base + plane_bytes * planes(split) }
+    }
+
+    /// Address of the chunk holding position `pos` (a multiple of 8) of `plane`.
+    #[inline(always)]
+    fn chunk(&self, plane: u32, pos: u32) -> u32 {
+        self.base + plane * self.plane_bytes + (swizzle(pos >> 3) << 4)
+    }
+}
+
+/// One stage: radix `2^log2_r` along the digit of stride `2^log2_m`.
+#[derive(Clone, Copy)]
+struct Stage {
+    log2_r: u32,
+    log2_m: u32,
+}
+
+const fn num_stages(log2_n: u32) -> u32 {
+    log2_n / 4 + if log2_n % 4 != 0 { 1 } else { 0 }
+}
+
+#[inline(always)]
+fn stage(log2_n: u32, st: u32) -> Stage {
+    let rem = log2_n % 4;
+    if rem == 0 {
+        Stage { log2_r: 4, log2_m: log2_n - 4 * (st + 1) }
+    } else if st == 0 {
+        Stage { log2_r: rem, log2_m: log2_n - rem }
+    } else {
+        Stage { log2_r: 4, log2_m: log2_n - rem - 4 * st }
+    }
+}
+
+/// log2 of the scale a stage of radix `2^log2_r` applies (about `1/√r`, a power of two).
+#[inline(always)]
+fn stage_scale_log2(log2_r: u32) -> i32 {
+    if log2_r == 1 || log2_r == 2 {
+        -1
+    } else {
+        -2
+    }
+}
+
+/// log2 of the product of all stage scales of one transform direction.
+#[inline(always)]
+fn transform_scale_log2(log2_n: u32) -> i32 {
+    let mut e = 0;
+    let mut st = 0;
+    while st < num_stages(log2_n) {
+        e += stage_scale_log2(stage(log2_n, st).log2_r);
+        st += 1;
+    }
+    e
+}
+
+/// `2^e` as f32, `e` clamped to the normal range.
+#[inline(always)]
+fn pow2(e: i32) -> f32 {
+    let e = if e < -126 {
+        -126
+    } else if e > 127 {
+        127
+    } else {
+        e
+    };
+    f32::from_bits(((e + 127) as u32) << 23)
+}
+
+/// `x · 2^e` for any `e` an f32 result can need (two exact factors).
+#[inline(always)]
+fn scale_pow2(x: f32, e: i32) -> f32 {
+    x * pow2(e / 2) * pow2(e - e / 2)
+}
+
+/// The exponent `e` with `m · 2^−e ∈ [0.5, 1)` for a finite `m > 0` (0 for zero or subnormal
+/// maxima, whose values are then used as they are).
+#[inline(always)]
+fn norm_exponent(m: f32) -> i32 {
+    let biased = ((m.to_bits() >> 23) & 0xff) as i32;
+    if biased == 0 {
+        0
+    } else {
+        biased - 126
+    }
+}
+
+/// The DFT matrix of one radix as `mma` A fragments: real part, imaginary part and its
+/// negation.
+struct Dft {
+    re: [u32; 4],
+    im: [u32; 4],
+    neg_im: [u32; 4],
+    /// The f16 rounding remainders of the three (used with split precision: the matrix's own
+    /// rounding, about 10⁻⁴ per stage, would otherwise dominate the f16 error).
+    re_lo: [u32; 4],
+    im_lo: [u32; 4],
+    neg_im_lo: [u32; 4],
+}
+
+impl Dft {
+    /// `I_{16/r} ⊗ F_r`, `F_r[f, k] = exp(−2πi·fk/r)`, for this lane's fragment entries.
+    #[inline(always)]
+    fn new(log2_r: u32) -> Self {
+        let (g, t) = (lane() >> 2, lane() & 3);
+        let mut re = [0u32; 4];
+        let mut im = [0u32; 4];
+        let mut neg_im = [0u32; 4];
+        let (mut re_lo, mut im_lo, mut neg_im_lo) = ([0u32; 4], [0u32; 4], [0u32; 4]);
+        for reg in 0..4u32 {
+            let row = g + 8 * (reg & 1);
+            let col0 = 2 * t + 8 * (reg >> 1);
+            let mut v = [(0.0f32, 0.0f32); 2];
+            for (e, out) in v.iter_mut().enumerate() {
+                let col = col0 + e as u32;
+                if row >> log2_r == col >> log2_r {
+                    let mask = (1 << log2_r) - 1;
+                    let m = ((row & mask) * (col & mask)) & mask;
+                    let angle = -2.0 * PI * m as f32 / (1u32 << log2_r) as f32;
+                    let (c, s) = device::cos_sin(angle);
+                    *out = (c, s);
+                }
+            }
+            (re[reg as usize], re_lo[reg as usize]) = split_pack(v[0].0, v[1].0);
+            (im[reg as usize], im_lo[reg as usize]) = split_pack(v[0].1, v[1].1);
+            (neg_im[reg as usize], neg_im_lo[reg as usize]) = split_pack(-v[0].1, -v[1].1);
+        }
+        Dft { re, im, neg_im, re_lo, im_lo, neg_im_lo }
+    }
+}
+
+/// Where a tile sits: what the epilogue needs to locate its four values per part.
+#[derive(Clone, Copy)]
+struct Tile {
+    /// Sequence slot within the block.
+    slot: u32,
+    /// Tile index within the slot's sequence (`0 .. N/128`).
+    local: u32,
+    stage: Stage,
+    /// First position of the tile's block of `S = r·M` (a multiple of `S`), for `M ≥ 8`.
+    block_start: u32,
+    /// First column of the tile within its block, for `M ≥ 8`.
+    col0: u32,
+}
+
+impl Tile {
+    /// Position within the slot's sequence of accumulator element `e` of this lane: row
+    /// (output frequency digit) `g + 8·(e/2)`, column `2t + e%2`.
+    #[inline(always)]
+    fn pos(&self, e: u32) -> u32 {
+        let (g, t) = (lane() >> 2, lane() & 3);
+        let row = g + 8 * (e >> 1);
+        let col = 2 * t + (e & 1);
+        if self.stage.log2_m == 0 {
+            self.local * 128 + col * 16 + row
+        } else {
+            let i = row >> self.stage.log2_r;
+            let f = row & ((1 << self.stage.log2_r) - 1);
+            self.block_start + (f << self.stage.log2_m) + self.col0 + 8 * i + col
+        }
+    }
+}
+
+/// `W_S^{c·f}` (conjugated with `INV`) times `scale` for position `pos` in the geometry of
+/// stage `g`: `f` is the position's digit of stride `M`, `c` its offset within the stride.
+#[inline(always)]
+fn twiddle<const INV: bool>(g: Stage, pos: u32, scale: f32) -> (f32, f32) {
+    let log2_s = g.log2_r + g.log2_m;
+    let w = pos & ((1 << log2_s) - 1);
+    let m = (w >> g.log2_m) * (w & ((1 << g.log2_m) - 1));
+    let half = 1u32 << (log2_s - 1);
+    let mi = m as i32 - if m > half { (2 * half) as i32 } else { 0 };
+    let angle = mi as f32 * (-2.0 * PI * pow2(-(log2_s as i32)));
+    let (c, s) = device::cos_sin(angle);
+    (c * scale, if INV { -s * scale } else { s * scale })
+}
+
+/// `a · b` for complex `a`, `b` (as pairs).
+#[inline(always)]
+fn cmul(a: (f32, f32), b: (f32, f32)) -> (f32, f32) {
+    (a.0 * b.0 - a.1 * b.1, a.0 * b.1 + a.1 * b.0)
+}
+
+/// f16 pairs of `(lo, hi)` and, with `SPLIT`, of their rounding remainders.
+#[inline(always)]
+fn split_pack(lo: f32, hi: f32) -> (u32, u32) {
+    let h = device::pack_f16x2(lo, hi);
+    let back_lo = device::f16_to_f32(h as u16);
+    let back_hi = device::f16_to_f32((h >> 16) as u16);
+    (h, device::pack_f16x2(lo - back_lo, hi - back_hi))
+}
+
+/// Shared-memory address this lane gives `ldmatrix`/`stmatrix` for tile `local` of `slot` in
+/// stage `g`, with the tile's block start and first column. Lane `8m + r` addresses row `r` of
+/// matrix `m`: matrices 0 and 1 are the real part's DFT inputs 0–7 and 8–15, 2 and 3 the
+/// imaginary part's.
+#[inline(always)]
+fn tile_address(sm: &Smem, log2_n: u32, g: Stage, slot: u32, local: u32) -> (u32, u32, u32) {
+    let lane = lane();
+    let (matrix, row) = (lane >> 3, lane & 7);
+    let (pos, block_start, col0) = if g.log2_m == 0 {
+        // Radix 16 at stride 1: each matrix row is 8 consecutive inputs of one DFT.
+        (local * 128 + row * 16 + 8 * (matrix & 1), 0, 0)
+    } else {
+        // Each matrix row is 8 consecutive columns of one input digit.
+        let log2_s = g.log2_r + g.log2_m;
+        let log2_groups = log2_s - 7;
+        let block_start = (local >> log2_groups) << log2_s;
+        let col0 = (local & ((1 << log2_groups) - 1)) << (7 - g.log2_r);
+        let k = row + 8 * (matrix & 1);
+        let i = k >> g.log2_r;
+        let j = k & ((1 << g.log2_r) - 1);
+        (block_start + (j << g.log2_m) + col0 + 8 * i, block_start, col0)
+    };
+    (sm.chunk(matrix >> 1, (slot << log2_n) + pos), block_start, col0)
+}
+
+/// Stores a tile's f32 results (this lane's accumulator entries) at `addr` from
+/// [`tile_address`], as f16 (and the low parts with `SPLIT`).
+///
+/// # Safety
+/// All lanes take part; `addr` from [`tile_address`] for stage `g`.
+#[inline(always)]
+unsafe fn store_tile<const SPLIT: bool>(sm: &Smem, g: Stage, addr: u32, re: &[f32; 4], im: &[f32; 4]) {
+    let (r01, r01_lo) = split_pack(re[0], re[1]);
+    let (r23, r23_lo) = split_pack(re[2], re[3]);
+    let (i01, i01_lo) = split_pack(im[0], im[1]);
+    let (i23, i23_lo) = split_pack(im[2], im[3]);
+    let lo_addr = addr + 2 * sm.plane_bytes;
+    // SAFETY: guaranteed by the caller.
+    unsafe {
+        if g.log2_m == 0 {
+            device::stmatrix_x4::<true>(addr, [r01, r23, i01, i23]);
+            if SPLIT {
+                device::stmatrix_x4::<true>(lo_addr, [r01_lo, r23_lo, i01_lo, i23_lo]);
+            }
+        } else {
+            device::stmatrix_x4::<false>(addr, [r01, r23, i01, i23]);
+            if SPLIT {
+                device::stmatrix_x4::<false>(lo_addr, [r01_lo, r23_lo, i01_lo, i23_lo]);
+            }
+        }
+    }
+}
+
+/// One stage over every tile of the block: load, multiply by the DFT matrix (conjugate with
+/// `INV`), `epilogue` on the f32 results, store back in place.
+///
+/// # Safety
+/// Called by all threads of the block between barriers, with the shared memory of `sm`.
+#[inline(always)]
+unsafe fn run_stage<const SPLIT: bool, const INV: bool, F: FnMut(&Tile, &mut [f32; 4], &mut [f32; 4])>(
+    sm: &Smem,
+    log2_n: u32,
+    g: Stage,
+    dft: &Dft,
+    mut epilogue: F,
+) {
+    let log2_tiles = log2_n - 7;
+    let total = pairs_per_block(log2_n) << log2_tiles;
+    let (a_re_im, a_im_re) = if INV { (&dft.im, &dft.neg_im) } else { (&dft.neg_im, &dft.im) };
+    let (a_re_im_lo, a_im_re_lo) = if INV { (&dft.im_lo, &dft.neg_im_lo) } else { (&dft.neg_im_lo, &dft.im_lo) };
+    let mut tau = thread_x() >> 5;
+    while tau < total {
+        let slot = tau >> log2_tiles;
+        let local = tau & ((1 << log2_tiles) - 1);
+        let (addr, block_start, col0) = tile_address(sm, log2_n, g, slot, local);
+        // SAFETY: `addr` is a chunk of this block's planes; all lanes take part.
+        let x = unsafe {
+            if g.log2_m == 0 {
+                device::ldmatrix_x4::<false>(addr)
+            } else {
+                device::ldmatrix_x4::<true>(addr)
+            }
+        };
+        let (xr, xi) = ([x[0], x[1]], [x[2], x[3]]);
+        let mut re = device::mma_f16(&dft.re, xr, [0.0; 4]);
+        re = device::mma_f16(a_re_im, xi, re);
+        let mut im = device::mma_f16(a_im_re, xr, [0.0; 4]);
+        im = device::mma_f16(&dft.re, xi, im);
+        if SPLIT {
+            // SAFETY: as above, the low planes.
+            let lo = unsafe {
+                if g.log2_m == 0 {
+                    device::ldmatrix_x4::<false>(addr + 2 * sm.plane_bytes)
+                } else {
+                    device::ldmatrix_x4::<true>(addr + 2 * sm.plane_bytes)
+                }
+            };
+            re = device::mma_f16(&dft.re, [lo[0], lo[1]], re);
+            re = device::mma_f16(a_re_im, [lo[2], lo[3]], re);
+            im = device::mma_f16(a_im_re, [lo[0], lo[1]], im);
+            im = device::mma_f16(&dft.re, [lo[2], lo[3]], im);
+            // The matrix's low part times the data's high part.
+            re = device::mma_f16(&dft.re_lo, xr, re);
+            re = device::mma_f16(a_re_im_lo, xi, re);
+            im = device::mma_f16(a_im_re_lo, xr, im);
+            im = device::mma_f16(&dft.re_lo, xi, im);
+        }
+        epilogue(&Tile { slot, local, stage: g, block_start, col0 }, &mut re, &mut im);
+        // SAFETY: the same chunks this warp loaded; no other warp touches them in this stage.
+        unsafe { store_tile::<SPLIT>(sm, g, addr, &re, &im) };
+        tau += WARPS;
+    }
+}
+
+/// Forward transform of every slot; `last` is the epilogue of the last stage (whose twiddles
+/// are all one): it receives the spectrum scaled by the transform's stage scales.
+///
+/// # Safety
+/// As [`run_stage`]; starts with a barrier (the data must be in shared memory before).
+#[inline(always)]
+unsafe fn forward_fft<const SPLIT: bool, F: FnMut(&Tile, &mut [f32; 4], &mut [f32; 4])>(
+    sm: &Smem,
+    log2_n: u32,
+    dft16: &Dft,
+    dft_first: &Dft,
+    mut last: F,
+) {
+    let ns = num_stages(log2_n);
+    for st in 0..ns {
+        sync_threads();
+        let g = stage(log2_n, st);
+        let dft = if g.log2_r == 4 { dft16 } else { dft_first };
+        let scale = pow2(stage_scale_log2(g.log2_r));
+        if st + 1 < ns {
+            // SAFETY: forwarded.
+            unsafe {
+                run_stage::<SPLIT, false, _>(sm, log2_n, g, dft, |tile, re, im| {
+                    for e in 0..4 {
+                        let w = twiddle::<false>(g, tile.pos(e as u32), scale);
+                        (re[e], im[e]) = cmul((re[e], im[e]), w);
+                    }
+                })
+            };
+        } else {
+            // SAFETY: forwarded.
+            unsafe {
+                run_stage::<SPLIT, false, _>(sm, log2_n, g, dft, |tile, re, im| {
+                    for e in 0..4 {
+                        re[e] *= scale;
+                        im[e] *= scale;
+                    }
+                    last(tile, re, im);
+                })
+            };
+        }
+    }
+}
+
+/// Inverse transform of every slot (digit-reversed spectrum in, natural order out), scaled by
+/// the stage scales.
+///
+/// # Safety
+/// As [`forward_fft`].
+#[inline(always)]
+unsafe fn inverse_fft<const SPLIT: bool>(sm: &Smem, log2_n: u32, dft16: &Dft, dft_first: &Dft) {
+    let ns = num_stages(log2_n);
+    for k in 0..ns {
+        sync_threads();
+        let st = ns - 1 - k;
+        let g = stage(log2_n, st);
+        let dft = if g.log2_r == 4 { dft16 } else { dft_first };
+        let scale = pow2(stage_scale_log2(g.log2_r));
+        // The twiddles of stage `st − 1` precede its butterflies in the inverse: apply them
+        // here, at the same positions.
+        let next = if st > 0 { Some(stage(log2_n, st - 1)) } else { None };
+        // SAFETY: forwarded.
+        unsafe {
+            run_stage::<SPLIT, true, _>(sm, log2_n, g, dft, |tile, re, im| {
+                for e in 0..4 {
+                    match next {
+                        Some(ng) => {
+                            let w = twiddle::<true>(ng, tile.pos(e as u32), scale);
+                            (re[e], im[e]) = cmul((re[e], im[e]), w);
+                        }
+                        None => {
+                            re[e] *= scale;
+                            im[e] *= scale;
+                        }
+                    }
+                }
+            })
+        };
+    }
+}
+
+/// Per-slot row bookkeeping of a block: which threads serve which slot.
+#[derive(Clone, Copy)]
+struct SlotThreads {
+    slot: u32,
+    /// Index of this thread among its slot's threads.
+    index: u32,
+    count: u32,
+}
+
+impl SlotThreads {
+    #[inline(always)]
+    fn new(log2_n: u32) -> Self {
+        let count = THREADS / pairs_per_block(log2_n);
+        SlotThreads { slot: thread_x() / count, index: thread_x() % count, count }
+    }
+}
+
+/// Largest value of `v` over the threads of each slot (all threads call; each gets its slot's).
+///
+/// # Safety
+/// Called by all threads between barriers; uses the reduction area of `sm`.
+#[inline(always)]
+unsafe fn slot_max(sm: &Smem, st: &SlotThreads, v: f32) -> f32 {
+    let mut m = v;
+    let mut mask = 16;
+    while mask > 0 {
+        m = m.max(f32::from_bits(device::shfl_xor_u32(m.to_bits(), mask)));
+        mask >>= 1;
+    }
+    let warp = thread_x() >> 5;
+    if lane() == 0 {
+        // SAFETY: one f32 per warp in the reduction area.
+        unsafe { device::st_shared_f32(sm.reduce + 4 * warp, m) };
+    }
+    sync_threads();
+    let warps = st.count / 32;
+    let mut out = 0.0f32;
+    for w in 0..warps {
+        // SAFETY: written above, ordered by the barrier.
+        out = out.max(unsafe { device::ld_shared_f32(sm.reduce + 4 * (st.slot * warps + w)) });
+    }
+    sync_threads();
+    out
+}
+
+/// A (B, H, L) row pair: element offsets of its two rows (`second` absent for an odd batch's
+/// last row) or none for an idle slot.
+#[derive(Clone, Copy)]
+struct Rows {
+    first: u64,
+    second: Option<u64>,
+}
+
+impl Rows {
+    /// The rows of pair `j` of head `h`.
+    #[inline(always)]
+    fn of(p: &FftConvParams, h: u32, j: u32) -> Self {
+        let (b, hs, l) = (p.batch as u64, p.heads as u64, p.len as u64);
+        let b0 = 2 * j as u64;
+        let first = (b0 * hs + h as u64) * l;
+        Rows { first, second: if b0 + 1 < b { Some(first + hs * l) } else { None } }
+    }
+}
+
+/// 8 consecutive elements `x[row + 8·chunk ..]` times the gate's (zeros past `len`), in f32.
+///
+/// # Safety
+/// `x` (and `gate` unless null) hold the row; with `vector`, rows are 16-byte aligned and `len`
+/// is a multiple of 8.
+#[inline(always)]
+unsafe fn load_chunk<E: Element>(
+    x: *const E,
+    gate: *const E,
+    row: u64,
+    chunk: u32,
+    len: u32,
+    vector: bool,
+) -> [f32; 8] {
+    let start = chunk * 8;
+    let mut v = [0.0f32; 8];
+    if start >= len {
+        return v;
+    }
+    // SAFETY: guaranteed by the caller; every index read is below `len`.
+    unsafe {
+        let px = x.add((row + start as u64) as usize);
+        if vector {
+            v = E::load8(px);
+            if !gate.is_null() {
+                let gv = E::load8(gate.add((row + start as u64) as usize));
+                for e in 0..8 {
+                    v[e] *= gv[e];
+                }
+            }
+        } else {
+            for e in 0..8u32 {
+                if start + e < len {
+                    v[e as usize] = E::load(px.add(e as usize));
+                    if !gate.is_null() {
+                        v[e as usize] *= E::load(gate.add((row + (start + e) as u64) as usize));
+                    }
+                }
+            }
+        }
+    }
+    v
+}
+
+/// Loads `gate ⊙ x` for this slot's row pair into the slot's planes (first row real, second
+/// imaginary, zero past `len` and for absent rows), scaled by `2^−e` with `e` from the pair's
+/// largest magnitude; returns `e`. All threads call (idle slots pass `rows = None`).
+///
+/// # Safety
+/// As [`load_chunk`] for the rows given; called between barriers by all threads.
+#[inline(always)]
+unsafe fn load_pair<E: Element, const SPLIT: bool>(
+    sm: &Smem,
+    log2_n: u32,
+    st: &SlotThreads,
+    rows: Option<Rows>,
+    x: *const E,
+    gate: *const E,
+    len: u32,
+    vector: bool,
+) -> i32 {
+    let chunks = 1u32 << (log2_n - 3);
+    let mut m = 0.0f32;
+    if let Some(r) = rows {
+        let mut c = st.index;
+        while c < chunks {
+            // SAFETY: forwarded.
+            let a = unsafe { load_chunk(x, gate, r.first, c, len, vector) };
+            let b = match r.second {
+                // SAFETY: forwarded.
+                Some(s) => unsafe { load_chunk(x, gate, s, c, len, vector) },
+                None => [0.0; 8],
+            };
+            for e in 0..8 {
+                m = m.max(a[e].abs()).max(b[e].abs());
+            }
+            c += st.count;
+        }
+    }
+    // SAFETY: forwarded.
+    let e = norm_exponent(unsafe { slot_max(sm, st, m) });
+    let mut c = st.index;
+    while c < chunks {
+        let (a, b) = match rows {
+            // SAFETY: forwarded.
+            Some(r) => unsafe {
+                (
+                    load_chunk(x, gate, r.first, c, len, vector),
+                    match r.second {
+                        Some(s) => load_chunk(x, gate, s, c, len, vector),
+                        None => [0.0; 8],
+                    },
+                )
+            },
+            None => ([0.0; 8], [0.0; 8]),
+        };
+        let mut hi = [[0u32; 4]; 2];
+        let mut lo = [[0u32; 4]; 2];
+        for w in 0..4 {
+            let (h, l) = split_pack(scale_pow2(a[2 * w], -e), scale_pow2(a[2 * w + 1], -e));
+            hi[0][w] = h;
+            lo[0][w] = l;
+            let (h, l) = split_pack(scale_pow2(b[2 * w], -e), scale_pow2(b[2 * w + 1], -e));
+            hi[1][w] = h;
+            lo[1][w] = l;
+        }
+        let pos = (st.slot << log2_n) + 8 * c;
+        // SAFETY: chunks of this slot's planes.
+        unsafe {
+            device::st_shared_16b(sm.chunk(0, pos), hi[0]);
+            device::st_shared_16b(sm.chunk(1, pos), hi[1]);
+            if SPLIT {
+                device::st_shared_16b(sm.chunk(2, pos), lo[0]);
+                device::st_shared_16b(sm.chunk(3, pos), lo[1]);
+            }
+        }
+        c += st.count;
+    }
+    e
+}
+
+/// The slot's result chunk `c` (8 positions) of plane pair `(part, part + 2)` in f32.
+///
+/// # Safety
+/// Between barriers, after the inverse transform.
+#[inline(always)]
+unsafe fn read_chunk<const SPLIT: bool>(sm: &Smem, pos: u32, part: u32) -> [f32; 8] {
+    // SAFETY: a chunk of this block's planes.
+    let hi = unsafe { device::ld_shared_16b(sm.chunk(part, pos)) };
+    let mut v = [0.0f32; 8];
+    for w in 0..4 {
+        v[2 * w] = device::f16_to_f32(hi[w] as u16);
+        v[2 * w + 1] = device::f16_to_f32((hi[w] >> 16) as u16);
+    }
+    if SPLIT {
+        // SAFETY: as above.
+        let lo = unsafe { device::ld_shared_16b(sm.chunk(part + 2, pos)) };
+        for w in 0..4 {
+            v[2 * w] += device::f16_to_f32(lo[w] as u16);
+            v[2 * w + 1] += device::f16_to_f32((lo[w] >> 16) as u16);
+        }
+    }
+    v
+}
+
+/// Writes `v` (8 values of chunk `chunk` of the row at `row`) to `out` after multiplying by
+/// `mul` (if not null), only positions below `len`.
+///
+/// # Safety
+/// `out` (and `mul`) hold the row; `vector` as in [`load_chunk`].
+#[inline(always)]
+unsafe fn store_chunk<E: Element<Acc = f32>>(
+    out: *mut E,
+    mul: *const E,
+    row: u64,
+    chunk: u32,
+    len: u32,
+    vector: bool,
+    mut v: [f32; 8],
+) {
+    let start = chunk * 8;
+    // SAFETY: guaranteed by the caller; indices below `len`.
+    unsafe {
+        let at = (row + start as u64) as usize;
+        if vector {
+            if !mul.is_null() {
+                let m = E::load8(mul.add(at));
+                for e in 0..8 {
+                    v[e] *= m[e];
+                }
+            }
+            E::store8(out.add(at), v);
+        } else {
+            for e in 0..8u32 {
+                if start + e < len {
+                    let mut y = v[e as usize];
+                    if !mul.is_null() {
+                        y *= E::load(mul.add(at + e as usize));
+                    }
+                    E::store(out.add(at + e as usize), y);
+                }
+            }
+        }
+    }
+}
+
+/// Writes this slot's transformed pair: `outs[i][row] = scale · result · muls[i][row]` for the
+/// first row (real part) and the second (imaginary part), positions `< len`.
+///
+/// # Safety
+/// After the inverse transform (barrier first); the buffers hold the rows.
+#[inline(always)]
+unsafe fn store_pair<E: Element<Acc = f32>, const SPLIT: bool, const OUTS: usize>(
+    sm: &Smem,
+    log2_n: u32,
+    st: &SlotThreads,
+    rows: Rows,
+    outs: [(*mut E, *const E); OUTS],
+    scale_log2: i32,
+    len: u32,
+    vector: bool,
+) {
+    let chunks = len.div_ceil(8);
+    let mut c = st.index;
+    while c < chunks {
+        let pos = (st.slot << log2_n) + 8 * c;
+        for part in 0..2u32 {
+            let row = if part == 0 { Some(rows.first) } else { rows.second };
+            if let Some(row) = row {
+                // SAFETY: forwarded.
+                let mut v = unsafe { read_chunk::<SPLIT>(sm, pos, part) };
+                for e in 0..8 {
+                    v[e] = scale_pow2(v[e], scale_log2);
+                }
+                for i in 0..OUTS {
+                    let (out, mul) = outs[i];
+                    if !out.is_null() {
+                        // SAFETY: forwarded.
+                        unsafe { store_chunk(out, mul, row, c, len, vector, v) };
+                    }
+                }
+            }
+        }
+        c += st.count;
+    }
+}
+
+/// The four complex f32 values of `spectrum` (interleaved) at this lane's entries of tile
+/// `local`.
+///
+/// # Safety
+/// `spectrum` holds `N` complex values, 32-byte aligned.
+#[inline(always)]
+unsafe fn load_spectrum4(spectrum: *const f32, local: u32) -> [(f32, f32); 4] {
+    let at = 2 * spectrum_index(local, lane(), 0) as usize;
+    // SAFETY: guaranteed by the caller.
+    let (a, b) = unsafe {
+        (device::load_16b(spectrum.add(at) as *const u8), device::load_16b(spectrum.add(at + 4) as *const u8))
+    };
+    [
+        (f32::from_bits(a[0]), f32::from_bits(a[1])),
+        (f32::from_bits(a[2]), f32::from_bits(a[3])),
+        (f32::from_bits(b[0]), f32::from_bits(b[1])),
+        (f32::from_bits(b[2]), f32::from_bits(b[3])),
+    ]
+}
+
+/// Word `slot` of per-slot area `area` (1: first input's exponent, 2: second input's exponent,
+/// 3: an order-independent maximum) in the reduction area; area 0 holds per-warp maxima.
+#[inline(always)]
+fn slot_word(sm: &Smem, area: u32, slot: u32) -> u32 {
+    sm.reduce + 4 * (8 * area + slot)
+}
+
+/// Publishes this slot's `value` in `area` (one thread per slot writes).
+///
+/// # Safety
+/// Read only after a barrier.
+#[inline(always)]
+unsafe fn publish(sm: &Smem, st: &SlotThreads, area: u32, value: i32) {
+    if st.index == 0 {
+        // SAFETY: a word of the reduction area.
+        unsafe { device::st_shared_f32(slot_word(sm, area, st.slot), f32::from_bits(value as u32)) };
+    }
+}
+
+/// The value [`publish`]ed for `slot` in `area`.
+///
+/// # Safety
+/// After the barrier that follows the publication.
+#[inline(always)]
+unsafe fn published(sm: &Smem, area: u32, slot: u32) -> i32 {
+    // SAFETY: a word of the reduction area.
+    unsafe { device::ld_shared_f32(slot_word(sm, area, slot)) }.to_bits() as i32
+}
+
+/// log2 of a power of two.
+#[inline(always)]
+fn log2_pow2(x: f32) -> i32 {
+    ((x.to_bits() >> 23) & 0xff) as i32 - 127
+}
+
+/// Kernel spectrum and scale of head `h` in a prepared buffer.
+///
+/// # Safety
+/// `prepared` holds `prepared_len(heads, N)` f32 and `h < heads`.
+#[inline(always)]
+unsafe fn head_spectrum(prepared: *const f32, heads: u32, log2_n: u32, h: u32) -> (*const f32, f32) {
+    let n2 = 2u64 << log2_n;
+    // SAFETY: guaranteed by the caller.
+    unsafe { (prepared.add((h as u64 * n2) as usize), *prepared.add((heads as u64 * n2 + h as u64) as usize)) }
+}
+
+/// `v · k` (or `v · conj(k)`) with `v` scaled by `sigma`.
+#[inline(always)]
+fn times_kernel<const CONJ: bool>(v: (f32, f32), sigma: f32, k: (f32, f32)) -> (f32, f32) {
+    cmul((v.0 * sigma, v.1 * sigma), if CONJ { (k.0, -k.1) } else { k })
+}
+
+/// Prepare: `k (H, Lk)` → the kernel spectrum in the kernels' order plus per-head scales.
+/// Slot `s` of block `b` transforms head `b · slots + s` (as the real part; imaginary zero),
+/// with split precision where it fits (`SPLIT`).
+///
+/// # Safety
+/// `k` holds `H · Lk` f32, `prepared` `prepared_len(H, N)` f32; grid `⌈H / slots⌉`, block
+/// `THREADS`, shared memory `shared_bytes(LOG2_N, SPLIT)`.
+#[inline(always)]
+pub unsafe fn prepare<const LOG2_N: u32, const SPLIT: bool>(k: *const f32, prepared: *mut f32, p: FftConvParams) {
+    let sm = Smem::new(LOG2_N, SPLIT);
+    let st = SlotThreads::new(LOG2_N);
+    let slots = pairs_per_block(LOG2_N);
+    let first_head = block_x() as u32 * slots;
+    let h = first_head + st.slot;
+    let lk = p.kernel_len;
+    let rows = if h < p.heads { Some(Rows { first: h as u64 * lk as u64, second: None }) } else { None };
+    // SAFETY: the head's row of `k` has `Lk` values (f32 rows take the scalar path).
+    let ek = unsafe { load_pair::<f32, SPLIT>(&sm, LOG2_N, &st, rows, k, core::ptr::null(), lk, false) };
+    // SAFETY: a word of the reduction area; the transform's first barrier orders it.
+    unsafe {
+        publish(&sm, &st, 1, ek);
+        device::st_shared_f32(slot_word(&sm, 3, st.slot), 0.0);
+    }
+    let (dft16, dft_first) = (Dft::new(4), Dft::new(LOG2_N % 4));
+    // SAFETY: the planes were filled above.
+    unsafe {
+        forward_fft::<SPLIT, _>(&sm, LOG2_N, &dft16, &dft_first, |tile, re, im| {
+            let head = first_head + tile.slot;
+            if head < p.heads {
+                // Undo the input normalisation and the stage scales: the exact spectrum.
+                let e = published(&sm, 1, tile.slot) - transform_scale_log2(LOG2_N);
+                let mut w = [0u32; 8];
+                let mut m = 0.0f32;
+                for i in 0..4 {
+                    let (a, b) = (scale_pow2(re[i], e), scale_pow2(im[i], e));
+                    m = m.max(a.abs()).max(b.abs());
+                    w[2 * i] = a.to_bits();
+                    w[2 * i + 1] = b.to_bits();
+                }
+                device::atomic_max_shared_u32(slot_word(&sm, 3, tile.slot), m.to_bits());
+                let at = (head as u64 * (2u64 << LOG2_N)) as usize + 2 * spectrum_index(tile.local, lane(), 0) as usize;
+                device::store_16b(prepared.add(at) as *mut u8, [w[0], w[1], w[2], w[3]]);
+                device::store_16b(prepared.add(at + 4) as *mut u8, [w[4], w[5], w[6], w[7]]);
+            }
+        })
+    };
+    sync_threads();
+    if h < p.heads && st.index == 0 {
+        // SAFETY: the maximum is complete after the barrier; the scales follow the spectra.
+        unsafe {
+            let m = device::ld_shared_f32(slot_word(&sm, 3, st.slot));
+            *prepared.add((p.heads as u64 * (2u64 << LOG2_N) + h as u64) as usize) = pow2(-norm_exponent(m));
+        }
+    }
+}
+
+/// Forward: `y = out_gate ⊙ conv(in_gate ⊙ u, k)[..L]`. Slot `s` of block `b` takes pair
+/// `b · slots + s` (head-major: pairs of one head are consecutive, so they share the kernel
+/// spectrum in L2).
+///
+/// # Safety
+/// Buffers as the host validated against `p` (gates null unless flagged); grid
+/// `⌈H·⌈B/2⌉ / slots⌉`, block `THREADS`, shared memory `shared_bytes(LOG2_N, SPLIT)`.
+#[inline(always)]
+pub unsafe fn forward<E: Element<Acc = f32>, const LOG2_N: u32, const SPLIT: bool>(
+    u: *const E,
+    in_gate: *const E,
+    out_gate: *const E,
+    prepared: *const f32,
+    y: *mut E,
+    p: FftConvParams,
+) {
+    let sm = Smem::new(LOG2_N, SPLIT);
+    let st = SlotThreads::new(LOG2_N);
+    let slots = pairs_per_block(LOG2_N) as u64;
+    let pph = p.pairs_per_head() as u64;
+    let pair = block_x() * slots + st.slot as u64;
+    let (h, j) = ((pair / pph) as u32, (pair % pph) as u32);
+    let rows = if h < p.heads { Some(Rows::of(&p, h, j)) } else { None };
+    let vector = p.flags & FLAG_VECTOR != 0;
+    let gate_in = if p.flags & FLAG_IN_GATE != 0 { in_gate } else { core::ptr::null() };
+    let gate_out = if p.flags & FLAG_OUT_GATE != 0 { out_gate } else { core::ptr::null() };
+    // SAFETY: the rows lie in `u` and the gate.
+    let ez = unsafe { load_pair::<E, SPLIT>(&sm, LOG2_N, &st, rows, u, gate_in, p.len, vector) };
+    let (dft16, dft_first) = (Dft::new(4), Dft::new(LOG2_N % 4));
+    // SAFETY: the planes were filled; every active slot's head spectrum is read.
+    unsafe {
+        forward_fft::<SPLIT, _>(&sm, LOG2_N, &dft16, &dft_first, |tile, re, im| {
+            let head = ((block_x() * slots + tile.slot as u64) / pph) as u32;
+            if head < p.heads {
+                let (spec, sigma) = head_spectrum(prepared, p.heads, LOG2_N, head);
+                let kv = load_spectrum4(spec, tile.local);
+                for e in 0..4 {
+                    (re[e], im[e]) = times_kernel::<false>((re[e], im[e]), sigma, kv[e]);
+                }
+            }
+        });
+        inverse_fft::<SPLIT>(&sm, LOG2_N, &dft16, &dft_first);
+    }
+    sync_threads();
+    if let Some(r) = rows {
+        // SAFETY: reads the head's scale.
+        let (_, sigma) = unsafe { head_spectrum(prepared, p.heads, LOG2_N, h) };
+        let e_out = ez - 2 * transform_scale_log2(LOG2_N) - LOG2_N as i32 - log2_pow2(sigma);
+        // SAFETY: the rows lie in `y` and the gate.
+        unsafe { store_pair::<E, SPLIT, 1>(&sm, LOG2_N, &st, r, [(y, gate_out)], e_out, p.len, vector) };
+    }
+}
+
+/// Backward of [`forward`] for the pairs of one chunk of one head (block `h · chunks + c`):
+/// `d_out_gate = dy ⊙ conv(z, k)`, `dz = corr(dv, k)` with `dv = out_gate ⊙ dy`,
+/// `du = in_gate ⊙ dz`, `d_in_gate = u ⊙ dz`, and the block's partial `dk` spectrum
+/// `Σ FFT(dv_pair) · conj(FFT(z_pair))` (whose inverse's real part is the pairs' `dk`).
+///
+/// Per pair: `z` is transformed and its spectrum kept in the block's scratch row (global, by
+/// the thread that later reads it back); with an output gate, `conv(z, k)` is inverted and
+/// written as `d_out_gate`; then `dv` is transformed, its product with the saved spectrum is
+/// added to the partial row (each entry always by the same thread, in pair order), and
+/// `dv · conj(k)` is inverted into `du` and `d_in_gate`.
+///
+/// # Safety
+/// Buffers as the host validated against `p`; the workspace holds the partial rows (zeroed)
+/// and the scratch rows; grid `chunks · H`, block `THREADS`, shared memory
+/// `shared_bytes(LOG2_N, SPLIT)`.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+pub unsafe fn backward<E: Element<Acc = f32>, const LOG2_N: u32, const SPLIT: bool>(
+    u: *const E,
+    in_gate: *const E,
+    out_gate: *const E,
+    dy: *const E,
+    prepared: *const f32,
+    du: *mut E,
+    d_in_gate: *mut E,
+    d_out_gate: *mut E,
+    workspace: *mut u8,
+    p: FftConvParams,
+) {
+    let sm = Smem::new(LOG2_N, SPLIT);
+    let st = SlotThreads::new(LOG2_N);
+    let slots = pairs_per_block(LOG2_N);
+    let chunks = p.chunks as u64;
+    let (h, c) = ((block_x() / chunks) as u32, (block_x() % chunks) as u32);
+    let pph = p.pairs_per_head();
+    let vector = p.flags & FLAG_VECTOR != 0;
+    let has_in = p.flags & FLAG_IN_GATE != 0;
+    let has_out = p.flags & FLAG_OUT_GATE != 0;
+    let gate_in = if has_in { in_gate } else { core::ptr::null() };
+    let gate_out = if has_out { out_gate } else { core::ptr::null() };
+    let d_in = if has_in { d_in_gate } else { core::ptr::null_mut() };
+    let d_out = if has_out { d_out_gate } else { core::ptr::null_mut() };
+    // SAFETY: h < H by the grid.
+    let (spec, sigma) = unsafe { head_spectrum(prepared, p.heads, LOG2_N, h) };
+    let log2_sigma = log2_pow2(sigma);
+    let e_transforms = 2 * transform_scale_log2(LOG2_N) + LOG2_N as i32;
+    // Partial and scratch rows of slot `s`: row `(c·H + h)·slots + s`.
+    let row_of = |s: u32| (c as u64 * p.heads as u64 + h as u64) * slots as u64 + s as u64;
+    let scratch_base = backward_scratch_offset(chunks, p.heads as u64, LOG2_N);
+    let partials = workspace as *mut f32;
+    // SAFETY: the scratch rows follow the partials in the workspace.
+    let scratch = unsafe { workspace.add(scratch_base as usize) } as *mut u32;
+    let (dft16, dft_first) = (Dft::new(4), Dft::new(LOG2_N % 4));
+    let end = pph.min((c + 1) * p.pairs_per_chunk);
+    let mut first = c * p.pairs_per_chunk;
+    while first < end {
+        let j = first + st.slot;
+        let rows = if j < end { Some(Rows::of(&p, h, j)) } else { None };
+        // SAFETY: the rows lie in `u` and the gates; the workspace rows are this block's.
+        unsafe {
+            let ez = load_pair::<E, SPLIT>(&sm, LOG2_N, &st, rows, u, gate_in, p.len, vector);
+            publish(&sm, &st, 1, ez);
+            let want_v = !d_out.is_null();
+            forward_fft::<SPLIT, _>(&sm, LOG2_N, &dft16, &dft_first, |tile, re, im| {
+                if first + tile.slot < end {
+                    let at = (row_of(tile.slot) << LOG2_N) as usize + spectrum_index(tile.local, lane(), 0) as usize;
+                    let mut w = [0u32; 4];
+                    for e in 0..4 {
+                        w[e] = device::pack_f16x2(re[e], im[e]);
+                    }
+                    device::store_16b(scratch.add(at) as *mut u8, w);
+                    if want_v {
+                        let kv = load_spectrum4(spec, tile.local);
+                        for e in 0..4 {
+                            (re[e], im[e]) = times_kernel::<false>((re[e], im[e]), sigma, kv[e]);
+                        }
+                    }
+                }
+            });
+            if want_v {
+                inverse_fft::<SPLIT>(&sm, LOG2_N, &dft16, &dft_first);
+                sync_threads();
+                if let Some(r) = rows {
+                    let e_v = ez - e_transforms - log2_sigma;
+                    store_pair::<E, SPLIT, 1>(&sm, LOG2_N, &st, r, [(d_out, dy)], e_v, p.len, vector);
+                }
+            }
+            // `load_pair` writes the planes only after its own barrier.
+            let ed = load_pair::<E, SPLIT>(&sm, LOG2_N, &st, rows, dy, gate_out, p.len, vector);
+            publish(&sm, &st, 2, ed);
+            forward_fft::<SPLIT, _>(&sm, LOG2_N, &dft16, &dft_first, |tile, re, im| {
+                if first + tile.slot < end {
+                    let row = row_of(tile.slot);
+                    let at = (row << LOG2_N) as usize + spectrum_index(tile.local, lane(), 0) as usize;
+                    let zw = device::load_16b(scratch.add(at) as *const u8);
+                    let e_s =
+                        published(&sm, 1, tile.slot) + published(&sm, 2, tile.slot) - 2 * transform_scale_log2(LOG2_N);
+                    let pa = partials.add(2 * at);
+                    let (s0, s1) = (device::load_16b(pa as *const u8), device::load_16b(pa.add(4) as *const u8));
+                    let mut s = [s0[0], s0[1], s0[2], s0[3], s1[0], s1[1], s1[2], s1[3]];
+                    let kv = load_spectrum4(spec, tile.local);
+                    for e in 0..4 {
+                        let z = (device::f16_to_f32(zw[e] as u16), device::f16_to_f32((zw[e] >> 16) as u16));
+                        let (a, b) = cmul((re[e], im[e]), (z.0, -z.1));
+                        s[2 * e] = (f32::from_bits(s[2 * e]) + scale_pow2(a, e_s)).to_bits();
+                        s[2 * e + 1] = (f32::from_bits(s[2 * e + 1]) + scale_pow2(b, e_s)).to_bits();
+                        (re[e], im[e]) = times_kernel::<true>((re[e], im[e]), sigma, kv[e]);
+                    }
+                    device::store_16b(pa as *mut u8, [s[0], s[1], s[2], s[3]]);
+                    device::store_16b(pa.add(4) as *mut u8, [s[4], s[5], s[6], s[7]]);
+                }
+            });
+            inverse_fft::<SPLIT>(&sm, LOG2_N, &dft16, &dft_first);
+            sync_threads();
+            if let Some(r) = rows {
+                let e_dz = ed - e_transforms - log2_sigma;
+                store_pair::<E, SPLIT, 2>(&sm, LOG2_N, &st, r, [(du, gate_in), (d_in, u)], e_dz, p.len, vector);
+            }
+        }
+        first += slots;
+    }
+}
+
+/// `dk (H, Lk)` from the backward's partial spectra: slot `s` of block `b` takes head
+/// `b · slots + s`, sums its `chunks · slots` partial rows in order, inverts the sum and keeps
+/// the real part.
+///
+/// # Safety
+/// `workspace` as written by the backward with the same `p`; `dk` holds `H · Lk` f32; grid
+/// `⌈H / slots⌉`, block `THREADS`, shared memory `shared_bytes(LOG2_N, false)`.
+#[inline(always)]
+pub unsafe fn kernel_grad<const LOG2_N: u32>(workspace: *const u8, dk: *mut f32, p: FftConvParams) {
+    let sm = Smem::new(LOG2_N, false);
+    let st = SlotThreads::new(LOG2_N);
+    let slots = pairs_per_block(LOG2_N);
+    let first_head = block_x() as u32 * slots;
+    let partials = workspace as *const f32;
+    let rows_per_head = p.chunks as u64 * slots as u64;
+    let log2_tiles = LOG2_N - 7;
+    let g = stage(LOG2_N, num_stages(LOG2_N) - 1);
+    // The sum of head `first_head + slot`'s partial rows at this lane's entries of a tile.
+    let sum4 = |slot: u32, local: u32| -> [(f32, f32); 4] {
+        let h = (first_head + slot) as u64;
+        let mut acc = [(0.0f32, 0.0f32); 4];
+        for c in 0..p.chunks as u64 {
+            for s in 0..slots as u64 {
+                let row = (c * p.heads as u64 + h) * slots as u64 + s;
+                // SAFETY: a row of the partials.
+                let v = unsafe { load_spectrum4(partials.add((row << (LOG2_N + 1)) as usize), local) };
+                for e in 0..4 {
+                    acc[e].0 += v[e].0;
+                    acc[e].1 += v[e].1;
+                }
+            }
+        }
+        let _ = rows_per_head;
+        acc
+    };
+    // SAFETY: a word of the reduction area, ordered by the barrier below.
+    unsafe { device::st_shared_f32(slot_word(&sm, 3, st.slot), 0.0) };
+    sync_threads();
+    let total = slots << log2_tiles;
+    let mut tau = thread_x() >> 5;
+    while tau < total {
+        let (slot, local) = (tau >> log2_tiles, tau & ((1 << log2_tiles) - 1));
+        if first_head + slot < p.heads {
+            let v = sum4(slot, local);
+            let mut m = 0.0f32;
+            for e in 0..4 {
+                m = m.max(v[e].0.abs()).max(v[e].1.abs());
+            }
+            // SAFETY: a word of the reduction area.
+            unsafe { device::atomic_max_shared_u32(slot_word(&sm, 3, slot), m.to_bits()) };
+        }
+        tau += WARPS;
+    }
+    sync_threads();
+    let mut tau = thread_x() >> 5;
+    while tau < total {
+        let (slot, local) = (tau >> log2_tiles, tau & ((1 << log2_tiles) - 1));
+        let mut re = [0.0f32; 4];
+        let mut im = [0.0f32; 4];
+        if first_head + slot < p.heads {
+            // SAFETY: the maximum is complete after the barrier.
+            let es = norm_exponent(unsafe { device::ld_shared_f32(slot_word(&sm, 3, slot)) });
+            let v = sum4(slot, local);
+            for e in 0..4 {
+                re[e] = scale_pow2(v[e].0, -es);
+                im[e] = scale_pow2(v[e].1, -es);
+            }
+        }
+        let (addr, _, _) = tile_address(&sm, LOG2_N, g, slot, local);
+        // SAFETY: the tile's chunks, as the first inverse stage will read them.
+        unsafe { store_tile::<false>(&sm, g, addr, &re, &im) };
+        tau += WARPS;
+    }
+    let (dft16, dft_first) = (Dft::new(4), Dft::new(LOG2_N % 4));
+    // SAFETY: the planes hold the spectra; `inverse_fft` starts with a barrier.
+    unsafe { inverse_fft::<false>(&sm, LOG2_N, &dft16, &dft_first) };
+    sync_threads();
+    let h = first_head + st.slot;
+    if h < p.heads {
+        // SAFETY: as above.
+        let es = norm_exponent(unsafe { device::ld_shared_f32(slot_word(&sm, 3, st.slot)) });
+        let e_out = es - transform_scale_log2(LOG2_N) - LOG2_N as i32;
+        let lk = p.kernel_len;
+        let mut c = st.index;
+        while c < lk.div_ceil(8) {
+            // SAFETY: a chunk of this slot's planes.
+            let v = unsafe { read_chunk::<false>(&sm, (st.slot << LOG2_N) + 8 * c, 0) };
+            for e in 0..8u32 {
+                let t = 8 * c + e;
+                if t < lk {
+                    // SAFETY: `dk` holds the head's row of `Lk` values.
+                    unsafe { *dk.add((h as u64 * lk as u64 + t as u64) as usize) = scale_pow2(v[e as usize], e_out) };
+                }
+            }
+            c += st.count;
+        }
+    }
+}
