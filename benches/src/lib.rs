@@ -3,9 +3,14 @@
 //! the memory floor, and input rotation so that repeated runs do not measure the L2 cache.
 
 pub mod conv1d;
+pub mod cufft_baseline;
+pub mod fftconv;
 
-use flashfftconv::cudarc::driver::{sys, CudaContext, CudaStream};
+use flashfftconv::cudarc::driver::{sys, CudaContext, CudaStream, DriverError};
 use flashfftconv::Gpu;
+use serde::Serialize;
+use std::io::Write;
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -25,13 +30,15 @@ impl Default for Timing {
 }
 
 /// Median device time of `run(i)` over `timing.iters` launches, each bracketed by CUDA events
-/// on `stream` (`i` counts from 0 across warm-up and timed runs, for input rotation).
-pub fn median_time(
+/// on `stream` (`i` counts from 0 across warm-up and timed runs, for input rotation). `run`'s
+/// error type is the caller's (flashfftconv's, or a baseline's), as long as driver errors
+/// convert into it.
+pub fn median_time<E: From<DriverError>>(
     ctx: &Arc<CudaContext>,
     stream: &Arc<CudaStream>,
     timing: Timing,
-    mut run: impl FnMut(usize) -> flashfftconv::Result<()>,
-) -> flashfftconv::Result<Duration> {
+    mut run: impl FnMut(usize) -> Result<(), E>,
+) -> Result<Duration, E> {
     for i in 0..timing.warmup {
         run(i)?;
     }
@@ -56,7 +63,7 @@ pub fn copy_bandwidth(gpu: &Gpu, stream: &Arc<CudaStream>) -> flashfftconv::Resu
     let bytes = 1usize << 30;
     let src = stream.alloc_zeros::<u8>(bytes)?;
     let mut dst = stream.alloc_zeros::<u8>(bytes)?;
-    let t = median_time(gpu.context(), stream, Timing { warmup: 3, iters: 20 }, |_| {
+    let t = median_time(gpu.context(), stream, Timing { warmup: 3, iters: 20 }, |_| -> flashfftconv::Result<()> {
         stream.memcpy_dtod(&src, &mut dst)?;
         Ok(())
     })?;
@@ -73,4 +80,78 @@ pub fn rotation_sets(gpu: &Gpu, bytes_per_set: u64) -> flashfftconv::Result<usiz
 /// A compact markdown number: ms with 3 significant decimals.
 pub fn ms(d: Duration) -> String {
     format!("{:.4}", d.as_secs_f64() * 1e3)
+}
+
+/// Runs a PyTorch baseline script: writes one JSON object per shape to its stdin, reads one JSON
+/// object per shape from its stdout (in order). Returns the objects and the `torch` version they
+/// report; errs when python3 cannot start, the script fails, or a line is not JSON.
+pub fn python_baseline<S: Serialize>(script: &str, shapes: &[S]) -> Result<(Vec<serde_json::Value>, String), String> {
+    let mut command = Command::new("python3");
+    // The device bundle's run.sh may have put an NVRTC link folder on LD_LIBRARY_PATH for the
+    // cuFFT baseline; PyTorch gets the path it had before (its own CUDA libraries).
+    match std::env::var_os("FLASHFFTCONV_PYTHON_LD_LIBRARY_PATH") {
+        Some(orig) if orig.is_empty() => {
+            command.env_remove("LD_LIBRARY_PATH");
+        }
+        Some(orig) => {
+            command.env("LD_LIBRARY_PATH", orig);
+        }
+        None => {}
+    }
+    let mut child = command
+        .arg(script)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .map_err(|e| format!("python3 not runnable: {e}"))?;
+    {
+        let stdin = child.stdin.as_mut().ok_or("no stdin")?;
+        for shape in shapes {
+            let line = serde_json::to_string(shape).map_err(|e| e.to_string())?;
+            writeln!(stdin, "{line}").map_err(|e| e.to_string())?;
+        }
+    }
+    let output = child.wait_with_output().map_err(|e| e.to_string())?;
+    if !output.status.success() {
+        return Err(format!("{script} failed with {}", output.status));
+    }
+    let text = String::from_utf8_lossy(&output.stdout);
+    let mut values = Vec::new();
+    let mut version = String::new();
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let v: serde_json::Value = serde_json::from_str(line).map_err(|e| format!("{script}: {e} in {line:?}"))?;
+        version = v["torch"].as_str().unwrap_or_default().to_string();
+        values.push(v);
+    }
+    if values.len() != shapes.len() {
+        return Err(format!("{script} answered {} of {} shapes", values.len(), shapes.len()));
+    }
+    Ok((values, version))
+}
+
+/// A short lowercase name for the device in file names: `h100`, `h200`, else its name with
+/// non-alphanumerics replaced.
+pub fn device_slug(name: &str) -> String {
+    let lower = name.to_lowercase();
+    for known in ["h100", "h200", "gh200", "b200", "a100"] {
+        if lower.split(|c: char| !c.is_ascii_alphanumeric()).any(|w| w == known) {
+            return known.into();
+        }
+    }
+    let slug: String = lower.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).collect();
+    slug.trim_matches('-').to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slugs() {
+        assert_eq!(device_slug("NVIDIA H100 80GB HBM3"), "h100");
+        assert_eq!(device_slug("NVIDIA H200"), "h200");
+        assert_eq!(device_slug("NVIDIA GH200 480GB"), "gh200");
+        assert_eq!(device_slug("Some GPU"), "some-gpu");
+    }
 }

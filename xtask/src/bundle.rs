@@ -8,14 +8,20 @@
 //! ```text
 //! cargo xtask bundle
 //! # on the device, from the repository root, carrying `.device`:
-//! bash .device/run.sh test [ARGS]      # ./test-gpu ARGS
-//! bash .device/run.sh bench [ARGS]     # ./bench ARGS
-//! bash .device/run.sh sanitize [ARGS]  # compute-sanitizer memcheck + racecheck, ./test-gpu --quick
-//! bash .device/run.sh python FILE [ARGS]  # python3 python/FILE (benches/python baselines)
+//! bash .device/run.sh test [ARGS]             # ./test-gpu ARGS (both sweeps)
+//! bash .device/run.sh test fftconv [ARGS]     # ./test-gpu --only fftconv --log $OUT/test-fftconv.md ARGS
+//! bash .device/run.sh bench [ARGS]            # ./bench ARGS (conv1d)
+//! bash .device/run.sh bench fftconv [ARGS]    # ./bench --op fftconv --out-dir $OUT ARGS
+//! bash .device/run.sh sanitize [ARGS]         # compute-sanitizer memcheck + racecheck, ./test-gpu --quick
+//! bash .device/run.sh sanitize fftconv [ARGS] # the same on ./test-gpu --quick --only fftconv
+//! bash .device/run.sh python FILE [ARGS]      # python3 python/FILE (benches/python baselines)
 //! ```
 //!
-//! Each step's output also goes to `$OUT/<step>.log` when `$OUT` is set. A binary that does
-//! not exist yet is skipped with a warning. The folder is replaced on each run; one that was
+//! Binaries and the PTX copy are gzipped (the binaries embed the PTX and cubin; uncompressed
+//! the bundle nears the 64 MiB carry limit); run.sh unpacks a binary on first use.
+//! `conv1d` works in place of `fftconv` in each. Each step's output also goes to
+//! `$OUT/<step>.log` when `$OUT` is set (and the fftconv sweep's table and the bench JSON to
+//! `$OUT`). A binary that does not exist yet is skipped with a warning. The folder is replaced on each run; one that was
 //! not made by this command is never deleted.
 
 use std::io::{BufRead, BufReader};
@@ -51,6 +57,7 @@ pub fn main(dir: Option<PathBuf>) -> Result<()> {
             let mut strip = Command::new(llvm.join("llvm-strip"));
             strip.arg("--strip-all").arg(&dest);
             util::output(&mut strip)?;
+            gzip(&dest)?;
             bundled.push(*bin);
         }
     }
@@ -61,7 +68,11 @@ pub fn main(dir: Option<PathBuf>) -> Result<()> {
         let src = root.join(file);
         if src.is_file() {
             let name = src.file_name().unwrap_or_default();
-            std::fs::copy(&src, ptx_dir.join(name)).context(|| format!("cannot copy {file}"))?;
+            let dest = ptx_dir.join(name);
+            std::fs::copy(&src, &dest).context(|| format!("cannot copy {file}"))?;
+            if dest.extension().is_some_and(|e| e == "ptx") {
+                gzip(&dest)?;
+            }
         } else {
             eprintln!("warning: {file} is missing (run `cargo xtask ptx` / `cargo xtask ptxas`)");
         }
@@ -91,7 +102,21 @@ pub fn main(dir: Option<PathBuf>) -> Result<()> {
             util::human_bytes(CARRY_LIMIT)
         );
     }
-    println!("  on the device: carry [\"{}\"], run `bash {}/run.sh test|bench|sanitize`", rel(&dir), rel(&dir));
+    println!(
+        "  on the device: carry [\"{}\"], run `bash {}/run.sh test|bench|sanitize [conv1d|fftconv]`",
+        rel(&dir),
+        rel(&dir)
+    );
+    Ok(())
+}
+
+/// Replaces `path` by `path.gz` (`gzip -9 -n`). The binaries embed the PTX and the cubin
+/// (~20 MiB each, ~5 MiB compressed), which would otherwise crowd the runner's 64 MiB carry
+/// limit; run.sh unpacks them on first use.
+fn gzip(path: &Path) -> Result<()> {
+    let mut cmd = Command::new("gzip");
+    cmd.args(["-9", "-n", "-f"]).arg(path);
+    util::output(&mut cmd)?;
     Ok(())
 }
 
@@ -183,19 +208,21 @@ fn set_mode(path: &Path, mode: u32) -> Result<()> {
 const RUN_SH: &str = r#"#!/usr/bin/env bash
 # Made by `cargo xtask bundle`: runs flashfftconv's GPU binaries on the GPU machine.
 #
-#   run.sh test [ARGS]        ./test-gpu ARGS              (GPU correctness sweep)
-#   run.sh bench [ARGS]       ./bench ARGS                 (benchmarks)
-#   run.sh sanitize [ARGS]    compute-sanitizer --tool memcheck, then --tool racecheck,
-#                             on ./test-gpu --quick ARGS   (fails if either finds an error)
-#   run.sh python FILE [ARGS] python3 python/FILE ARGS     (benches/python baselines)
+#   run.sh test [OP] [ARGS]      ./test-gpu [--only OP] ARGS      (GPU correctness sweeps)
+#   run.sh bench [OP] [ARGS]     ./bench [--op OP] ARGS           (benchmarks; default conv1d)
+#   run.sh sanitize [OP] [ARGS]  compute-sanitizer --tool memcheck, then --tool racecheck,
+#                                on ./test-gpu --quick [--only OP] ARGS (fails if either finds an error)
+#   run.sh python FILE [ARGS]    python3 python/FILE ARGS         (benches/python baselines)
 #
-# With $OUT set, each step's output is also written to $OUT/<step>.log.
+# OP is conv1d or fftconv. With $OUT set, each step's output is also written to
+# $OUT/<step>.log, `test fftconv` writes its table to $OUT/test-fftconv.md and `bench OP` its
+# JSON into $OUT (fftconv: fftconv-<device>.json), unless ARGS say otherwise.
 # Exit status: the binary's own, or the first non-zero one for sanitize.
 set -uo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$here"
 
-usage() { sed -n '4,11p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '4,13p' "$0" | sed 's/^# \{0,1\}//'; }
 
 # step NAME CMD...: runs CMD, echoing to $OUT/NAME.log when OUT is set; returns CMD's status.
 step() {
@@ -214,7 +241,11 @@ step() {
     return "$status"
 }
 
+# need BIN: unpacks ./BIN from ./BIN.gz on first use; fails if neither is there.
 need() {
+    if [ ! -x "./$1" ] && [ -f "./$1.gz" ]; then
+        gzip -dc "./$1.gz" > "./$1.tmp" && chmod +x "./$1.tmp" && mv "./$1.tmp" "./$1"
+    fi
     if [ ! -x "./$1" ]; then
         echo "run.sh: ./$1 is not in this bundle (it did not exist when \`cargo xtask bundle\` ran)" >&2
         exit 2
@@ -231,16 +262,68 @@ sanitizer() {
     return 1
 }
 
+# has FLAG ARGS...: whether FLAG is among ARGS.
+has() {
+    local flag="$1"; shift
+    local a
+    for a in "$@"; do [ "$a" = "$flag" ] && return 0; done
+    return 1
+}
+
+# The cuFFT baseline compiles its elementwise kernels with NVRTC. cudarc (built for CUDA 12.9)
+# dlopens libnvrtc.so, libnvrtc.so.12, .11, …; a CUDA 13 machine has libnvrtc.so.13 and maybe no
+# unversioned link on the loader's path. Then link the newest libnvrtc.so.N found (and its
+# builtins) into $here/.lib as libnvrtc.so and put only that folder on LD_LIBRARY_PATH; the
+# bench gives the PyTorch child the original LD_LIBRARY_PATH back
+# (FLASHFFTCONV_PYTHON_LD_LIBRARY_PATH).
+nvrtc_path() {
+    if ldconfig -p 2>/dev/null | grep -qE 'libnvrtc\.so(\.1[12])? '; then return 0; fi
+    local site lib found=""
+    site="$(python3 -c 'import nvidia, os; print(os.path.dirname(nvidia.__path__[0]))' 2>/dev/null || true)"
+    for lib in /usr/local/cuda/lib64/libnvrtc.so.* /usr/local/cuda-*/lib64/libnvrtc.so.* \
+               /usr/local/cuda/targets/*/lib/libnvrtc.so.* /usr/lib/x86_64-linux-gnu/libnvrtc.so.* \
+               ${site:+$site/nvidia/cuda_nvrtc/lib/libnvrtc.so.*} ${site:+$site/nvidia/cu13/lib/libnvrtc.so.*}; do
+        [ -f "$lib" ] && found="$lib"
+    done
+    if [ -z "$found" ]; then
+        echo "run.sh: no libnvrtc found; the cuFFT baseline will say so and not run" >&2
+        return 0
+    fi
+    mkdir -p "$here/.lib" || return 0
+    for lib in "$(dirname "$found")"/libnvrtc*; do ln -sf "$lib" "$here/.lib/"; done
+    ln -sf "$found" "$here/.lib/libnvrtc.so"
+    export FLASHFFTCONV_PYTHON_LD_LIBRARY_PATH="${LD_LIBRARY_PATH:-}"
+    export LD_LIBRARY_PATH="$here/.lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+    echo "run.sh: NVRTC for the cuFFT baseline: $found" >&2
+}
+
 cmd="${1:-}"
 [ $# -gt 0 ] && shift
+op=""
+case "${1:-}" in
+    conv1d|fftconv) op="$1"; shift ;;
+esac
 case "$cmd" in
     test)
         need test-gpu
-        step test ./test-gpu "$@"
+        extra=()
+        [ -n "$op" ] && extra+=(--only "$op")
+        if [ "$op" = fftconv ] && [ -n "${OUT:-}" ] && ! has --log "$@"; then
+            mkdir -p "$OUT"
+            extra+=(--log "$OUT/test-fftconv.md")
+        fi
+        step "test${op:+-$op}" ./test-gpu "${extra[@]}" "$@"
         ;;
     bench)
         need bench
-        step bench ./bench "$@"
+        extra=()
+        [ -n "$op" ] && extra+=(--op "$op")
+        if [ -n "${OUT:-}" ] && ! has --out "$@" && ! has --out-dir "$@"; then
+            mkdir -p "$OUT"
+            extra+=(--out-dir "$OUT")
+        fi
+        [ "$op" = fftconv ] && nvrtc_path
+        step "bench${op:+-$op}" ./bench "${extra[@]}" "$@"
         ;;
     sanitize)
         need test-gpu
@@ -248,15 +331,17 @@ case "$cmd" in
             echo "run.sh: compute-sanitizer not found (PATH, /usr/local/cuda*/bin)" >&2
             exit 2
         fi
+        extra=(--quick)
+        [ -n "$op" ] && extra+=(--only "$op")
         status=0
-        step sanitize-memcheck "$san" --tool memcheck --error-exitcode 99 ./test-gpu --quick "$@" || status=$?
+        step "sanitize${op:+-$op}-memcheck" "$san" --tool memcheck --error-exitcode 99 ./test-gpu "${extra[@]}" "$@" || status=$?
         rc=0
-        step sanitize-racecheck "$san" --tool racecheck --error-exitcode 99 ./test-gpu --quick "$@" || rc=$?
+        step "sanitize${op:+-$op}-racecheck" "$san" --tool racecheck --error-exitcode 99 ./test-gpu "${extra[@]}" "$@" || rc=$?
         [ "$status" -eq 0 ] && status=$rc
         exit "$status"
         ;;
     python)
-        if [ $# -lt 1 ] || [ ! -f "python/$1" ]; then
+        if [ -n "$op" ] || [ $# -lt 1 ] || [ ! -f "python/$1" ]; then
             echo "run.sh python: name a file under python/: $(ls python 2>/dev/null | tr '\n' ' ')" >&2
             exit 2
         fi

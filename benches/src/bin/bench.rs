@@ -1,96 +1,173 @@
-//! `cargo xtask bench`: the benchmark tables, printed as markdown and written as JSON.
+//! `cargo xtask bench`: the benchmark tables, printed as markdown (last) and written as JSON.
 //!
-//! Flags: `--out FILE` (JSON; default `benches/results/conv1d.json`), `--torch-script FILE`
-//! (PyTorch baseline; default `benches/python/conv1d_torch.py`, skipped with a note if python3
-//! or torch is missing), `--quick` (fewer rows, for a smoke run).
+//! Flags:
+//! * `--op conv1d|fftconv`: which table (default conv1d);
+//! * `--out FILE`: the JSON (default `benches/results/conv1d.json`, or for fftconv
+//!   `benches/results/fftconv-<device>.json`, e.g. `fftconv-h100.json`; `…-quick.json` with
+//!   `--quick`);
+//! * `--out-dir DIR`: the default file name, in DIR instead of `benches/results`;
+//! * `--torch-script FILE`: the PyTorch baseline (default `benches/python/<op>_torch.py`, else
+//!   `python/<op>_torch.py` beside the binary, as in the device bundle); skipped with a note if
+//!   python3 or torch is missing;
+//! * `--no-torch`, `--no-cufft` (fftconv): skip a baseline;
+//! * `--quick`: fewer rows (conv1d: 2, fftconv: 3), for a smoke run.
 
+use flashfftconv::Gpu;
 use flashfftconv_bench::conv1d::{self, Conv1dBenchRow};
-use flashfftconv_bench::{copy_bandwidth, Timing};
-use std::io::Write;
-use std::process::{Command, ExitCode, Stdio};
+use flashfftconv_bench::cufft_baseline::CufftKernels;
+use flashfftconv_bench::fftconv::{self, FftConvBenchRow};
+use flashfftconv_bench::{copy_bandwidth, device_slug, python_baseline, Timing};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
 
-fn arg_value(args: &[String], flag: &str) -> Option<String> {
-    args.iter().position(|a| a == flag).and_then(|i| args.get(i + 1).cloned())
+const USAGE: &str =
+    "usage: bench [--op conv1d|fftconv] [--out FILE | --out-dir DIR] [--torch-script FILE] [--no-torch] \
+                     [--no-cufft] [--quick]";
+
+const TIMING_NOTE: &str =
+    "median of 30 CUDA-event-timed launches after 5 warm-up launches; inputs rotated across copies totalling ≥ 3× L2";
+
+struct Args {
+    op: String,
+    out: Option<String>,
+    out_dir: String,
+    script: Option<String>,
+    quick: bool,
+    torch: bool,
+    cufft: bool,
 }
 
-fn torch_baseline(script: &str, rows: &mut [Conv1dBenchRow]) -> Result<String, String> {
-    let mut child = Command::new("python3")
-        .arg(script)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .map_err(|e| format!("python3 not runnable: {e}"))?;
-    {
-        let stdin = child.stdin.as_mut().ok_or("no stdin")?;
-        for row in rows.iter() {
-            let line = serde_json::to_string(&row.shape).map_err(|e| e.to_string())?;
-            writeln!(stdin, "{line}").map_err(|e| e.to_string())?;
+fn parse_args() -> Result<Args, String> {
+    let mut args = Args {
+        op: "conv1d".into(),
+        out: None,
+        out_dir: "benches/results".into(),
+        script: None,
+        quick: false,
+        torch: true,
+        cufft: true,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        let mut value = |flag: &str| it.next().ok_or_else(|| format!("{flag} needs a value"));
+        match arg.as_str() {
+            "--op" => args.op = value("--op")?,
+            "--out" => args.out = Some(value("--out")?),
+            "--out-dir" => args.out_dir = value("--out-dir")?,
+            "--torch-script" => args.script = Some(value("--torch-script")?),
+            "--quick" => args.quick = true,
+            "--no-torch" => args.torch = false,
+            "--no-cufft" => args.cufft = false,
+            "-h" | "--help" => return Err(String::new()),
+            other => return Err(format!("unknown argument `{other}`")),
         }
     }
-    let output = child.wait_with_output().map_err(|e| e.to_string())?;
-    if !output.status.success() {
-        return Err(format!("{script} failed with {}", output.status));
+    if !["conv1d", "fftconv"].contains(&args.op.as_str()) {
+        return Err(format!("--op takes conv1d or fftconv, not `{}`", args.op));
     }
-    let text = String::from_utf8_lossy(&output.stdout);
-    let mut version = String::new();
-    for (row, line) in rows.iter_mut().zip(text.lines()) {
-        let v: serde_json::Value = serde_json::from_str(line).map_err(|e| e.to_string())?;
-        row.torch_fwd_ms = v["torch_fwd_ms"].as_f64();
-        row.torch_bwd_ms = v["torch_bwd_ms"].as_f64();
-        version = v["torch"].as_str().unwrap_or_default().to_string();
+    Ok(args)
+}
+
+/// `benches/python/NAME` from the repository root, else `python/NAME` beside the binary.
+fn default_script(name: &str) -> String {
+    let in_repo = Path::new("benches/python").join(name);
+    if in_repo.is_file() {
+        return in_repo.display().to_string();
     }
-    Ok(version)
+    let beside = std::env::current_exe().ok().and_then(|exe| exe.parent().map(|d| d.join("python").join(name)));
+    match beside {
+        Some(p) if p.is_file() => p.display().to_string(),
+        _ => in_repo.display().to_string(),
+    }
+}
+
+fn today() -> String {
+    Command::new("date")
+        .arg("-u")
+        .arg("+%Y-%m-%d")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default()
+}
+
+fn write_json(out: &str, json: &serde_json::Value) -> Result<(), String> {
+    if let Some(dir) = Path::new(out).parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+    }
+    std::fs::write(out, serde_json::to_string_pretty(json).unwrap_or_default())
+        .map_err(|e| format!("writing {out}: {e}"))
 }
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let out = arg_value(&args, "--out").unwrap_or_else(|| "benches/results/conv1d.json".into());
-    let script = arg_value(&args, "--torch-script").unwrap_or_else(|| "benches/python/conv1d_torch.py".into());
-    let quick = args.iter().any(|a| a == "--quick");
-    let gpu = match flashfftconv::Gpu::new(0) {
+    let args = match parse_args() {
+        Ok(a) => a,
+        Err(why) => {
+            if !why.is_empty() {
+                eprintln!("bench: {why}");
+            }
+            eprintln!("{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let gpu = match Gpu::new(0) {
         Ok(g) => g,
         Err(why) => {
             eprintln!("bench: NO GPU — nothing was measured ({why})");
             return ExitCode::from(3);
         }
     };
+    let result = match args.op.as_str() {
+        "fftconv" => run_fftconv(&gpu, &args),
+        _ => run_conv1d(&gpu, &args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("bench: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run_conv1d(gpu: &Gpu, args: &Args) -> Result<(), String> {
+    let out = args.out.clone().unwrap_or_else(|| Path::new(&args.out_dir).join("conv1d.json").display().to_string());
+    let script = args.script.clone().unwrap_or_else(|| default_script("conv1d_torch.py"));
     let stream = gpu.context().default_stream();
     let device = gpu.context().name().unwrap_or_default();
     let run = || -> flashfftconv::Result<(f64, Vec<Conv1dBenchRow>)> {
-        let bw = copy_bandwidth(&gpu, &stream)?;
+        let bw = copy_bandwidth(gpu, &stream)?;
         let mut shapes = conv1d::table_shapes();
-        if quick {
+        if args.quick {
             shapes.retain(|s| s.len == 4096 && s.channels == 2048);
         }
         let mut rows = Vec::new();
         for shape in &shapes {
-            rows.push(conv1d::measure(&gpu, &stream, shape, bw, Timing::default())?);
+            rows.push(conv1d::measure(gpu, &stream, shape, bw, Timing::default())?);
             eprint!(".");
         }
         eprintln!();
         Ok((bw, rows))
     };
-    let (bw, mut rows) = match run() {
-        Ok(x) => x,
-        Err(e) => {
-            eprintln!("bench: {e}");
-            return ExitCode::FAILURE;
+    let (bw, mut rows) = run().map_err(|e| e.to_string())?;
+    let torch = if !args.torch {
+        "PyTorch not run (--no-torch)".to_string()
+    } else {
+        let shapes: Vec<_> = rows.iter().map(|r| r.shape).collect();
+        match python_baseline(&script, &shapes) {
+            Ok((values, version)) => {
+                for (row, v) in rows.iter_mut().zip(&values) {
+                    row.torch_fwd_ms = v["torch_fwd_ms"].as_f64();
+                    row.torch_bwd_ms = v["torch_bwd_ms"].as_f64();
+                }
+                format!("PyTorch {version}")
+            }
+            Err(e) => {
+                eprintln!("bench: PyTorch baseline skipped: {e}");
+                "PyTorch not run".into()
+            }
         }
     };
-    let torch = match torch_baseline(&script, &mut rows) {
-        Ok(v) => format!("PyTorch {v}"),
-        Err(e) => {
-            eprintln!("bench: PyTorch baseline skipped: {e}");
-            "PyTorch not run".into()
-        }
-    };
-    let date = Command::new("date")
-        .arg("-u")
-        .arg("+%Y-%m-%d")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .unwrap_or_default();
+    let date = today();
     println!("## conv1d, {device}, {date}: copy bandwidth {:.0} GB/s, {torch}\n", bw / 1e9);
     println!("| layout | B | D | L | K | fwd ms | fwd / floor | torch fwd ms | torch / ours | bwd ms | bwd / fwd | bwd / floor | torch bwd ms | torch / ours |");
     println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
@@ -122,13 +199,105 @@ fn main() -> ExitCode {
         "date": date,
         "copy_bandwidth_bytes_per_s": bw,
         "baseline": torch,
-        "timing": "median of 30 CUDA-event-timed launches after 5 warm-up launches; inputs rotated across copies totalling ≥ 3× L2",
+        "timing": TIMING_NOTE,
         "rows": rows,
     });
-    if let Err(e) = std::fs::write(&out, serde_json::to_string_pretty(&json).unwrap_or_default()) {
-        eprintln!("bench: writing {out}: {e}");
-        return ExitCode::FAILURE;
-    }
+    write_json(&out, &json)?;
     println!("\nbench: wrote {out}");
-    ExitCode::SUCCESS
+    Ok(())
+}
+
+fn run_fftconv(gpu: &Gpu, args: &Args) -> Result<(), String> {
+    let device = gpu.context().name().unwrap_or_default();
+    let out = args.out.clone().unwrap_or_else(|| {
+        let name = format!("fftconv-{}{}.json", device_slug(&device), if args.quick { "-quick" } else { "" });
+        PathBuf::from(&args.out_dir).join(name).display().to_string()
+    });
+    let script = args.script.clone().unwrap_or_else(|| default_script("fftconv_torch.py"));
+    let stream = gpu.context().default_stream();
+    let bw = copy_bandwidth(gpu, &stream).map_err(|e| e.to_string())?;
+    let cufft = if args.cufft {
+        match CufftKernels::new(&stream) {
+            Ok(k) => Ok(k),
+            Err(e) => {
+                eprintln!("bench: cuFFT baseline not run: {e}");
+                Err(format!("not run: {e}"))
+            }
+        }
+    } else {
+        Err("not run (--no-cufft)".to_string())
+    };
+    let shapes = if args.quick { fftconv::quick_shapes() } else { fftconv::table_shapes() };
+    let mut rows: Vec<FftConvBenchRow> = Vec::new();
+    for shape in &shapes {
+        let mut row = fftconv::measure(gpu, &stream, shape, bw, Timing::default(), cufft.as_ref().ok());
+        if let Err(why) = &cufft {
+            row.cufft_note = Some(why.clone());
+        }
+        eprintln!(
+            "bench: {} {} L={} N={}: fwd {:?} ms, bwd {:?} ms, cuFFT {:?} ms{}",
+            shape.setting,
+            shape.dtype,
+            shape.len,
+            shape.fft_size,
+            row.fwd_ms,
+            row.bwd_ms,
+            row.cufft_fwd_ms,
+            row.error.as_ref().map_or(String::new(), |e| format!(" (error: {e})"))
+        );
+        rows.push(row);
+    }
+    let torch = if !args.torch {
+        "PyTorch not run (--no-torch)".to_string()
+    } else {
+        match python_baseline(&script, &shapes) {
+            Ok((values, version)) => {
+                for (row, v) in rows.iter_mut().zip(&values) {
+                    row.torch_fwd_ms = v["torch_fwd_ms"].as_f64();
+                    row.torch_bwd_ms = v["torch_bwd_ms"].as_f64();
+                    row.torch_note = v["torch_note"].as_str().map(str::to_string);
+                }
+                format!("PyTorch {version} torch.fft")
+            }
+            Err(e) => {
+                eprintln!("bench: PyTorch baseline skipped: {e}");
+                "PyTorch not run".into()
+            }
+        }
+    };
+    let cufft_text = match &cufft {
+        Ok(_) => "cuFFT via cudarc (R2C/C2R + NVRTC elementwise kernels)".to_string(),
+        Err(why) => format!("cuFFT {why}"),
+    };
+    let date = today();
+    let json = serde_json::json!({
+        "bench": "fftconv",
+        "device": device,
+        "date": date,
+        "copy_bandwidth_bytes_per_s": bw,
+        "baselines": [cufft_text, torch],
+        "timing": TIMING_NOTE,
+        "floor": "bytes read and written once (u, y, gates; backward also dy, du, gate gradients, dk; the prepared spectrum) / copy bandwidth",
+        "rows": rows,
+    });
+    let written = write_json(&out, &json);
+    for r in rows.iter().filter(|r| r.error.is_some() || r.cufft_note.is_some() || r.torch_note.is_some()) {
+        let s = &r.shape;
+        println!(
+            "note {} {} L={} N={}: {}",
+            s.setting,
+            s.dtype,
+            s.len,
+            s.fft_size,
+            [&r.error, &r.cufft_note, &r.torch_note].iter().filter_map(|n| n.as_deref()).collect::<Vec<_>>().join("; ")
+        );
+    }
+    println!("\n## fftconv, {device}, {date}: copy bandwidth {:.0} GB/s; baselines: {cufft_text}; {torch}\n", bw / 1e9);
+    println!("{}", fftconv::markdown_table(&rows));
+    written?;
+    println!("bench: wrote {out}");
+    if rows.iter().any(|r| r.error.is_some()) {
+        return Err("flashfftconv failed on some rows (see the notes above)".into());
+    }
+    Ok(())
 }
