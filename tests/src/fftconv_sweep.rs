@@ -837,4 +837,31 @@ mod tests {
         assert_eq!(c.dy.len(), none.elements());
         assert_eq!(c.k.len(), none.heads * none.kernel_len);
     }
+
+    #[test]
+    fn summary_keeps_the_worst_and_fails_non_finite() {
+        let case = cases(true)[1];
+        let check =
+            |name, value: f64, bound| Check { name, value, bound, passed: value <= bound, detail: String::new() };
+        let outcome = |index, y: f64| Outcome {
+            index,
+            case,
+            seed: 0,
+            checks: vec![check("y", y, FFTCONV_MAX_RATIO), check("dk", 1e-4, FFTCONV_DK_MAX_REL_L2)],
+            guard_hits: 0,
+            deterministic: true,
+            error: None,
+            seconds: 0.0,
+        };
+        let outcomes = [outcome(1, 1.25), outcome(5, 2.0), outcome(7, f64::INFINITY)];
+        assert!(outcomes[0].passed() && !outcomes[2].passed());
+        let table = FftSummary::new(&outcomes).table();
+        let row = table.lines().find(|l| l.starts_with("| 256 |")).expect("a row for N = 256");
+        assert!(row.contains("| 3 | 1 |"), "{row}");
+        assert!(row.contains("inf (#7)"), "{row}");
+        assert!(row.contains("1.00e-4 (#1)"), "{row}");
+        let guarded = Outcome { guard_hits: 1, ..outcome(2, 1.0) };
+        assert!(!guarded.passed());
+        assert!(guarded.failure_text(9).contains("--seed 9 --case 2"));
+    }
 }
