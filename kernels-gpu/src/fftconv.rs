@@ -28,8 +28,8 @@ use crate::device::{self, block_x, lane, sync_threads, thread_x};
 use crate::element::Element;
 use core::f32::consts::PI;
 use flashfftconv_abi::fftconv::{
-    backward_scratch_offset, pairs_per_block, planes, spectrum_index, FftConvParams, FLAG_IN_GATE, FLAG_OUT_GATE,
-    FLAG_VECTOR, THREADS,
+    backward_scratch_offset, halves, inner_log2, pairs_per_block, planes, spectrum_index, stash_bytes, FftConvParams,
+    FLAG_IN_GATE, FLAG_OUT_GATE, FLAG_VECTOR, THREADS,
 };
 
 const WARPS: u32 = THREADS / 32;
@@ -43,12 +43,14 @@ fn swizzle(q: u32) -> u32 {
     q ^ ((x ^ (x >> 3) ^ (x >> 6) ^ (x >> 9)) & 7)
 }
 
-/// The block's shared memory: `planes` f16 planes of `slots · N` values, then a small reduction
+/// The block's shared memory: `planes` f16 planes of `slots · N'` values (`N'` the on-chip
+/// size), the stash of the outer step (two f16 planes of `N'`, if any), then a small reduction
 /// area.
 #[derive(Clone, Copy)]
 struct Smem {
     base: u32,
     plane_bytes: u32,
+    stash: u32,
     reduce: u32,
 }
 
@@ -56,8 +58,15 @@ impl Smem {
     #[inline(always)]
     fn new(log2_n: u32, split: bool) -> Self {
         let base = device::dynamic_shared_base();
-        let plane_bytes = pairs_per_block(log2_n) << (log2_n + 1);
-        Smem { base, plane_bytes, reduce: base + plane_bytes * planes(split) }
+        let plane_bytes = pairs_per_block(log2_n) << (inner_log2(log2_n) + 1);
+        let stash = base + plane_bytes * planes(split);
+        Smem { base, plane_bytes, stash, reduce: stash + stash_bytes(log2_n) }
+    }
+
+    /// Address of stash chunk `pos / 8` of `part` (0 real, 1 imaginary), unswizzled.
+    #[inline(always)]
+    fn stash_chunk(&self, log2_inner: u32, part: u32, pos: u32) -> u32 {
+        self.stash + (part << (log2_inner + 1)) + 2 * pos
     }
 
     /// Address of the chunk holding position `pos` (a multiple of 8) of `plane`.
@@ -551,16 +560,14 @@ unsafe fn load_chunk<E: Element>(
     v
 }
 
-/// Loads `gate ⊙ x` for this slot's row pair into the slot's planes (first row real, second
-/// imaginary, zero past `len` and for absent rows), scaled by `2^−e` with `e` from the pair's
-/// largest magnitude; returns `e`. All threads call (idle slots pass `rows = None`).
+/// The exponent `e` that brings the largest magnitude of `gate ⊙ x` over this slot's row pair
+/// into `[0.5, 1)` (all threads call; idle slots pass `rows = None`). Ends with a barrier.
 ///
 /// # Safety
 /// As [`load_chunk`] for the rows given; called between barriers by all threads.
 #[inline(always)]
-unsafe fn load_pair<E: Element, const SPLIT: bool>(
+unsafe fn input_exponent<E: Element>(
     sm: &Smem,
-    log2_n: u32,
     st: &SlotThreads,
     rows: Option<Rows>,
     x: *const E,
@@ -568,11 +575,10 @@ unsafe fn load_pair<E: Element, const SPLIT: bool>(
     len: u32,
     vector: bool,
 ) -> i32 {
-    let chunks = 1u32 << (log2_n - 3);
     let mut m = 0.0f32;
     if let Some(r) = rows {
         let mut c = st.index;
-        while c < chunks {
+        while c < len.div_ceil(8) {
             // SAFETY: forwarded.
             let a = unsafe { load_chunk(x, gate, r.first, c, len, vector) };
             let b = match r.second {
@@ -587,33 +593,87 @@ unsafe fn load_pair<E: Element, const SPLIT: bool>(
         }
     }
     // SAFETY: forwarded.
-    let e = norm_exponent(unsafe { slot_max(sm, st, m) });
+    norm_exponent(unsafe { slot_max(sm, st, m) })
+}
+
+/// The pair's chunk `c` (8 positions from `8c`) as (first row, second row), zero for idle slots.
+///
+/// # Safety
+/// As [`load_chunk`].
+#[inline(always)]
+unsafe fn pair_chunk<E: Element>(
+    rows: Option<Rows>,
+    x: *const E,
+    gate: *const E,
+    c: u32,
+    len: u32,
+    vector: bool,
+) -> [[f32; 8]; 2] {
+    match rows {
+        // SAFETY: forwarded.
+        Some(r) => unsafe {
+            [
+                load_chunk(x, gate, r.first, c, len, vector),
+                match r.second {
+                    Some(s) => load_chunk(x, gate, s, c, len, vector),
+                    None => [0.0; 8],
+                },
+            ]
+        },
+        None => [[0.0; 8]; 2],
+    }
+}
+
+/// Fills this slot's planes with `2^−e · (gate ⊙ x)` of the row pair (first row real, second
+/// imaginary; zero past `len` and for absent rows). With an outer step (`N = 2N'`), half 0 gets
+/// `z[n] + z[n + N']` and half 1 `(z[n] − z[n + N']) · W_N^n`, `n < N'`. No barrier.
+///
+/// # Safety
+/// As [`load_chunk`] for the rows given; the planes are free.
+#[inline(always)]
+unsafe fn fill_planes<E: Element, const SPLIT: bool>(
+    sm: &Smem,
+    log2_n: u32,
+    half: u32,
+    st: &SlotThreads,
+    rows: Option<Rows>,
+    x: *const E,
+    gate: *const E,
+    len: u32,
+    vector: bool,
+    e: i32,
+) {
+    let log2_inner = inner_log2(log2_n);
+    let chunks = 1u32 << (log2_inner - 3);
     let mut c = st.index;
     while c < chunks {
-        let (a, b) = match rows {
+        // SAFETY: forwarded.
+        let mut v = unsafe { pair_chunk(rows, x, gate, c, len, vector) };
+        if halves(log2_n) > 1 {
             // SAFETY: forwarded.
-            Some(r) => unsafe {
-                (
-                    load_chunk(x, gate, r.first, c, len, vector),
-                    match r.second {
-                        Some(s) => load_chunk(x, gate, s, c, len, vector),
-                        None => [0.0; 8],
-                    },
-                )
-            },
-            None => ([0.0; 8], [0.0; 8]),
-        };
+            let w = unsafe { pair_chunk(rows, x, gate, c + chunks, len, vector) };
+            for i in 0..8 {
+                if half == 0 {
+                    v[0][i] += w[0][i];
+                    v[1][i] += w[1][i];
+                } else {
+                    let n = 8 * c + i as u32;
+                    let angle = n as f32 * (-2.0 * PI * pow2(-(log2_n as i32)));
+                    let (cs, sn) = device::cos_sin(angle);
+                    (v[0][i], v[1][i]) = cmul((v[0][i] - w[0][i], v[1][i] - w[1][i]), (cs, sn));
+                }
+            }
+        }
         let mut hi = [[0u32; 4]; 2];
         let mut lo = [[0u32; 4]; 2];
-        for w in 0..4 {
-            let (h, l) = split_pack(scale_pow2(a[2 * w], -e), scale_pow2(a[2 * w + 1], -e));
-            hi[0][w] = h;
-            lo[0][w] = l;
-            let (h, l) = split_pack(scale_pow2(b[2 * w], -e), scale_pow2(b[2 * w + 1], -e));
-            hi[1][w] = h;
-            lo[1][w] = l;
+        for part in 0..2 {
+            for w in 0..4 {
+                let (h, l) = split_pack(scale_pow2(v[part][2 * w], -e), scale_pow2(v[part][2 * w + 1], -e));
+                hi[part][w] = h;
+                lo[part][w] = l;
+            }
         }
-        let pos = (st.slot << log2_n) + 8 * c;
+        let pos = (st.slot << log2_inner) + 8 * c;
         // SAFETY: chunks of this slot's planes.
         unsafe {
             device::st_shared_16b(sm.chunk(0, pos), hi[0]);
@@ -625,7 +685,66 @@ unsafe fn load_pair<E: Element, const SPLIT: bool>(
         }
         c += st.count;
     }
-    e
+}
+
+/// Copies the slot's result (one transform of size `N'`) into the stash as f16. Slot 0 only
+/// (the outer step exists only with one slot per block).
+///
+/// # Safety
+/// After the inverse transform and a barrier; the stash is free.
+#[inline(always)]
+unsafe fn stash_result<const SPLIT: bool>(sm: &Smem, log2_inner: u32, st: &SlotThreads) {
+    let mut c = st.index;
+    while c < 1 << (log2_inner - 3) {
+        for part in 0..2u32 {
+            // SAFETY: forwarded.
+            let v = unsafe { read_chunk::<SPLIT>(sm, 8 * c, part) };
+            let mut w = [0u32; 4];
+            for i in 0..4 {
+                w[i] = device::pack_f16x2(v[2 * i], v[2 * i + 1]);
+            }
+            // SAFETY: a chunk of the stash.
+            unsafe { device::st_shared_16b(sm.stash_chunk(log2_inner, part, 8 * c), w) };
+        }
+        c += st.count;
+    }
+}
+
+/// The outer step's recombination at chunk `c` (positions `8c..`, `c < N'/8`): the stashed first
+/// half's result `a` and the planes' second half's result `b` give
+/// `(a + W_N^{−n} b, a − W_N^{−n} b)` for positions `n` and `n + N'`, as (real, imaginary)
+/// parts of each.
+///
+/// # Safety
+/// After the second half's inverse transform and a barrier.
+#[inline(always)]
+unsafe fn combine_chunk<const SPLIT: bool>(sm: &Smem, log2_n: u32, c: u32) -> [[[f32; 8]; 2]; 2] {
+    let log2_inner = inner_log2(log2_n);
+    let mut out = [[[0.0f32; 8]; 2]; 2];
+    // SAFETY: chunks of the planes and the stash.
+    let (br, bi, sa) = unsafe {
+        (
+            read_chunk::<SPLIT>(sm, 8 * c, 0),
+            read_chunk::<SPLIT>(sm, 8 * c, 1),
+            [
+                device::ld_shared_16b(sm.stash_chunk(log2_inner, 0, 8 * c)),
+                device::ld_shared_16b(sm.stash_chunk(log2_inner, 1, 8 * c)),
+            ],
+        )
+    };
+    for i in 0..8 {
+        let n = 8 * c + i as u32;
+        let angle = n as f32 * (2.0 * PI * pow2(-(log2_n as i32)));
+        let (cs, sn) = device::cos_sin(angle);
+        let t = cmul((br[i], bi[i]), (cs, sn));
+        let word = |p: usize| sa[p][i / 2] >> (16 * (i as u32 & 1));
+        let a = (device::f16_to_f32(word(0) as u16), device::f16_to_f32(word(1) as u16));
+        out[0][0][i] = a.0 + t.0;
+        out[0][1][i] = a.1 + t.1;
+        out[1][0][i] = a.0 - t.0;
+        out[1][1][i] = a.1 - t.1;
+    }
+    out
 }
 
 /// The slot's result chunk `c` (8 positions) of plane pair `(part, part + 2)` in f32.
@@ -693,11 +812,12 @@ unsafe fn store_chunk<E: Element<Acc = f32>>(
     }
 }
 
-/// Writes this slot's transformed pair: `outs[i][row] = scale · result · muls[i][row]` for the
-/// first row (real part) and the second (imaginary part), positions `< len`.
+/// Writes this slot's transformed pair: `outs[i][row] = 2^scale_log2 · result · muls[i][row]`
+/// for the first row (real part) and the second (imaginary part), positions `< len`; with an
+/// outer step, the recombination of the stashed and the current half.
 ///
 /// # Safety
-/// After the inverse transform (barrier first); the buffers hold the rows.
+/// After the (last) inverse transform and a barrier; the buffers hold the rows.
 #[inline(always)]
 unsafe fn store_pair<E: Element<Acc = f32>, const SPLIT: bool, const OUTS: usize>(
     sm: &Smem,
@@ -709,28 +829,48 @@ unsafe fn store_pair<E: Element<Acc = f32>, const SPLIT: bool, const OUTS: usize
     len: u32,
     vector: bool,
 ) {
-    let chunks = len.div_ceil(8);
-    let mut c = st.index;
-    while c < chunks {
-        let pos = (st.slot << log2_n) + 8 * c;
-        for part in 0..2u32 {
-            let row = if part == 0 { Some(rows.first) } else { rows.second };
-            if let Some(row) = row {
-                // SAFETY: forwarded.
-                let mut v = unsafe { read_chunk::<SPLIT>(sm, pos, part) };
-                for e in 0..8 {
-                    v[e] = scale_pow2(v[e], scale_log2);
-                }
-                for i in 0..OUTS {
-                    let (out, mul) = outs[i];
-                    if !out.is_null() {
-                        // SAFETY: forwarded.
-                        unsafe { store_chunk(out, mul, row, c, len, vector, v) };
-                    }
+    let log2_inner = inner_log2(log2_n);
+    let inner_chunks = 1u32 << (log2_inner - 3);
+    let write = |chunk: u32, part: usize, v: &[f32; 8]| {
+        let row = if part == 0 { Some(rows.first) } else { rows.second };
+        if let Some(row) = row {
+            let mut y = [0.0f32; 8];
+            for e in 0..8 {
+                y[e] = scale_pow2(v[e], scale_log2);
+            }
+            for i in 0..OUTS {
+                let (out, mul) = outs[i];
+                if !out.is_null() {
+                    // SAFETY: forwarded.
+                    unsafe { store_chunk(out, mul, row, chunk, len, vector, y) };
                 }
             }
         }
-        c += st.count;
+    };
+    let mut c = st.index;
+    if halves(log2_n) == 1 {
+        while c < len.div_ceil(8) {
+            for part in 0..2 {
+                // SAFETY: forwarded.
+                let v = unsafe { read_chunk::<SPLIT>(sm, (st.slot << log2_inner) + 8 * c, part as u32) };
+                write(c, part, &v);
+            }
+            c += st.count;
+        }
+    } else {
+        while c < inner_chunks && 8 * c < len {
+            // SAFETY: forwarded.
+            let v = unsafe { combine_chunk::<SPLIT>(sm, log2_n, c) };
+            for h in 0..2u32 {
+                let chunk = c + h * inner_chunks;
+                if 8 * chunk < len {
+                    for part in 0..2 {
+                        write(chunk, part, &v[h as usize][part]);
+                    }
+                }
+            }
+            c += st.count;
+        }
     }
 }
 
@@ -808,7 +948,7 @@ fn times_kernel<const CONJ: bool>(v: (f32, f32), sigma: f32, k: (f32, f32)) -> (
 
 /// Prepare: `k (H, Lk)` → the kernel spectrum in the kernels' order plus per-head scales.
 /// Slot `s` of block `b` transforms head `b · slots + s` (as the real part; imaginary zero),
-/// with split precision where it fits (`SPLIT`).
+/// with split precision where `SPLIT`.
 ///
 /// # Safety
 /// `k` holds `H · Lk` f32, `prepared` `prepared_len(H, N)` f32; grid `⌈H / slots⌉`, block
@@ -817,41 +957,48 @@ fn times_kernel<const CONJ: bool>(v: (f32, f32), sigma: f32, k: (f32, f32)) -> (
 pub unsafe fn prepare<const LOG2_N: u32, const SPLIT: bool>(k: *const f32, prepared: *mut f32, p: FftConvParams) {
     let sm = Smem::new(LOG2_N, SPLIT);
     let st = SlotThreads::new(LOG2_N);
+    let log2_inner = inner_log2(LOG2_N);
     let slots = pairs_per_block(LOG2_N);
     let first_head = block_x() as u32 * slots;
     let h = first_head + st.slot;
     let lk = p.kernel_len;
     let rows = if h < p.heads { Some(Rows { first: h as u64 * lk as u64, second: None }) } else { None };
+    let null = core::ptr::null();
     // SAFETY: the head's row of `k` has `Lk` values (f32 rows take the scalar path).
-    let ek = unsafe { load_pair::<f32, SPLIT>(&sm, LOG2_N, &st, rows, k, core::ptr::null(), lk, false) };
-    // SAFETY: a word of the reduction area; the transform's first barrier orders it.
+    let ek = unsafe { input_exponent::<f32>(&sm, &st, rows, k, null, lk, false) };
+    // SAFETY: words of the reduction area; the transform's first barrier orders them.
     unsafe {
         publish(&sm, &st, 1, ek);
         device::st_shared_f32(slot_word(&sm, 3, st.slot), 0.0);
     }
-    let (dft16, dft_first) = (Dft::new(4), Dft::new(LOG2_N % 4));
-    // SAFETY: the planes were filled above.
-    unsafe {
-        forward_fft::<SPLIT, _>(&sm, LOG2_N, &dft16, &dft_first, |tile, re, im| {
-            let head = first_head + tile.slot;
-            if head < p.heads {
-                // Undo the input normalisation and the stage scales: the exact spectrum.
-                let e = published(&sm, 1, tile.slot) - transform_scale_log2(LOG2_N);
-                let mut w = [0u32; 8];
-                let mut m = 0.0f32;
-                for i in 0..4 {
-                    let (a, b) = (scale_pow2(re[i], e), scale_pow2(im[i], e));
-                    m = m.max(a.abs()).max(b.abs());
-                    w[2 * i] = a.to_bits();
-                    w[2 * i + 1] = b.to_bits();
+    let (dft16, dft_first) = (Dft::new(4), Dft::new(log2_inner % 4));
+    for half in 0..halves(LOG2_N) {
+        sync_threads();
+        // SAFETY: the planes are free (barrier above); the rows lie in `k`.
+        unsafe {
+            fill_planes::<f32, SPLIT>(&sm, LOG2_N, half, &st, rows, k, null, lk, false, ek);
+            forward_fft::<SPLIT, _>(&sm, log2_inner, &dft16, &dft_first, |tile, re, im| {
+                let head = first_head + tile.slot;
+                if head < p.heads {
+                    // Undo the input normalisation and the stage scales: the exact spectrum.
+                    let e = published(&sm, 1, tile.slot) - transform_scale_log2(log2_inner);
+                    let mut w = [0u32; 8];
+                    let mut m = 0.0f32;
+                    for i in 0..4 {
+                        let (a, b) = (scale_pow2(re[i], e), scale_pow2(im[i], e));
+                        m = m.max(a.abs()).max(b.abs());
+                        w[2 * i] = a.to_bits();
+                        w[2 * i + 1] = b.to_bits();
+                    }
+                    device::atomic_max_shared_u32(slot_word(&sm, 3, tile.slot), m.to_bits());
+                    let index = (half << log2_inner) + spectrum_index(tile.local, lane(), 0);
+                    let at = (head as u64 * (2u64 << LOG2_N)) as usize + 2 * index as usize;
+                    device::store_16b(prepared.add(at) as *mut u8, [w[0], w[1], w[2], w[3]]);
+                    device::store_16b(prepared.add(at + 4) as *mut u8, [w[4], w[5], w[6], w[7]]);
                 }
-                device::atomic_max_shared_u32(slot_word(&sm, 3, tile.slot), m.to_bits());
-                let at = (head as u64 * (2u64 << LOG2_N)) as usize + 2 * spectrum_index(tile.local, lane(), 0) as usize;
-                device::store_16b(prepared.add(at) as *mut u8, [w[0], w[1], w[2], w[3]]);
-                device::store_16b(prepared.add(at + 4) as *mut u8, [w[4], w[5], w[6], w[7]]);
-            }
-        })
-    };
+            })
+        };
+    }
     sync_threads();
     if h < p.heads && st.index == 0 {
         // SAFETY: the maximum is complete after the barrier; the scales follow the spectra.
@@ -859,6 +1006,52 @@ pub unsafe fn prepare<const LOG2_N: u32, const SPLIT: bool>(k: *const f32, prepa
             let m = device::ld_shared_f32(slot_word(&sm, 3, st.slot));
             *prepared.add((p.heads as u64 * (2u64 << LOG2_N) + h as u64) as usize) = pow2(-norm_exponent(m));
         }
+    }
+}
+
+/// One convolution pass of a row pair already normalised: for each half (one without an outer
+/// step), fill the planes, transform, hand the spectrum to `spectrum` (which multiplies it by
+/// the kernel spectrum, and may save or use it), invert; the first of two halves is stashed,
+/// and `output` then writes the (recombined) result.
+///
+/// # Safety
+/// As [`fill_planes`], [`forward_fft`]; `spectrum` and `output` are the caller's.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn conv_pass<E: Element, const SPLIT: bool, S: FnMut(u32, &Tile, &mut [f32; 4], &mut [f32; 4]), O: FnOnce()>(
+    sm: &Smem,
+    log2_n: u32,
+    st: &SlotThreads,
+    rows: Option<Rows>,
+    x: *const E,
+    gate: *const E,
+    len: u32,
+    vector: bool,
+    e: i32,
+    invert: bool,
+    dfts: (&Dft, &Dft),
+    mut spectrum: S,
+    output: O,
+) {
+    let log2_inner = inner_log2(log2_n);
+    for half in 0..halves(log2_n) {
+        sync_threads();
+        // SAFETY: forwarded; the planes are free after the barrier.
+        unsafe {
+            fill_planes::<E, SPLIT>(sm, log2_n, half, st, rows, x, gate, len, vector, e);
+            forward_fft::<SPLIT, _>(sm, log2_inner, dfts.0, dfts.1, |tile, re, im| spectrum(half, tile, re, im));
+            if invert {
+                inverse_fft::<SPLIT>(sm, log2_inner, dfts.0, dfts.1);
+                if half + 1 < halves(log2_n) {
+                    sync_threads();
+                    stash_result::<SPLIT>(sm, log2_inner, st);
+                }
+            }
+        }
+    }
+    if invert {
+        sync_threads();
+        output();
     }
 }
 
@@ -880,6 +1073,7 @@ pub unsafe fn forward<E: Element<Acc = f32>, const LOG2_N: u32, const SPLIT: boo
 ) {
     let sm = Smem::new(LOG2_N, SPLIT);
     let st = SlotThreads::new(LOG2_N);
+    let log2_inner = inner_log2(LOG2_N);
     let slots = pairs_per_block(LOG2_N) as u64;
     let pph = p.pairs_per_head() as u64;
     let pair = block_x() * slots + st.slot as u64;
@@ -888,30 +1082,40 @@ pub unsafe fn forward<E: Element<Acc = f32>, const LOG2_N: u32, const SPLIT: boo
     let vector = p.flags & FLAG_VECTOR != 0;
     let gate_in = if p.flags & FLAG_IN_GATE != 0 { in_gate } else { core::ptr::null() };
     let gate_out = if p.flags & FLAG_OUT_GATE != 0 { out_gate } else { core::ptr::null() };
-    // SAFETY: the rows lie in `u` and the gate.
-    let ez = unsafe { load_pair::<E, SPLIT>(&sm, LOG2_N, &st, rows, u, gate_in, p.len, vector) };
-    let (dft16, dft_first) = (Dft::new(4), Dft::new(LOG2_N % 4));
-    // SAFETY: the planes were filled; every active slot's head spectrum is read.
+    let dfts = (&Dft::new(4), &Dft::new(log2_inner % 4));
+    // SAFETY: the rows lie in `u`, the gates and `y`; every active slot's head spectrum is read.
     unsafe {
-        forward_fft::<SPLIT, _>(&sm, LOG2_N, &dft16, &dft_first, |tile, re, im| {
-            let head = ((block_x() * slots + tile.slot as u64) / pph) as u32;
-            if head < p.heads {
-                let (spec, sigma) = head_spectrum(prepared, p.heads, LOG2_N, head);
-                let kv = load_spectrum4(spec, tile.local);
-                for e in 0..4 {
-                    (re[e], im[e]) = times_kernel::<false>((re[e], im[e]), sigma, kv[e]);
+        let ez = input_exponent::<E>(&sm, &st, rows, u, gate_in, p.len, vector);
+        conv_pass::<E, SPLIT, _, _>(
+            &sm,
+            LOG2_N,
+            &st,
+            rows,
+            u,
+            gate_in,
+            p.len,
+            vector,
+            ez,
+            true,
+            dfts,
+            |half, tile, re, im| {
+                let head = ((block_x() * slots + tile.slot as u64) / pph) as u32;
+                if head < p.heads {
+                    let (spec, sigma) = head_spectrum(prepared, p.heads, LOG2_N, head);
+                    let kv = load_spectrum4(spec.add((half << (log2_inner + 1)) as usize), tile.local);
+                    for e in 0..4 {
+                        (re[e], im[e]) = times_kernel::<false>((re[e], im[e]), sigma, kv[e]);
+                    }
                 }
-            }
-        });
-        inverse_fft::<SPLIT>(&sm, LOG2_N, &dft16, &dft_first);
-    }
-    sync_threads();
-    if let Some(r) = rows {
-        // SAFETY: reads the head's scale.
-        let (_, sigma) = unsafe { head_spectrum(prepared, p.heads, LOG2_N, h) };
-        let e_out = ez - 2 * transform_scale_log2(LOG2_N) - LOG2_N as i32 - log2_pow2(sigma);
-        // SAFETY: the rows lie in `y` and the gate.
-        unsafe { store_pair::<E, SPLIT, 1>(&sm, LOG2_N, &st, r, [(y, gate_out)], e_out, p.len, vector) };
+            },
+            || {
+                if let Some(r) = rows {
+                    let (_, sigma) = head_spectrum(prepared, p.heads, LOG2_N, h);
+                    let e_out = ez - 2 * transform_scale_log2(log2_inner) - LOG2_N as i32 - log2_pow2(sigma);
+                    store_pair::<E, SPLIT, 1>(&sm, LOG2_N, &st, r, [(y, gate_out)], e_out, p.len, vector);
+                }
+            },
+        );
     }
 }
 
@@ -946,6 +1150,7 @@ pub unsafe fn backward<E: Element<Acc = f32>, const LOG2_N: u32, const SPLIT: bo
 ) {
     let sm = Smem::new(LOG2_N, SPLIT);
     let st = SlotThreads::new(LOG2_N);
+    let log2_inner = inner_log2(LOG2_N);
     let slots = pairs_per_block(LOG2_N);
     let chunks = p.chunks as u64;
     let (h, c) = ((block_x() / chunks) as u32, (block_x() % chunks) as u32);
@@ -960,79 +1165,104 @@ pub unsafe fn backward<E: Element<Acc = f32>, const LOG2_N: u32, const SPLIT: bo
     // SAFETY: h < H by the grid.
     let (spec, sigma) = unsafe { head_spectrum(prepared, p.heads, LOG2_N, h) };
     let log2_sigma = log2_pow2(sigma);
-    let e_transforms = 2 * transform_scale_log2(LOG2_N) + LOG2_N as i32;
-    // Partial and scratch rows of slot `s`: row `(c·H + h)·slots + s`.
+    let e_transforms = 2 * transform_scale_log2(log2_inner) + LOG2_N as i32;
+    // Partial and scratch rows of slot `s`: row `(c·H + h)·slots + s`, `N` entries each.
     let row_of = |s: u32| (c as u64 * p.heads as u64 + h as u64) * slots as u64 + s as u64;
     let scratch_base = backward_scratch_offset(chunks, p.heads as u64, LOG2_N);
     let partials = workspace as *mut f32;
     // SAFETY: the scratch rows follow the partials in the workspace.
     let scratch = unsafe { workspace.add(scratch_base as usize) } as *mut u32;
-    let (dft16, dft_first) = (Dft::new(4), Dft::new(LOG2_N % 4));
+    let dfts = (&Dft::new(4), &Dft::new(log2_inner % 4));
     let end = pph.min((c + 1) * p.pairs_per_chunk);
     let mut first = c * p.pairs_per_chunk;
     while first < end {
         let j = first + st.slot;
         let rows = if j < end { Some(Rows::of(&p, h, j)) } else { None };
-        // SAFETY: the rows lie in `u` and the gates; the workspace rows are this block's.
+        // Entry of this lane's four values of `tile` of `half` in row `row` (complex units).
+        let entry = |row: u64, half: u32, tile: &Tile| {
+            (row << LOG2_N) as usize + ((half << log2_inner) + spectrum_index(tile.local, lane(), 0)) as usize
+        };
+        // SAFETY: the rows lie in the (B, H, L) buffers; the workspace rows are this block's.
         unsafe {
-            let ez = load_pair::<E, SPLIT>(&sm, LOG2_N, &st, rows, u, gate_in, p.len, vector);
+            let ez = input_exponent::<E>(&sm, &st, rows, u, gate_in, p.len, vector);
             publish(&sm, &st, 1, ez);
             let want_v = !d_out.is_null();
-            forward_fft::<SPLIT, _>(&sm, LOG2_N, &dft16, &dft_first, |tile, re, im| {
-                if first + tile.slot < end {
-                    let at = (row_of(tile.slot) << LOG2_N) as usize + spectrum_index(tile.local, lane(), 0) as usize;
-                    let mut w = [0u32; 4];
-                    for e in 0..4 {
-                        w[e] = device::pack_f16x2(re[e], im[e]);
-                    }
-                    device::store_16b(scratch.add(at) as *mut u8, w);
-                    if want_v {
-                        let kv = load_spectrum4(spec, tile.local);
+            conv_pass::<E, SPLIT, _, _>(
+                &sm,
+                LOG2_N,
+                &st,
+                rows,
+                u,
+                gate_in,
+                p.len,
+                vector,
+                ez,
+                want_v,
+                dfts,
+                |half, tile, re, im| {
+                    if first + tile.slot < end {
+                        let mut w = [0u32; 4];
                         for e in 0..4 {
-                            (re[e], im[e]) = times_kernel::<false>((re[e], im[e]), sigma, kv[e]);
+                            w[e] = device::pack_f16x2(re[e], im[e]);
+                        }
+                        device::store_16b(scratch.add(entry(row_of(tile.slot), half, tile)) as *mut u8, w);
+                        if want_v {
+                            let kv = load_spectrum4(spec.add((half << (log2_inner + 1)) as usize), tile.local);
+                            for e in 0..4 {
+                                (re[e], im[e]) = times_kernel::<false>((re[e], im[e]), sigma, kv[e]);
+                            }
                         }
                     }
-                }
-            });
-            if want_v {
-                inverse_fft::<SPLIT>(&sm, LOG2_N, &dft16, &dft_first);
-                sync_threads();
-                if let Some(r) = rows {
-                    let e_v = ez - e_transforms - log2_sigma;
-                    store_pair::<E, SPLIT, 1>(&sm, LOG2_N, &st, r, [(d_out, dy)], e_v, p.len, vector);
-                }
-            }
-            // `load_pair` writes the planes only after its own barrier.
-            let ed = load_pair::<E, SPLIT>(&sm, LOG2_N, &st, rows, dy, gate_out, p.len, vector);
-            publish(&sm, &st, 2, ed);
-            forward_fft::<SPLIT, _>(&sm, LOG2_N, &dft16, &dft_first, |tile, re, im| {
-                if first + tile.slot < end {
-                    let row = row_of(tile.slot);
-                    let at = (row << LOG2_N) as usize + spectrum_index(tile.local, lane(), 0) as usize;
-                    let zw = device::load_16b(scratch.add(at) as *const u8);
-                    let e_s =
-                        published(&sm, 1, tile.slot) + published(&sm, 2, tile.slot) - 2 * transform_scale_log2(LOG2_N);
-                    let pa = partials.add(2 * at);
-                    let (s0, s1) = (device::load_16b(pa as *const u8), device::load_16b(pa.add(4) as *const u8));
-                    let mut s = [s0[0], s0[1], s0[2], s0[3], s1[0], s1[1], s1[2], s1[3]];
-                    let kv = load_spectrum4(spec, tile.local);
-                    for e in 0..4 {
-                        let z = (device::f16_to_f32(zw[e] as u16), device::f16_to_f32((zw[e] >> 16) as u16));
-                        let (a, b) = cmul((re[e], im[e]), (z.0, -z.1));
-                        s[2 * e] = (f32::from_bits(s[2 * e]) + scale_pow2(a, e_s)).to_bits();
-                        s[2 * e + 1] = (f32::from_bits(s[2 * e + 1]) + scale_pow2(b, e_s)).to_bits();
-                        (re[e], im[e]) = times_kernel::<true>((re[e], im[e]), sigma, kv[e]);
+                },
+                || {
+                    if let Some(r) = rows {
+                        let e_v = ez - e_transforms - log2_sigma;
+                        store_pair::<E, SPLIT, 1>(&sm, LOG2_N, &st, r, [(d_out, dy)], e_v, p.len, vector);
                     }
-                    device::store_16b(pa as *mut u8, [s[0], s[1], s[2], s[3]]);
-                    device::store_16b(pa.add(4) as *mut u8, [s[4], s[5], s[6], s[7]]);
-                }
-            });
-            inverse_fft::<SPLIT>(&sm, LOG2_N, &dft16, &dft_first);
-            sync_threads();
-            if let Some(r) = rows {
-                let e_dz = ed - e_transforms - log2_sigma;
-                store_pair::<E, SPLIT, 2>(&sm, LOG2_N, &st, r, [(du, gate_in), (d_in, u)], e_dz, p.len, vector);
-            }
+                },
+            );
+            let ed = input_exponent::<E>(&sm, &st, rows, dy, gate_out, p.len, vector);
+            publish(&sm, &st, 2, ed);
+            conv_pass::<E, SPLIT, _, _>(
+                &sm,
+                LOG2_N,
+                &st,
+                rows,
+                dy,
+                gate_out,
+                p.len,
+                vector,
+                ed,
+                true,
+                dfts,
+                |half, tile, re, im| {
+                    if first + tile.slot < end {
+                        let at = entry(row_of(tile.slot), half, tile);
+                        let zw = device::load_16b(scratch.add(at) as *const u8);
+                        let e_s = published(&sm, 1, tile.slot) + published(&sm, 2, tile.slot)
+                            - 2 * transform_scale_log2(log2_inner);
+                        let pa = partials.add(2 * at);
+                        let (s0, s1) = (device::load_16b(pa as *const u8), device::load_16b(pa.add(4) as *const u8));
+                        let mut s = [s0[0], s0[1], s0[2], s0[3], s1[0], s1[1], s1[2], s1[3]];
+                        let kv = load_spectrum4(spec.add((half << (log2_inner + 1)) as usize), tile.local);
+                        for e in 0..4 {
+                            let z = (device::f16_to_f32(zw[e] as u16), device::f16_to_f32((zw[e] >> 16) as u16));
+                            let (a, b) = cmul((re[e], im[e]), (z.0, -z.1));
+                            s[2 * e] = (f32::from_bits(s[2 * e]) + scale_pow2(a, e_s)).to_bits();
+                            s[2 * e + 1] = (f32::from_bits(s[2 * e + 1]) + scale_pow2(b, e_s)).to_bits();
+                            (re[e], im[e]) = times_kernel::<true>((re[e], im[e]), sigma, kv[e]);
+                        }
+                        device::store_16b(pa as *mut u8, [s[0], s[1], s[2], s[3]]);
+                        device::store_16b(pa.add(4) as *mut u8, [s[4], s[5], s[6], s[7]]);
+                    }
+                },
+                || {
+                    if let Some(r) = rows {
+                        let e_dz = ed - e_transforms - log2_sigma;
+                        store_pair::<E, SPLIT, 2>(&sm, LOG2_N, &st, r, [(du, gate_in), (d_in, u)], e_dz, p.len, vector);
+                    }
+                },
+            );
         }
         first += slots;
     }
@@ -1049,87 +1279,109 @@ pub unsafe fn backward<E: Element<Acc = f32>, const LOG2_N: u32, const SPLIT: bo
 pub unsafe fn kernel_grad<const LOG2_N: u32>(workspace: *const u8, dk: *mut f32, p: FftConvParams) {
     let sm = Smem::new(LOG2_N, false);
     let st = SlotThreads::new(LOG2_N);
+    let log2_inner = inner_log2(LOG2_N);
     let slots = pairs_per_block(LOG2_N);
     let first_head = block_x() as u32 * slots;
     let partials = workspace as *const f32;
-    let rows_per_head = p.chunks as u64 * slots as u64;
-    let log2_tiles = LOG2_N - 7;
-    let g = stage(LOG2_N, num_stages(LOG2_N) - 1);
+    let log2_tiles = log2_inner - 7;
+    let g = stage(log2_inner, num_stages(log2_inner) - 1);
     // The sum of head `first_head + slot`'s partial rows at this lane's entries of a tile.
-    let sum4 = |slot: u32, local: u32| -> [(f32, f32); 4] {
+    let sum4 = |slot: u32, half: u32, local: u32| -> [(f32, f32); 4] {
         let h = (first_head + slot) as u64;
         let mut acc = [(0.0f32, 0.0f32); 4];
         for c in 0..p.chunks as u64 {
             for s in 0..slots as u64 {
                 let row = (c * p.heads as u64 + h) * slots as u64 + s;
+                let start = (row << (LOG2_N + 1)) as usize + (half << (log2_inner + 1)) as usize;
                 // SAFETY: a row of the partials.
-                let v = unsafe { load_spectrum4(partials.add((row << (LOG2_N + 1)) as usize), local) };
+                let v = unsafe { load_spectrum4(partials.add(start), local) };
                 for e in 0..4 {
                     acc[e].0 += v[e].0;
                     acc[e].1 += v[e].1;
                 }
             }
         }
-        let _ = rows_per_head;
         acc
     };
     // SAFETY: a word of the reduction area, ordered by the barrier below.
     unsafe { device::st_shared_f32(slot_word(&sm, 3, st.slot), 0.0) };
     sync_threads();
     let total = slots << log2_tiles;
-    let mut tau = thread_x() >> 5;
-    while tau < total {
-        let (slot, local) = (tau >> log2_tiles, tau & ((1 << log2_tiles) - 1));
-        if first_head + slot < p.heads {
-            let v = sum4(slot, local);
-            let mut m = 0.0f32;
-            for e in 0..4 {
-                m = m.max(v[e].0.abs()).max(v[e].1.abs());
+    for half in 0..halves(LOG2_N) {
+        let mut tau = thread_x() >> 5;
+        while tau < total {
+            let (slot, local) = (tau >> log2_tiles, tau & ((1 << log2_tiles) - 1));
+            if first_head + slot < p.heads {
+                let v = sum4(slot, half, local);
+                let mut m = 0.0f32;
+                for e in 0..4 {
+                    m = m.max(v[e].0.abs()).max(v[e].1.abs());
+                }
+                // SAFETY: a word of the reduction area.
+                unsafe { device::atomic_max_shared_u32(slot_word(&sm, 3, slot), m.to_bits()) };
             }
-            // SAFETY: a word of the reduction area.
-            unsafe { device::atomic_max_shared_u32(slot_word(&sm, 3, slot), m.to_bits()) };
+            tau += WARPS;
         }
-        tau += WARPS;
     }
-    sync_threads();
-    let mut tau = thread_x() >> 5;
-    while tau < total {
-        let (slot, local) = (tau >> log2_tiles, tau & ((1 << log2_tiles) - 1));
-        let mut re = [0.0f32; 4];
-        let mut im = [0.0f32; 4];
-        if first_head + slot < p.heads {
-            // SAFETY: the maximum is complete after the barrier.
-            let es = norm_exponent(unsafe { device::ld_shared_f32(slot_word(&sm, 3, slot)) });
-            let v = sum4(slot, local);
-            for e in 0..4 {
-                re[e] = scale_pow2(v[e].0, -es);
-                im[e] = scale_pow2(v[e].1, -es);
+    let dfts = (&Dft::new(4), &Dft::new(log2_inner % 4));
+    for half in 0..halves(LOG2_N) {
+        sync_threads();
+        let mut tau = thread_x() >> 5;
+        while tau < total {
+            let (slot, local) = (tau >> log2_tiles, tau & ((1 << log2_tiles) - 1));
+            let mut re = [0.0f32; 4];
+            let mut im = [0.0f32; 4];
+            if first_head + slot < p.heads {
+                // SAFETY: the maximum is complete after the barriers.
+                let es = norm_exponent(unsafe { device::ld_shared_f32(slot_word(&sm, 3, slot)) });
+                let v = sum4(slot, half, local);
+                for e in 0..4 {
+                    re[e] = scale_pow2(v[e].0, -es);
+                    im[e] = scale_pow2(v[e].1, -es);
+                }
             }
+            let (addr, _, _) = tile_address(&sm, log2_inner, g, slot, local);
+            // SAFETY: the tile's chunks, as the first inverse stage will read them.
+            unsafe { store_tile::<false>(&sm, g, addr, &re, &im) };
+            tau += WARPS;
         }
-        let (addr, _, _) = tile_address(&sm, LOG2_N, g, slot, local);
-        // SAFETY: the tile's chunks, as the first inverse stage will read them.
-        unsafe { store_tile::<false>(&sm, g, addr, &re, &im) };
-        tau += WARPS;
+        // SAFETY: the planes hold the spectra; `inverse_fft` starts with a barrier.
+        unsafe { inverse_fft::<false>(&sm, log2_inner, dfts.0, dfts.1) };
+        if half + 1 < halves(LOG2_N) {
+            sync_threads();
+            // SAFETY: after the inverse and a barrier.
+            unsafe { stash_result::<false>(&sm, log2_inner, &st) };
+        }
     }
-    let (dft16, dft_first) = (Dft::new(4), Dft::new(LOG2_N % 4));
-    // SAFETY: the planes hold the spectra; `inverse_fft` starts with a barrier.
-    unsafe { inverse_fft::<false>(&sm, LOG2_N, &dft16, &dft_first) };
     sync_threads();
     let h = first_head + st.slot;
     if h < p.heads {
         // SAFETY: as above.
         let es = norm_exponent(unsafe { device::ld_shared_f32(slot_word(&sm, 3, st.slot)) });
-        let e_out = es - transform_scale_log2(LOG2_N) - LOG2_N as i32;
+        let e_out = es - transform_scale_log2(log2_inner) - LOG2_N as i32;
         let lk = p.kernel_len;
+        let row = h as u64 * lk as u64;
+        let write = |t: u32, v: f32| {
+            if t < lk {
+                // SAFETY: `dk` holds the head's row of `Lk` values.
+                unsafe { *dk.add((row + t as u64) as usize) = scale_pow2(v, e_out) };
+            }
+        };
+        let inner_chunks = 1u32 << (log2_inner - 3);
         let mut c = st.index;
-        while c < lk.div_ceil(8) {
-            // SAFETY: a chunk of this slot's planes.
-            let v = unsafe { read_chunk::<false>(&sm, (st.slot << LOG2_N) + 8 * c, 0) };
-            for e in 0..8u32 {
-                let t = 8 * c + e;
-                if t < lk {
-                    // SAFETY: `dk` holds the head's row of `Lk` values.
-                    unsafe { *dk.add((h as u64 * lk as u64 + t as u64) as usize) = scale_pow2(v[e as usize], e_out) };
+        while c < inner_chunks {
+            if halves(LOG2_N) == 1 {
+                // SAFETY: a chunk of this slot's planes.
+                let v = unsafe { read_chunk::<false>(&sm, (st.slot << log2_inner) + 8 * c, 0) };
+                for e in 0..8u32 {
+                    write(8 * c + e, v[e as usize]);
+                }
+            } else {
+                // SAFETY: after the second half's inverse and the barrier.
+                let v = unsafe { combine_chunk::<false>(&sm, LOG2_N, c) };
+                for e in 0..8u32 {
+                    write(8 * c + e, v[0][0][e as usize]);
+                    write(8 * (c + inner_chunks) + e, v[1][0][e as usize]);
                 }
             }
             c += st.count;

@@ -13,6 +13,13 @@
 //! tensor cores (`mma.sync` m16n8k16, f16 operands, f32 accumulation), with twiddles between
 //! stages. The spectrum stays in the kernel's own (digit-reversed) order, so the prepared kernel
 //! spectrum is stored in that order ([`spectrum_index`]).
+//!
+//! Sizes above [`MAX_LOG2_INNER`] add an *outer* radix-2 step (`N = 2·N'`) done where the data
+//! enter and leave the block: the two halves `z[n] ± z[n + N']` (the second times `W_N^n`)
+//! are transformed one after the other as on-chip FFTs of size `N'`, and the outputs are
+//! recombined as `y[n] = a[n] + W_N^{−n}·b[n]`, `y[n + N'] = a[n] − W_N^{−n}·b[n]` from the
+//! first half's result `a` (kept in an f16 stash) and the second's `b`. The even frequencies
+//! come first in the spectrum order.
 
 use crate::dtype::DType;
 
@@ -20,6 +27,24 @@ use crate::dtype::DType;
 pub const MIN_LOG2_N: u32 = 8;
 /// Largest FFT size of the single-kernel (on-chip) path, log2.
 pub const MAX_LOG2_N: u32 = 15;
+
+/// Largest FFT size transformed whole in one block, log2; larger sizes split into
+/// [`halves`] of this size (see the module docs).
+pub const MAX_LOG2_INNER: u32 = 14;
+
+/// log2 of the on-chip transform size for `N = 2^log2_n`.
+pub const fn inner_log2(log2_n: u32) -> u32 {
+    if log2_n > MAX_LOG2_INNER {
+        MAX_LOG2_INNER
+    } else {
+        log2_n
+    }
+}
+
+/// Parts (1 or 2) an FFT of `N = 2^log2_n` is split into by the outer radix-2 step.
+pub const fn halves(log2_n: u32) -> u32 {
+    1 << (log2_n - inner_log2(log2_n))
+}
 
 /// Threads per block of every FFT-convolution kernel.
 pub const THREADS: u32 = 256;
@@ -89,15 +114,10 @@ pub const fn planes(split: bool) -> u32 {
     }
 }
 
-/// Whether `kernel` at `N = 2^log2_n` keeps split (hi + lo f16) intermediates: the prepare
-/// kernel (the spectrum of k enters every output) and the f16 data kernels (f16 outputs have a
-/// rounding floor 8× below bf16's, which one f16 rounding per stage would exceed). At
-/// `N = 32768` four planes (256 KiB) exceed the 227 KiB a block may have on sm_90, so that
-/// size runs unsplit.
-pub const fn kernel_split(kernel: FftConvKernel, log2_n: u32, dtype: DType) -> bool {
-    if log2_n > 14 {
-        return false;
-    }
+/// Whether `kernel` keeps split (hi + lo f16) intermediates: the prepare kernel (the spectrum
+/// of k enters every output) and the f16 data kernels (f16 outputs have a rounding floor 8×
+/// below bf16's, which one f16 rounding per stage would exceed).
+pub const fn kernel_split(kernel: FftConvKernel, _log2_n: u32, dtype: DType) -> bool {
     match kernel {
         FftConvKernel::Prepare => true,
         FftConvKernel::KernelGrad => false,
@@ -113,14 +133,25 @@ pub const fn kernel_shared_bytes(kernel: FftConvKernel, log2_n: u32, dtype: DTyp
 /// Bytes at the end of shared memory for block reductions and per-slot values (32 words).
 pub const REDUCE_BYTES: u32 = 128;
 
-/// Dynamic shared memory of a kernel for `N = 2^log2_n` with `split` planes.
+/// Bytes of the f16 stash (real and imaginary planes of one half) of the outer radix-2 step.
+pub const fn stash_bytes(log2_n: u32) -> u32 {
+    if halves(log2_n) > 1 {
+        2 * (1 << inner_log2(log2_n)) * 2
+    } else {
+        0
+    }
+}
+
+/// Dynamic shared memory of a kernel for `N = 2^log2_n` with `split` planes: the planes of
+/// `pairs_per_block` on-chip transforms, the stash, the reduction area.
 pub const fn shared_bytes(log2_n: u32, split: bool) -> u32 {
-    pairs_per_block(log2_n) * (1 << log2_n) * 2 * planes(split) + REDUCE_BYTES
+    pairs_per_block(log2_n) * (1 << inner_log2(log2_n)) * 2 * planes(split) + stash_bytes(log2_n) + REDUCE_BYTES
 }
 
 /// Index (in complex elements) within a head's prepared spectrum of the spectrum value the
 /// kernels hold at tile `tile`, lane `lane`, accumulator element `elem` of the last forward
-/// stage: every thread reads its four values as 32 contiguous bytes.
+/// stage of the on-chip transform: every thread reads its four values as 32 contiguous bytes.
+/// With an outer step, half `h`'s values follow at `h · N'`.
 pub const fn spectrum_index(tile: u32, lane: u32, elem: u32) -> u32 {
     tile * 128 + lane * 4 + elem
 }

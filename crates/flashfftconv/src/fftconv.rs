@@ -748,11 +748,11 @@ mod tests {
     fn shared_memory_limit_names_both_numbers() {
         // 227 KiB, the opt-in limit of an H100.
         let h100 = 232_448;
-        for log2_n in MIN_LOG2_N..=14 {
+        for log2_n in MIN_LOG2_N..=MAX_LOG2_N {
             check_shared_memory(log2_n, h100).unwrap();
         }
         let e = check_shared_memory(10, 16_000).unwrap_err();
-        let needed = shared_bytes(10, true);
+        let needed = flashfftconv_abi::fftconv::shared_bytes(10, true);
         assert!(e.to_string().contains(&needed.to_string()) && e.to_string().contains("16000"), "{e}");
     }
 
@@ -805,7 +805,6 @@ mod tests {
     }
 
     #[test]
-    #[ignore = "enable once the fftconv kernels are in the committed PTX (kernels-gpu, issue 3)"]
     fn every_kernel_in_the_table_is_in_the_ptx() {
         for log2_n in MIN_LOG2_N..=MAX_LOG2_N {
             for kernel in FftConvKernel::ALL {
@@ -821,7 +820,6 @@ mod tests {
     }
 
     #[test]
-    #[ignore = "enable once the fftconv kernels are in the committed PTX (kernels-gpu, issue 3)"]
     fn kernel_parameter_layout_is_pinned() {
         // Struct-by-value parameters are fragile on rustc's ptx-kernel ABI (rust-lang/rust#117271):
         // pin how the PTX declares them: the pointers the host pushes, then the 32-byte params.
