@@ -6,8 +6,7 @@ use crate::conv1d;
 use crate::element::{Bf16, Element, F16};
 use crate::fftconv;
 use flashfftconv_abi::conv1d::{Conv1dParams, Conv1dWeightGradParams};
-use flashfftconv_abi::fftconv::{kernel_split, FftConvKernel, FftConvParams};
-use flashfftconv_abi::DType;
+use flashfftconv_abi::fftconv::FftConvParams;
 
 /// Position-group sizes of the `(B, L, D)` bodies: by the forward's output type and by the
 /// weight-gradient's accumulator (the weight type); see `conv1d::GROUP_16BIT`.
@@ -75,31 +74,33 @@ conv1d_reduce_entries! {
     f32 => conv1d_dw_reduce_f32;
 }
 
-/// Stamps the FFT-convolution kernels of one FFT size `2^log2`: prepare, `dk`, and forward and
-/// backward per data type (which keep split intermediates: `flashfftconv_abi::fftconv::kernel_split`).
+/// Stamps the FFT-convolution kernels of one FFT size `2^log2`: prepare (split precision),
+/// `dk`, and forward and backward for bf16, bf16 with split intermediates, and f16 (always
+/// split); see `flashfftconv_abi::fftconv::kernel_split`.
 macro_rules! fftconv_entries {
-    ($($log2:literal => $prepare:ident, $dk:ident, $fwd_bf16:ident, $fwd_f16:ident, $bwd_bf16:ident, $bwd_f16:ident;)*) => {$(
+    ($($log2:literal => $prepare:ident, $dk:ident, $fwd_bf16:ident, $fwd_bf16s:ident, $fwd_f16:ident, $bwd_bf16:ident, $bwd_bf16s:ident, $bwd_f16:ident;)*) => {$(
         /// Kernel spectrum. # Safety: see `fftconv::prepare`.
         #[unsafe(no_mangle)]
         pub unsafe extern "ptx-kernel" fn $prepare(k: *const f32, prepared: *mut f32, p: FftConvParams) {
             // SAFETY: the host's launch layer validated the buffers against `p`.
-            unsafe { fftconv::prepare::<$log2, { kernel_split(FftConvKernel::Prepare, $log2, DType::F32) }>(k, prepared, p) }
+            unsafe { fftconv::prepare::<$log2, true>(k, prepared, p) }
         }
         /// Kernel gradient from the backward's partials. # Safety: see `fftconv::kernel_grad`.
         #[unsafe(no_mangle)]
         pub unsafe extern "ptx-kernel" fn $dk(workspace: *const u8, dk: *mut f32, p: FftConvParams) {
             // SAFETY: as above.
-            unsafe { fftconv::kernel_grad::<$log2>(workspace, dk, p) }
+            unsafe { fftconv::kernel_grad::<$log2, true>(workspace, dk, p) }
         }
-        fftconv_entries!(@data $log2, Bf16, DType::BF16, $fwd_bf16, $bwd_bf16);
-        fftconv_entries!(@data $log2, F16, DType::F16, $fwd_f16, $bwd_f16);
+        fftconv_entries!(@data $log2, Bf16, false, $fwd_bf16, $bwd_bf16);
+        fftconv_entries!(@data $log2, Bf16, true, $fwd_bf16s, $bwd_bf16s);
+        fftconv_entries!(@data $log2, F16, true, $fwd_f16, $bwd_f16);
     )*};
-    (@data $log2:literal, $t:ty, $dtype:expr, $fwd:ident, $bwd:ident) => {
+    (@data $log2:literal, $t:ty, $split:literal, $fwd:ident, $bwd:ident) => {
         /// Forward. # Safety: see `fftconv::forward`.
         #[unsafe(no_mangle)]
         pub unsafe extern "ptx-kernel" fn $fwd(u: *const $t, in_gate: *const $t, out_gate: *const $t, prepared: *const f32, y: *mut $t, p: FftConvParams) {
             // SAFETY: the host's launch layer validated the buffers against `p`.
-            unsafe { fftconv::forward::<$t, $log2, { kernel_split(FftConvKernel::Forward, $log2, $dtype) }>(u, in_gate, out_gate, prepared, y, p) }
+            unsafe { fftconv::forward::<$t, $log2, $split>(u, in_gate, out_gate, prepared, y, p) }
         }
         /// Backward. # Safety: see `fftconv::backward`.
         #[unsafe(no_mangle)]
@@ -108,18 +109,18 @@ macro_rules! fftconv_entries {
             du: *mut $t, d_in_gate: *mut $t, d_out_gate: *mut $t, workspace: *mut u8, p: FftConvParams,
         ) {
             // SAFETY: as above.
-            unsafe { fftconv::backward::<$t, $log2, { kernel_split(FftConvKernel::Backward, $log2, $dtype) }>(u, in_gate, out_gate, dy, prepared, du, d_in_gate, d_out_gate, workspace, p) }
+            unsafe { fftconv::backward::<$t, $log2, $split>(u, in_gate, out_gate, dy, prepared, du, d_in_gate, d_out_gate, workspace, p) }
         }
     };
 }
 
 fftconv_entries! {
-    8 => fftconv_prepare_n256, fftconv_dk_n256, fftconv_fwd_n256_bf16, fftconv_fwd_n256_f16, fftconv_bwd_n256_bf16, fftconv_bwd_n256_f16;
-    9 => fftconv_prepare_n512, fftconv_dk_n512, fftconv_fwd_n512_bf16, fftconv_fwd_n512_f16, fftconv_bwd_n512_bf16, fftconv_bwd_n512_f16;
-    10 => fftconv_prepare_n1024, fftconv_dk_n1024, fftconv_fwd_n1024_bf16, fftconv_fwd_n1024_f16, fftconv_bwd_n1024_bf16, fftconv_bwd_n1024_f16;
-    11 => fftconv_prepare_n2048, fftconv_dk_n2048, fftconv_fwd_n2048_bf16, fftconv_fwd_n2048_f16, fftconv_bwd_n2048_bf16, fftconv_bwd_n2048_f16;
-    12 => fftconv_prepare_n4096, fftconv_dk_n4096, fftconv_fwd_n4096_bf16, fftconv_fwd_n4096_f16, fftconv_bwd_n4096_bf16, fftconv_bwd_n4096_f16;
-    13 => fftconv_prepare_n8192, fftconv_dk_n8192, fftconv_fwd_n8192_bf16, fftconv_fwd_n8192_f16, fftconv_bwd_n8192_bf16, fftconv_bwd_n8192_f16;
-    14 => fftconv_prepare_n16384, fftconv_dk_n16384, fftconv_fwd_n16384_bf16, fftconv_fwd_n16384_f16, fftconv_bwd_n16384_bf16, fftconv_bwd_n16384_f16;
-    15 => fftconv_prepare_n32768, fftconv_dk_n32768, fftconv_fwd_n32768_bf16, fftconv_fwd_n32768_f16, fftconv_bwd_n32768_bf16, fftconv_bwd_n32768_f16;
+    8 => fftconv_prepare_n256, fftconv_dk_n256, fftconv_fwd_n256_bf16, fftconv_fwd_n256_bf16_split, fftconv_fwd_n256_f16, fftconv_bwd_n256_bf16, fftconv_bwd_n256_bf16_split, fftconv_bwd_n256_f16;
+    9 => fftconv_prepare_n512, fftconv_dk_n512, fftconv_fwd_n512_bf16, fftconv_fwd_n512_bf16_split, fftconv_fwd_n512_f16, fftconv_bwd_n512_bf16, fftconv_bwd_n512_bf16_split, fftconv_bwd_n512_f16;
+    10 => fftconv_prepare_n1024, fftconv_dk_n1024, fftconv_fwd_n1024_bf16, fftconv_fwd_n1024_bf16_split, fftconv_fwd_n1024_f16, fftconv_bwd_n1024_bf16, fftconv_bwd_n1024_bf16_split, fftconv_bwd_n1024_f16;
+    11 => fftconv_prepare_n2048, fftconv_dk_n2048, fftconv_fwd_n2048_bf16, fftconv_fwd_n2048_bf16_split, fftconv_fwd_n2048_f16, fftconv_bwd_n2048_bf16, fftconv_bwd_n2048_bf16_split, fftconv_bwd_n2048_f16;
+    12 => fftconv_prepare_n4096, fftconv_dk_n4096, fftconv_fwd_n4096_bf16, fftconv_fwd_n4096_bf16_split, fftconv_fwd_n4096_f16, fftconv_bwd_n4096_bf16, fftconv_bwd_n4096_bf16_split, fftconv_bwd_n4096_f16;
+    13 => fftconv_prepare_n8192, fftconv_dk_n8192, fftconv_fwd_n8192_bf16, fftconv_fwd_n8192_bf16_split, fftconv_fwd_n8192_f16, fftconv_bwd_n8192_bf16, fftconv_bwd_n8192_bf16_split, fftconv_bwd_n8192_f16;
+    14 => fftconv_prepare_n16384, fftconv_dk_n16384, fftconv_fwd_n16384_bf16, fftconv_fwd_n16384_bf16_split, fftconv_fwd_n16384_f16, fftconv_bwd_n16384_bf16, fftconv_bwd_n16384_bf16_split, fftconv_bwd_n16384_f16;
+    15 => fftconv_prepare_n32768, fftconv_dk_n32768, fftconv_fwd_n32768_bf16, fftconv_fwd_n32768_bf16_split, fftconv_fwd_n32768_f16, fftconv_bwd_n32768_bf16, fftconv_bwd_n32768_bf16_split, fftconv_bwd_n32768_f16;
 }

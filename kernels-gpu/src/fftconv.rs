@@ -27,6 +27,7 @@
 use crate::device::{self, block_x, lane, sync_threads, thread_x};
 use crate::element::Element;
 use core::f32::consts::PI;
+use core::intrinsics::fmaf32;
 use flashfftconv_abi::fftconv::{
     backward_scratch_offset, halves, inner_log2, pairs_per_block, planes, spectrum_index, stash_bytes, FftConvParams,
     FLAG_IN_GATE, FLAG_OUT_GATE, FLAG_VECTOR, THREADS,
@@ -63,10 +64,11 @@ impl Smem {
         Smem { base, plane_bytes, stash, reduce: stash + stash_bytes(log2_n) }
     }
 
-    /// Address of stash chunk `pos / 8` of `part` (0 real, 1 imaginary), unswizzled.
+    /// Address of stash chunk `pos / 8` of `plane` (0 real, 1 imaginary; split: 2 and 3 their
+    /// low parts, each plane half as long), unswizzled.
     #[inline(always)]
-    fn stash_chunk(&self, log2_inner: u32, part: u32, pos: u32) -> u32 {
-        self.stash + (part << (log2_inner + 1)) + 2 * pos
+    fn stash_chunk(&self, log2_inner: u32, plane: u32, pos: u32, split: bool) -> u32 {
+        self.stash + (plane << (log2_inner + if split { 0 } else { 1 })) + 2 * pos
     }
 
     /// Address of the chunk holding position `pos` (a multiple of 8) of `plane`.
@@ -166,9 +168,11 @@ struct Dft {
 }
 
 impl Dft {
-    /// `I_{16/r} ⊗ F_r`, `F_r[f, k] = exp(−2πi·fk/r)`, for this lane's fragment entries.
+    /// `s · I_{16/r} ⊗ F_r`, `F_r[f, k] = exp(−2πi·fk/r)`, for this lane's fragment entries,
+    /// with the stage's power-of-two scale `s` folded in (exact).
     #[inline(always)]
     fn new(log2_r: u32) -> Self {
+        let scale = pow2(stage_scale_log2(log2_r));
         let (g, t) = (lane() >> 2, lane() & 3);
         let mut re = [0u32; 4];
         let mut im = [0u32; 4];
@@ -185,7 +189,7 @@ impl Dft {
                     let m = ((row & mask) * (col & mask)) & mask;
                     let angle = -2.0 * PI * m as f32 / (1u32 << log2_r) as f32;
                     let (c, s) = device::cos_sin(angle);
-                    *out = (c, s);
+                    *out = (c * scale, s * scale);
                 }
             }
             (re[reg as usize], re_lo[reg as usize]) = split_pack(v[0].0, v[1].0);
@@ -203,49 +207,75 @@ struct Tile {
     slot: u32,
     /// Tile index within the slot's sequence (`0 .. N/128`).
     local: u32,
-    stage: Stage,
-    /// First position of the tile's block of `S = r·M` (a multiple of `S`), for `M ≥ 8`.
-    block_start: u32,
-    /// First column of the tile within its block, for `M ≥ 8`.
-    col0: u32,
+    /// Position of the tile's first value within the slot's sequence.
+    base: u32,
+    /// Offsets from `base` of this lane's four accumulator entries (fixed per stage).
+    offsets: [u32; 4],
 }
 
 impl Tile {
-    /// Position within the slot's sequence of accumulator element `e` of this lane: row
-    /// (output frequency digit) `g + 8·(e/2)`, column `2t + e%2`.
+    /// Position within the slot's sequence of accumulator element `e` of this lane.
     #[inline(always)]
-    fn pos(&self, e: u32) -> u32 {
-        let (g, t) = (lane() >> 2, lane() & 3);
-        let row = g + 8 * (e >> 1);
-        let col = 2 * t + (e & 1);
-        if self.stage.log2_m == 0 {
-            self.local * 128 + col * 16 + row
-        } else {
-            let i = row >> self.stage.log2_r;
-            let f = row & ((1 << self.stage.log2_r) - 1);
-            self.block_start + (f << self.stage.log2_m) + self.col0 + 8 * i + col
+    fn pos(&self, e: usize) -> u32 {
+        self.base + self.offsets[e]
+    }
+
+    /// Offsets of this lane's accumulator entries from a tile's base in stage `g`: entry `e` is
+    /// row (output digit) `g + 8·(e/2)` and column `2t + e%2`.
+    #[inline(always)]
+    fn offsets(g: Stage) -> [u32; 4] {
+        let (gr, t) = (lane() >> 2, lane() & 3);
+        let mut out = [0u32; 4];
+        for e in 0..4u32 {
+            let row = gr + 8 * (e >> 1);
+            let col = 2 * t + (e & 1);
+            out[e as usize] = if g.log2_m == 0 {
+                col * 16 + row
+            } else {
+                let i = row >> g.log2_r;
+                let f = row & ((1 << g.log2_r) - 1);
+                (f << g.log2_m) + 8 * i + col
+            };
         }
+        out
     }
 }
 
-/// `W_S^{c·f}` (conjugated with `INV`) times `scale` for position `pos` in the geometry of
-/// stage `g`: `f` is the position's digit of stride `M`, `c` its offset within the stride.
-#[inline(always)]
-fn twiddle<const INV: bool>(g: Stage, pos: u32, scale: f32) -> (f32, f32) {
-    let log2_s = g.log2_r + g.log2_m;
-    let w = pos & ((1 << log2_s) - 1);
-    let m = (w >> g.log2_m) * (w & ((1 << g.log2_m) - 1));
-    let half = 1u32 << (log2_s - 1);
-    let mi = m as i32 - if m > half { (2 * half) as i32 } else { 0 };
-    let angle = mi as f32 * (-2.0 * PI * pow2(-(log2_s as i32)));
-    let (c, s) = device::cos_sin(angle);
-    (c * scale, if INV { -s * scale } else { s * scale })
+/// The twiddles of one stage: `W_S^{c·f}` at position `p`, where `f` is the position's digit of
+/// stride `M` and `c` its offset within the stride (`S = r·M`).
+#[derive(Clone, Copy)]
+struct Twiddles {
+    log2_s: u32,
+    log2_m: u32,
+    /// `−2π / S`.
+    step: f32,
+}
+
+impl Twiddles {
+    #[inline(always)]
+    fn of(g: Stage) -> Self {
+        let log2_s = g.log2_r + g.log2_m;
+        Twiddles { log2_s, log2_m: g.log2_m, step: -2.0 * PI * pow2(-(log2_s as i32)) }
+    }
+
+    /// `W_S^{c·f}` (conjugated with `INV`) at position `pos`.
+    #[inline(always)]
+    fn at<const INV: bool>(&self, pos: u32) -> (f32, f32) {
+        let w = pos & ((1 << self.log2_s) - 1);
+        let m = (w >> self.log2_m) * (w & ((1 << self.log2_m) - 1));
+        // `m mod S` as a signed value in [−S/2, S/2): the angle stays within ±π.
+        let shift = 32 - self.log2_s;
+        let signed = ((m << shift) as i32) >> shift;
+        let (c, s) = device::cos_sin(signed as f32 * self.step);
+        (c, if INV { -s } else { s })
+    }
 }
 
 /// `a · b` for complex `a`, `b` (as pairs).
 #[inline(always)]
 fn cmul(a: (f32, f32), b: (f32, f32)) -> (f32, f32) {
-    (a.0 * b.0 - a.1 * b.1, a.0 * b.1 + a.1 * b.0)
+    // Fused: rustc never contracts `x * y + z` itself.
+    (fmaf32(a.0, b.0, -(a.1 * b.1)), fmaf32(a.0, b.1, a.1 * b.0))
 }
 
 /// f16 pairs of `(lo, hi)` and, with `SPLIT`, of their rounding remainders.
@@ -258,16 +288,16 @@ fn split_pack(lo: f32, hi: f32) -> (u32, u32) {
 }
 
 /// Shared-memory address this lane gives `ldmatrix`/`stmatrix` for tile `local` of `slot` in
-/// stage `g`, with the tile's block start and first column. Lane `8m + r` addresses row `r` of
+/// stage `g`, and the tile's base position (see [`Tile`]). Lane `8m + r` addresses row `r` of
 /// matrix `m`: matrices 0 and 1 are the real part's DFT inputs 0–7 and 8–15, 2 and 3 the
 /// imaginary part's.
 #[inline(always)]
-fn tile_address(sm: &Smem, log2_n: u32, g: Stage, slot: u32, local: u32) -> (u32, u32, u32) {
+fn tile_address(sm: &Smem, log2_n: u32, g: Stage, slot: u32, local: u32) -> (u32, u32) {
     let lane = lane();
     let (matrix, row) = (lane >> 3, lane & 7);
-    let (pos, block_start, col0) = if g.log2_m == 0 {
+    let (pos, base) = if g.log2_m == 0 {
         // Radix 16 at stride 1: each matrix row is 8 consecutive inputs of one DFT.
-        (local * 128 + row * 16 + 8 * (matrix & 1), 0, 0)
+        (local * 128 + row * 16 + 8 * (matrix & 1), local * 128)
     } else {
         // Each matrix row is 8 consecutive columns of one input digit.
         let log2_s = g.log2_r + g.log2_m;
@@ -277,9 +307,9 @@ fn tile_address(sm: &Smem, log2_n: u32, g: Stage, slot: u32, local: u32) -> (u32
         let k = row + 8 * (matrix & 1);
         let i = k >> g.log2_r;
         let j = k & ((1 << g.log2_r) - 1);
-        (block_start + (j << g.log2_m) + col0 + 8 * i, block_start, col0)
+        (block_start + (j << g.log2_m) + col0 + 8 * i, block_start + col0)
     };
-    (sm.chunk(matrix >> 1, (slot << log2_n) + pos), block_start, col0)
+    (sm.chunk(matrix >> 1, (slot << log2_n) + pos), base)
 }
 
 /// Stores a tile's f32 results (this lane's accumulator entries) at `addr` from
@@ -327,11 +357,12 @@ unsafe fn run_stage<const SPLIT: bool, const INV: bool, F: FnMut(&Tile, &mut [f3
     let total = pairs_per_block(log2_n) << log2_tiles;
     let (a_re_im, a_im_re) = if INV { (&dft.im, &dft.neg_im) } else { (&dft.neg_im, &dft.im) };
     let (a_re_im_lo, a_im_re_lo) = if INV { (&dft.im_lo, &dft.neg_im_lo) } else { (&dft.neg_im_lo, &dft.im_lo) };
+    let offsets = Tile::offsets(g);
     let mut tau = thread_x() >> 5;
     while tau < total {
         let slot = tau >> log2_tiles;
         let local = tau & ((1 << log2_tiles) - 1);
-        let (addr, block_start, col0) = tile_address(sm, log2_n, g, slot, local);
+        let (addr, base) = tile_address(sm, log2_n, g, slot, local);
         // SAFETY: `addr` is a chunk of this block's planes; all lanes take part.
         let x = unsafe {
             if g.log2_m == 0 {
@@ -364,7 +395,7 @@ unsafe fn run_stage<const SPLIT: bool, const INV: bool, F: FnMut(&Tile, &mut [f3
             im = device::mma_f16(a_im_re_lo, xr, im);
             im = device::mma_f16(&dft.re_lo, xi, im);
         }
-        epilogue(&Tile { slot, local, stage: g, block_start, col0 }, &mut re, &mut im);
+        epilogue(&Tile { slot, local, base, offsets }, &mut re, &mut im);
         // SAFETY: the same chunks this warp loaded; no other warp touches them in this stage.
         unsafe { store_tile::<SPLIT>(sm, g, addr, &re, &im) };
         tau += WARPS;
@@ -389,28 +420,19 @@ unsafe fn forward_fft<const SPLIT: bool, F: FnMut(&Tile, &mut [f32; 4], &mut [f3
         sync_threads();
         let g = stage(log2_n, st);
         let dft = if g.log2_r == 4 { dft16 } else { dft_first };
-        let scale = pow2(stage_scale_log2(g.log2_r));
         if st + 1 < ns {
+            let tw = Twiddles::of(g);
             // SAFETY: forwarded.
             unsafe {
                 run_stage::<SPLIT, false, _>(sm, log2_n, g, dft, |tile, re, im| {
                     for e in 0..4 {
-                        let w = twiddle::<false>(g, tile.pos(e as u32), scale);
-                        (re[e], im[e]) = cmul((re[e], im[e]), w);
+                        (re[e], im[e]) = cmul((re[e], im[e]), tw.at::<false>(tile.pos(e)));
                     }
                 })
             };
         } else {
             // SAFETY: forwarded.
-            unsafe {
-                run_stage::<SPLIT, false, _>(sm, log2_n, g, dft, |tile, re, im| {
-                    for e in 0..4 {
-                        re[e] *= scale;
-                        im[e] *= scale;
-                    }
-                    last(tile, re, im);
-                })
-            };
+            unsafe { run_stage::<SPLIT, false, _>(sm, log2_n, g, dft, |tile, re, im| last(tile, re, im)) };
         }
     }
 }
@@ -428,27 +450,22 @@ unsafe fn inverse_fft<const SPLIT: bool>(sm: &Smem, log2_n: u32, dft16: &Dft, df
         let st = ns - 1 - k;
         let g = stage(log2_n, st);
         let dft = if g.log2_r == 4 { dft16 } else { dft_first };
-        let scale = pow2(stage_scale_log2(g.log2_r));
         // The twiddles of stage `st − 1` precede its butterflies in the inverse: apply them
         // here, at the same positions.
-        let next = if st > 0 { Some(stage(log2_n, st - 1)) } else { None };
-        // SAFETY: forwarded.
-        unsafe {
-            run_stage::<SPLIT, true, _>(sm, log2_n, g, dft, |tile, re, im| {
-                for e in 0..4 {
-                    match next {
-                        Some(ng) => {
-                            let w = twiddle::<true>(ng, tile.pos(e as u32), scale);
-                            (re[e], im[e]) = cmul((re[e], im[e]), w);
-                        }
-                        None => {
-                            re[e] *= scale;
-                            im[e] *= scale;
-                        }
+        if st > 0 {
+            let tw = Twiddles::of(stage(log2_n, st - 1));
+            // SAFETY: forwarded.
+            unsafe {
+                run_stage::<SPLIT, true, _>(sm, log2_n, g, dft, |tile, re, im| {
+                    for e in 0..4 {
+                        (re[e], im[e]) = cmul((re[e], im[e]), tw.at::<true>(tile.pos(e)));
                     }
-                }
-            })
-        };
+                })
+            };
+        } else {
+            // SAFETY: forwarded.
+            unsafe { run_stage::<SPLIT, true, _>(sm, log2_n, g, dft, |_, _, _| {}) };
+        }
     }
 }
 
@@ -664,81 +681,169 @@ unsafe fn fill_planes<E: Element, const SPLIT: bool>(
                 }
             }
         }
-        let mut hi = [[0u32; 4]; 2];
-        let mut lo = [[0u32; 4]; 2];
-        for part in 0..2 {
-            for w in 0..4 {
-                let (h, l) = split_pack(scale_pow2(v[part][2 * w], -e), scale_pow2(v[part][2 * w + 1], -e));
-                hi[part][w] = h;
-                lo[part][w] = l;
-            }
-        }
-        let pos = (st.slot << log2_inner) + 8 * c;
-        // SAFETY: chunks of this slot's planes.
-        unsafe {
-            device::st_shared_16b(sm.chunk(0, pos), hi[0]);
-            device::st_shared_16b(sm.chunk(1, pos), hi[1]);
-            if SPLIT {
-                device::st_shared_16b(sm.chunk(2, pos), lo[0]);
-                device::st_shared_16b(sm.chunk(3, pos), lo[1]);
-            }
-        }
+        // SAFETY: forwarded.
+        unsafe { write_chunk::<SPLIT>(sm, (st.slot << log2_inner) + 8 * c, &v, e) };
         c += st.count;
     }
 }
 
-/// Copies the slot's result (one transform of size `N'`) into the stash as f16. Slot 0 only
-/// (the outer step exists only with one slot per block).
+/// Writes `2^−e · v` (first row real, second imaginary) at positions `pos..pos + 8` of the
+/// planes.
+///
+/// # Safety
+/// `pos` is a multiple of 8 inside the planes, which are free.
+#[inline(always)]
+unsafe fn write_chunk<const SPLIT: bool>(sm: &Smem, pos: u32, v: &[[f32; 8]; 2], e: i32) {
+    let mut hi = [[0u32; 4]; 2];
+    let mut lo = [[0u32; 4]; 2];
+    for part in 0..2 {
+        for w in 0..4 {
+            let (h, l) = split_pack(scale_pow2(v[part][2 * w], -e), scale_pow2(v[part][2 * w + 1], -e));
+            hi[part][w] = h;
+            lo[part][w] = l;
+        }
+    }
+    // SAFETY: guaranteed by the caller.
+    unsafe {
+        device::st_shared_16b(sm.chunk(0, pos), hi[0]);
+        device::st_shared_16b(sm.chunk(1, pos), hi[1]);
+        if SPLIT {
+            device::st_shared_16b(sm.chunk(2, pos), lo[0]);
+            device::st_shared_16b(sm.chunk(3, pos), lo[1]);
+        }
+    }
+}
+
+/// Chunks a thread keeps in registers between finding the pair's largest magnitude and filling
+/// the planes (more are read twice).
+const HELD_CHUNKS: u32 = 2;
+
+/// [`input_exponent`], then, without an outer step, [`fill_planes`]: from registers when the
+/// slot's threads hold at most [`HELD_CHUNKS`] chunks each, so that the rows are read once.
+/// Returns the exponent and whether the planes were filled.
+///
+/// # Safety
+/// As [`fill_planes`].
+#[inline(always)]
+unsafe fn load_input<E: Element, const SPLIT: bool>(
+    sm: &Smem,
+    log2_n: u32,
+    st: &SlotThreads,
+    rows: Option<Rows>,
+    x: *const E,
+    gate: *const E,
+    len: u32,
+    vector: bool,
+) -> (i32, bool) {
+    let log2_inner = inner_log2(log2_n);
+    let per_thread = (1u32 << (log2_inner - 3)) / st.count;
+    if halves(log2_n) > 1 {
+        // SAFETY: forwarded.
+        return (unsafe { input_exponent(sm, st, rows, x, gate, len, vector) }, false);
+    }
+    if per_thread > HELD_CHUNKS {
+        // SAFETY: forwarded.
+        let e = unsafe { input_exponent(sm, st, rows, x, gate, len, vector) };
+        // SAFETY: forwarded.
+        unsafe { fill_planes::<E, SPLIT>(sm, log2_n, 0, st, rows, x, gate, len, vector, e) };
+        return (e, true);
+    }
+    let mut held = [[[0.0f32; 8]; 2]; HELD_CHUNKS as usize];
+    for k in 0..HELD_CHUNKS {
+        if k < per_thread {
+            // SAFETY: forwarded.
+            held[k as usize] = unsafe { pair_chunk(rows, x, gate, st.index + k * st.count, len, vector) };
+        }
+    }
+    let mut m = 0.0f32;
+    for k in 0..HELD_CHUNKS as usize {
+        for part in 0..2 {
+            for i in 0..8 {
+                m = m.max(held[k][part][i].abs());
+            }
+        }
+    }
+    // SAFETY: forwarded.
+    let e = norm_exponent(unsafe { slot_max(sm, st, m) });
+    for k in 0..HELD_CHUNKS {
+        if k < per_thread {
+            let pos = (st.slot << log2_inner) + 8 * (st.index + k * st.count);
+            // SAFETY: forwarded; the planes are free after the barriers of `slot_max`.
+            unsafe { write_chunk::<SPLIT>(sm, pos, &held[k as usize], e) };
+        }
+    }
+    (e, true)
+}
+
+/// Whether the stash keeps split precision: with `SPLIT` data and `L ≤ N/4`, only the first
+/// `L ≤ N'/2` positions of the first half's result are needed, and their hi and lo parts fit
+/// where the whole result fits as f16. (With longer outputs the kept part carries most of the
+/// energy, and one f16 rounding of the stash stays well within the error bound.)
+#[inline(always)]
+fn stash_split<const SPLIT: bool>(log2_n: u32, len: u32) -> bool {
+    SPLIT && (len as u64) * 4 <= 1u64 << log2_n
+}
+
+/// Copies the slot's result (one transform of size `N'`) into the stash as f16, or, when
+/// [`stash_split`], its first `N'/2` positions as hi and lo f16. Slot 0 only (the outer step
+/// exists only with one slot per block).
 ///
 /// # Safety
 /// After the inverse transform and a barrier; the stash is free.
 #[inline(always)]
-unsafe fn stash_result<const SPLIT: bool>(sm: &Smem, log2_inner: u32, st: &SlotThreads) {
+unsafe fn stash_result<const SPLIT: bool>(sm: &Smem, log2_inner: u32, st: &SlotThreads, split: bool) {
+    let chunks = 1u32 << (log2_inner - if split { 4 } else { 3 });
     let mut c = st.index;
-    while c < 1 << (log2_inner - 3) {
+    while c < chunks {
         for part in 0..2u32 {
             // SAFETY: forwarded.
             let v = unsafe { read_chunk::<SPLIT>(sm, 8 * c, part) };
-            let mut w = [0u32; 4];
+            let mut hi = [0u32; 4];
+            let mut lo = [0u32; 4];
             for i in 0..4 {
-                w[i] = device::pack_f16x2(v[2 * i], v[2 * i + 1]);
+                (hi[i], lo[i]) = split_pack(v[2 * i], v[2 * i + 1]);
             }
-            // SAFETY: a chunk of the stash.
-            unsafe { device::st_shared_16b(sm.stash_chunk(log2_inner, part, 8 * c), w) };
+            // SAFETY: chunks of the stash.
+            unsafe {
+                device::st_shared_16b(sm.stash_chunk(log2_inner, part, 8 * c, split), hi);
+                if split {
+                    device::st_shared_16b(sm.stash_chunk(log2_inner, 2 + part, 8 * c, split), lo);
+                }
+            }
         }
         c += st.count;
     }
 }
 
-/// The outer step's recombination at chunk `c` (positions `8c..`, `c < N'/8`): the stashed first
-/// half's result `a` and the planes' second half's result `b` give
+/// The outer step's recombination at chunk `c` (positions `8c..`, `c < N'/8`, and `c < N'/16`
+/// when the stash is `split`): the stashed first half's result `a` and the planes' second half's result `b` give
 /// `(a + W_N^{−n} b, a − W_N^{−n} b)` for positions `n` and `n + N'`, as (real, imaginary)
 /// parts of each.
 ///
 /// # Safety
 /// After the second half's inverse transform and a barrier.
 #[inline(always)]
-unsafe fn combine_chunk<const SPLIT: bool>(sm: &Smem, log2_n: u32, c: u32) -> [[[f32; 8]; 2]; 2] {
+unsafe fn combine_chunk<const SPLIT: bool>(sm: &Smem, log2_n: u32, c: u32, split: bool) -> [[[f32; 8]; 2]; 2] {
     let log2_inner = inner_log2(log2_n);
     let mut out = [[[0.0f32; 8]; 2]; 2];
+    let mut sa = [[0u32; 4]; 4];
     // SAFETY: chunks of the planes and the stash.
-    let (br, bi, sa) = unsafe {
-        (
-            read_chunk::<SPLIT>(sm, 8 * c, 0),
-            read_chunk::<SPLIT>(sm, 8 * c, 1),
-            [
-                device::ld_shared_16b(sm.stash_chunk(log2_inner, 0, 8 * c)),
-                device::ld_shared_16b(sm.stash_chunk(log2_inner, 1, 8 * c)),
-            ],
-        )
+    let (br, bi) = unsafe {
+        for plane in 0..if split { 4 } else { 2 } {
+            sa[plane as usize] = device::ld_shared_16b(sm.stash_chunk(log2_inner, plane, 8 * c, split));
+        }
+        (read_chunk::<SPLIT>(sm, 8 * c, 0), read_chunk::<SPLIT>(sm, 8 * c, 1))
     };
     for i in 0..8 {
         let n = 8 * c + i as u32;
         let angle = n as f32 * (2.0 * PI * pow2(-(log2_n as i32)));
         let (cs, sn) = device::cos_sin(angle);
         let t = cmul((br[i], bi[i]), (cs, sn));
-        let word = |p: usize| sa[p][i / 2] >> (16 * (i as u32 & 1));
-        let a = (device::f16_to_f32(word(0) as u16), device::f16_to_f32(word(1) as u16));
+        let half = |p: usize| device::f16_to_f32((sa[p][i / 2] >> (16 * (i as u32 & 1))) as u16);
+        let mut a = (half(0), half(1));
+        if split {
+            a = (a.0 + half(2), a.1 + half(3));
+        }
         out[0][0][i] = a.0 + t.0;
         out[0][1][i] = a.1 + t.1;
         out[1][0][i] = a.0 - t.0;
@@ -860,7 +965,7 @@ unsafe fn store_pair<E: Element<Acc = f32>, const SPLIT: bool, const OUTS: usize
     } else {
         while c < inner_chunks && 8 * c < len {
             // SAFETY: forwarded.
-            let v = unsafe { combine_chunk::<SPLIT>(sm, log2_n, c) };
+            let v = unsafe { combine_chunk::<SPLIT>(sm, log2_n, c, stash_split::<SPLIT>(log2_n, len)) };
             for h in 0..2u32 {
                 let chunk = c + h * inner_chunks;
                 if 8 * chunk < len {
@@ -1009,8 +1114,9 @@ pub unsafe fn prepare<const LOG2_N: u32, const SPLIT: bool>(k: *const f32, prepa
     }
 }
 
-/// One convolution pass of a row pair already normalised: for each half (one without an outer
-/// step), fill the planes, transform, hand the spectrum to `spectrum` (which multiplies it by
+/// One convolution pass of a row pair normalised by `2^−e` (see [`load_input`]; `prefilled`:
+/// the first half's planes are already filled): for each half (one without an outer step),
+/// fill the planes, transform, hand the spectrum to `spectrum` (which multiplies it by
 /// the kernel spectrum, and may save or use it), invert; the first of two halves is stashed,
 /// and `output` then writes the (recombined) result.
 ///
@@ -1027,7 +1133,7 @@ unsafe fn conv_pass<E: Element, const SPLIT: bool, S: FnMut(u32, &Tile, &mut [f3
     gate: *const E,
     len: u32,
     vector: bool,
-    e: i32,
+    (e, prefilled): (i32, bool),
     invert: bool,
     dfts: (&Dft, &Dft),
     mut spectrum: S,
@@ -1038,13 +1144,15 @@ unsafe fn conv_pass<E: Element, const SPLIT: bool, S: FnMut(u32, &Tile, &mut [f3
         sync_threads();
         // SAFETY: forwarded; the planes are free after the barrier.
         unsafe {
-            fill_planes::<E, SPLIT>(sm, log2_n, half, st, rows, x, gate, len, vector, e);
+            if half > 0 || !prefilled {
+                fill_planes::<E, SPLIT>(sm, log2_n, half, st, rows, x, gate, len, vector, e);
+            }
             forward_fft::<SPLIT, _>(sm, log2_inner, dfts.0, dfts.1, |tile, re, im| spectrum(half, tile, re, im));
             if invert {
                 inverse_fft::<SPLIT>(sm, log2_inner, dfts.0, dfts.1);
                 if half + 1 < halves(log2_n) {
                     sync_threads();
-                    stash_result::<SPLIT>(sm, log2_inner, st);
+                    stash_result::<SPLIT>(sm, log2_inner, st, stash_split::<SPLIT>(log2_n, len));
                 }
             }
         }
@@ -1085,7 +1193,7 @@ pub unsafe fn forward<E: Element<Acc = f32>, const LOG2_N: u32, const SPLIT: boo
     let dfts = (&Dft::new(4), &Dft::new(log2_inner % 4));
     // SAFETY: the rows lie in `u`, the gates and `y`; every active slot's head spectrum is read.
     unsafe {
-        let ez = input_exponent::<E>(&sm, &st, rows, u, gate_in, p.len, vector);
+        let ez = load_input::<E, SPLIT>(&sm, LOG2_N, &st, rows, u, gate_in, p.len, vector);
         conv_pass::<E, SPLIT, _, _>(
             &sm,
             LOG2_N,
@@ -1111,7 +1219,7 @@ pub unsafe fn forward<E: Element<Acc = f32>, const LOG2_N: u32, const SPLIT: boo
             || {
                 if let Some(r) = rows {
                     let (_, sigma) = head_spectrum(prepared, p.heads, LOG2_N, h);
-                    let e_out = ez - 2 * transform_scale_log2(log2_inner) - LOG2_N as i32 - log2_pow2(sigma);
+                    let e_out = ez.0 - 2 * transform_scale_log2(log2_inner) - LOG2_N as i32 - log2_pow2(sigma);
                     store_pair::<E, SPLIT, 1>(&sm, LOG2_N, &st, r, [(y, gate_out)], e_out, p.len, vector);
                 }
             },
@@ -1171,7 +1279,7 @@ pub unsafe fn backward<E: Element<Acc = f32>, const LOG2_N: u32, const SPLIT: bo
     let scratch_base = backward_scratch_offset(chunks, p.heads as u64, LOG2_N);
     let partials = workspace as *mut f32;
     // SAFETY: the scratch rows follow the partials in the workspace.
-    let scratch = unsafe { workspace.add(scratch_base as usize) } as *mut u32;
+    let scratch = unsafe { workspace.add(scratch_base as usize) } as *mut f32;
     let dfts = (&Dft::new(4), &Dft::new(log2_inner % 4));
     let end = pph.min((c + 1) * p.pairs_per_chunk);
     let mut first = c * p.pairs_per_chunk;
@@ -1184,8 +1292,8 @@ pub unsafe fn backward<E: Element<Acc = f32>, const LOG2_N: u32, const SPLIT: bo
         };
         // SAFETY: the rows lie in the (B, H, L) buffers; the workspace rows are this block's.
         unsafe {
-            let ez = input_exponent::<E>(&sm, &st, rows, u, gate_in, p.len, vector);
-            publish(&sm, &st, 1, ez);
+            let ez = load_input::<E, SPLIT>(&sm, LOG2_N, &st, rows, u, gate_in, p.len, vector);
+            publish(&sm, &st, 1, ez.0);
             let want_v = !d_out.is_null();
             conv_pass::<E, SPLIT, _, _>(
                 &sm,
@@ -1201,11 +1309,10 @@ pub unsafe fn backward<E: Element<Acc = f32>, const LOG2_N: u32, const SPLIT: bo
                 dfts,
                 |half, tile, re, im| {
                     if first + tile.slot < end {
-                        let mut w = [0u32; 4];
-                        for e in 0..4 {
-                            w[e] = device::pack_f16x2(re[e], im[e]);
-                        }
-                        device::store_16b(scratch.add(entry(row_of(tile.slot), half, tile)) as *mut u8, w);
+                        let at = scratch.add(2 * entry(row_of(tile.slot), half, tile));
+                        let w = [re[0], im[0], re[1], im[1], re[2], im[2], re[3], im[3]].map(f32::to_bits);
+                        device::store_16b(at as *mut u8, [w[0], w[1], w[2], w[3]]);
+                        device::store_16b(at.add(4) as *mut u8, [w[4], w[5], w[6], w[7]]);
                         if want_v {
                             let kv = load_spectrum4(spec.add((half << (log2_inner + 1)) as usize), tile.local);
                             for e in 0..4 {
@@ -1216,13 +1323,13 @@ pub unsafe fn backward<E: Element<Acc = f32>, const LOG2_N: u32, const SPLIT: bo
                 },
                 || {
                     if let Some(r) = rows {
-                        let e_v = ez - e_transforms - log2_sigma;
+                        let e_v = ez.0 - e_transforms - log2_sigma;
                         store_pair::<E, SPLIT, 1>(&sm, LOG2_N, &st, r, [(d_out, dy)], e_v, p.len, vector);
                     }
                 },
             );
-            let ed = input_exponent::<E>(&sm, &st, rows, dy, gate_out, p.len, vector);
-            publish(&sm, &st, 2, ed);
+            let ed = load_input::<E, SPLIT>(&sm, LOG2_N, &st, rows, dy, gate_out, p.len, vector);
+            publish(&sm, &st, 2, ed.0);
             conv_pass::<E, SPLIT, _, _>(
                 &sm,
                 LOG2_N,
@@ -1238,7 +1345,10 @@ pub unsafe fn backward<E: Element<Acc = f32>, const LOG2_N: u32, const SPLIT: bo
                 |half, tile, re, im| {
                     if first + tile.slot < end {
                         let at = entry(row_of(tile.slot), half, tile);
-                        let zw = device::load_16b(scratch.add(at) as *const u8);
+                        let zv = [
+                            device::load_16b(scratch.add(2 * at) as *const u8),
+                            device::load_16b(scratch.add(2 * at + 4) as *const u8),
+                        ];
                         let e_s = published(&sm, 1, tile.slot) + published(&sm, 2, tile.slot)
                             - 2 * transform_scale_log2(log2_inner);
                         let pa = partials.add(2 * at);
@@ -1246,7 +1356,8 @@ pub unsafe fn backward<E: Element<Acc = f32>, const LOG2_N: u32, const SPLIT: bo
                         let mut s = [s0[0], s0[1], s0[2], s0[3], s1[0], s1[1], s1[2], s1[3]];
                         let kv = load_spectrum4(spec.add((half << (log2_inner + 1)) as usize), tile.local);
                         for e in 0..4 {
-                            let z = (device::f16_to_f32(zw[e] as u16), device::f16_to_f32((zw[e] >> 16) as u16));
+                            let z =
+                                (f32::from_bits(zv[e / 2][2 * (e % 2)]), f32::from_bits(zv[e / 2][2 * (e % 2) + 1]));
                             let (a, b) = cmul((re[e], im[e]), (z.0, -z.1));
                             s[2 * e] = (f32::from_bits(s[2 * e]) + scale_pow2(a, e_s)).to_bits();
                             s[2 * e + 1] = (f32::from_bits(s[2 * e + 1]) + scale_pow2(b, e_s)).to_bits();
@@ -1258,7 +1369,7 @@ pub unsafe fn backward<E: Element<Acc = f32>, const LOG2_N: u32, const SPLIT: bo
                 },
                 || {
                     if let Some(r) = rows {
-                        let e_dz = ed - e_transforms - log2_sigma;
+                        let e_dz = ed.0 - e_transforms - log2_sigma;
                         store_pair::<E, SPLIT, 2>(&sm, LOG2_N, &st, r, [(du, gate_in), (d_in, u)], e_dz, p.len, vector);
                     }
                 },
@@ -1274,10 +1385,10 @@ pub unsafe fn backward<E: Element<Acc = f32>, const LOG2_N: u32, const SPLIT: bo
 ///
 /// # Safety
 /// `workspace` as written by the backward with the same `p`; `dk` holds `H · Lk` f32; grid
-/// `⌈H / slots⌉`, block `THREADS`, shared memory `shared_bytes(LOG2_N, false)`.
+/// `⌈H / slots⌉`, block `THREADS`, shared memory `shared_bytes(LOG2_N, SPLIT)`.
 #[inline(always)]
-pub unsafe fn kernel_grad<const LOG2_N: u32>(workspace: *const u8, dk: *mut f32, p: FftConvParams) {
-    let sm = Smem::new(LOG2_N, false);
+pub unsafe fn kernel_grad<const LOG2_N: u32, const SPLIT: bool>(workspace: *const u8, dk: *mut f32, p: FftConvParams) {
+    let sm = Smem::new(LOG2_N, SPLIT);
     let st = SlotThreads::new(LOG2_N);
     let log2_inner = inner_log2(LOG2_N);
     let slots = pairs_per_block(LOG2_N);
@@ -1340,17 +1451,17 @@ pub unsafe fn kernel_grad<const LOG2_N: u32>(workspace: *const u8, dk: *mut f32,
                     im[e] = scale_pow2(v[e].1, -es);
                 }
             }
-            let (addr, _, _) = tile_address(&sm, log2_inner, g, slot, local);
+            let (addr, _) = tile_address(&sm, log2_inner, g, slot, local);
             // SAFETY: the tile's chunks, as the first inverse stage will read them.
-            unsafe { store_tile::<false>(&sm, g, addr, &re, &im) };
+            unsafe { store_tile::<SPLIT>(&sm, g, addr, &re, &im) };
             tau += WARPS;
         }
         // SAFETY: the planes hold the spectra; `inverse_fft` starts with a barrier.
-        unsafe { inverse_fft::<false>(&sm, log2_inner, dfts.0, dfts.1) };
+        unsafe { inverse_fft::<SPLIT>(&sm, log2_inner, dfts.0, dfts.1) };
         if half + 1 < halves(LOG2_N) {
             sync_threads();
             // SAFETY: after the inverse and a barrier.
-            unsafe { stash_result::<false>(&sm, log2_inner, &st) };
+            unsafe { stash_result::<SPLIT>(&sm, log2_inner, &st, stash_split::<SPLIT>(LOG2_N, p.kernel_len)) };
         }
     }
     sync_threads();
@@ -1369,16 +1480,18 @@ pub unsafe fn kernel_grad<const LOG2_N: u32>(workspace: *const u8, dk: *mut f32,
         };
         let inner_chunks = 1u32 << (log2_inner - 3);
         let mut c = st.index;
-        while c < inner_chunks {
+        // With an outer step, chunk `c` also gives position `8c + N'`; past `Lk` nothing is read
+        // (a split stash holds only positions below `N'/2 ≥ Lk`).
+        while c < inner_chunks && 8 * c < lk {
             if halves(LOG2_N) == 1 {
                 // SAFETY: a chunk of this slot's planes.
-                let v = unsafe { read_chunk::<false>(&sm, (st.slot << log2_inner) + 8 * c, 0) };
+                let v = unsafe { read_chunk::<SPLIT>(&sm, (st.slot << log2_inner) + 8 * c, 0) };
                 for e in 0..8u32 {
                     write(8 * c + e, v[e as usize]);
                 }
             } else {
                 // SAFETY: after the second half's inverse and the barrier.
-                let v = unsafe { combine_chunk::<false>(&sm, LOG2_N, c) };
+                let v = unsafe { combine_chunk::<SPLIT>(&sm, LOG2_N, c, stash_split::<SPLIT>(LOG2_N, lk)) };
                 for e in 0..8u32 {
                     write(8 * c + e, v[0][0][e as usize]);
                     write(8 * (c + inner_chunks) + e, v[1][0][e as usize]);

@@ -114,20 +114,24 @@ pub const fn planes(split: bool) -> u32 {
     }
 }
 
-/// Whether `kernel` keeps split (hi + lo f16) intermediates: the prepare kernel (the spectrum
-/// of k enters every output) and the f16 data kernels (f16 outputs have a rounding floor 8×
-/// below bf16's, which one f16 rounding per stage would exceed).
-pub const fn kernel_split(kernel: FftConvKernel, _log2_n: u32, dtype: DType) -> bool {
+/// Whether a launch of `kernel` for sequence length `len` and kernel length `kernel_len`
+/// keeps split (hi + lo f16) intermediates:
+/// - the prepare and `dk` kernels always (the spectrum of k enters every output; `dk` keeps
+///   only the real part of an inverse FFT whose imaginary part, the pairs' cross terms, may
+///   hold more energy);
+/// - f16 data always (f16 outputs have a rounding floor 8× below bf16's, which one f16
+///   rounding per stage would exceed);
+/// - bf16 data when `L < N/4`, and for the backward also when `Lk < N/4`: an FFT's rounding
+///   error is relative to the energy of all `N` outputs, and when only a few are kept (`L`
+///   outputs, or `Lk` lags of `dk`), the discarded ones can hold most of it.
+pub const fn kernel_split(kernel: FftConvKernel, log2_n: u32, dtype: DType, len: u32, kernel_len: u32) -> bool {
+    let short_len = (len as u64) * 4 < (1u64 << log2_n);
+    let short_kernel = (kernel_len as u64) * 4 < (1u64 << log2_n);
     match kernel {
-        FftConvKernel::Prepare => true,
-        FftConvKernel::KernelGrad => false,
-        FftConvKernel::Forward | FftConvKernel::Backward => matches!(dtype, DType::F16),
+        FftConvKernel::Prepare | FftConvKernel::KernelGrad => true,
+        FftConvKernel::Forward => matches!(dtype, DType::F16) || short_len,
+        FftConvKernel::Backward => matches!(dtype, DType::F16) || short_len || short_kernel,
     }
-}
-
-/// Dynamic shared memory of a launch of `kernel` for `N = 2^log2_n` and data type `dtype`.
-pub const fn kernel_shared_bytes(kernel: FftConvKernel, log2_n: u32, dtype: DType) -> u32 {
-    shared_bytes(log2_n, kernel_split(kernel, log2_n, dtype))
 }
 
 /// Bytes at the end of shared memory for block reductions and per-slot values (32 words).
@@ -184,10 +188,9 @@ pub const fn backward_chunks(batch: u32, heads: u32, log2_n: u32) -> (u32, u32) 
 }
 
 /// Backward workspace, in bytes: per block `(c, h)` and block slot, one partial `dk` spectrum
-/// (`N` complex f32) and one scratch spectrum (`N` complex f16 pairs) — `chunks · H ·
-/// pairs_per_block · N · 12`.
+/// and one scratch spectrum (`N` complex f32 each) — `chunks · H · pairs_per_block · N · 16`.
 pub const fn backward_workspace_bytes(chunks: u64, heads: u64, log2_n: u32) -> u64 {
-    chunks * heads * pairs_per_block(log2_n) as u64 * (1u64 << log2_n) * 12
+    chunks * heads * pairs_per_block(log2_n) as u64 * (1u64 << log2_n) * 16
 }
 
 /// Byte offset of the scratch spectra within the backward workspace (after the partials).
@@ -230,18 +233,21 @@ impl FftConvKernel {
     pub const ALL: [FftConvKernel; 4] =
         [FftConvKernel::Prepare, FftConvKernel::Forward, FftConvKernel::Backward, FftConvKernel::KernelGrad];
 
-    /// The PTX entry name for FFT size `2^log2_n` and data dtype `dtype` (ignored by
-    /// [`FftConvKernel::Prepare`] and [`FftConvKernel::KernelGrad`]); `None` when there is no
-    /// such kernel (unsupported size or dtype).
-    pub const fn entry_name(self, log2_n: u32, dtype: DType) -> Option<&'static str> {
-        match (self, dtype) {
-            (FftConvKernel::Prepare, _) => by_size!("fftconv_prepare", "", log2_n),
-            (FftConvKernel::KernelGrad, _) => by_size!("fftconv_dk", "", log2_n),
-            (FftConvKernel::Forward, DType::BF16) => by_size!("fftconv_fwd", "_bf16", log2_n),
-            (FftConvKernel::Forward, DType::F16) => by_size!("fftconv_fwd", "_f16", log2_n),
-            (FftConvKernel::Backward, DType::BF16) => by_size!("fftconv_bwd", "_bf16", log2_n),
-            (FftConvKernel::Backward, DType::F16) => by_size!("fftconv_bwd", "_f16", log2_n),
-            (_, DType::F32) => None,
+    /// The PTX entry name for FFT size `2^log2_n`, data dtype `dtype` and precision `split`
+    /// (see [`kernel_split`]; both ignored by [`FftConvKernel::Prepare`] and
+    /// [`FftConvKernel::KernelGrad`]); `None` when there is no such kernel (unsupported size,
+    /// dtype, or unsplit f16).
+    pub const fn entry_name(self, log2_n: u32, dtype: DType, split: bool) -> Option<&'static str> {
+        match (self, dtype, split) {
+            (FftConvKernel::Prepare, _, _) => by_size!("fftconv_prepare", "", log2_n),
+            (FftConvKernel::KernelGrad, _, _) => by_size!("fftconv_dk", "", log2_n),
+            (FftConvKernel::Forward, DType::BF16, false) => by_size!("fftconv_fwd", "_bf16", log2_n),
+            (FftConvKernel::Forward, DType::BF16, true) => by_size!("fftconv_fwd", "_bf16_split", log2_n),
+            (FftConvKernel::Forward, DType::F16, true) => by_size!("fftconv_fwd", "_f16", log2_n),
+            (FftConvKernel::Backward, DType::BF16, false) => by_size!("fftconv_bwd", "_bf16", log2_n),
+            (FftConvKernel::Backward, DType::BF16, true) => by_size!("fftconv_bwd", "_bf16_split", log2_n),
+            (FftConvKernel::Backward, DType::F16, true) => by_size!("fftconv_bwd", "_f16", log2_n),
+            (_, DType::F16, false) | (_, DType::F32, _) => None,
         }
     }
 }

@@ -47,8 +47,8 @@ use cudarc::driver::{
     sys, CudaFunction, CudaSlice, CudaStream, CudaView, CudaViewMut, DevicePtr as _, DevicePtrMut as _, LaunchConfig,
 };
 use flashfftconv_abi::fftconv::{
-    backward_chunks, backward_workspace_bytes, kernel_shared_bytes, pairs_per_block, prepared_len, FftConvKernel,
-    FftConvParams, FLAG_IN_GATE, FLAG_OUT_GATE, FLAG_VECTOR, MAX_LOG2_N, MIN_LOG2_N, THREADS,
+    backward_chunks, backward_workspace_bytes, kernel_split, pairs_per_block, prepared_len, shared_bytes,
+    FftConvKernel, FftConvParams, FLAG_IN_GATE, FLAG_OUT_GATE, FLAG_VECTOR, MAX_LOG2_N, MIN_LOG2_N, THREADS,
 };
 use flashfftconv_abi::DType;
 use std::sync::Arc;
@@ -211,7 +211,7 @@ impl FftConv {
         let p = self.params(1, heads, 1, kernel_len)?;
         check_len("k", k.len(), p.heads as u64 * p.kernel_len as u64)?;
         check_device(gpu, stream, "k", ordinal_of(k))?;
-        let prepare = self.function(gpu, FftConvKernel::Prepare, DType::F32)?;
+        let prepare = self.function(gpu, FftConvKernel::Prepare, DType::F32, true)?;
         let (k_ptr, _k_sync) = k.device_ptr(stream);
         // SAFETY: `k` holds H · Lk f32 (checked above) and its guard lives until after the
         // launch is queued.
@@ -248,12 +248,13 @@ impl FftConv {
         {
             check_device(gpu, stream, what, ordinal)?;
         }
-        let fwd = self.function(gpu, FftConvKernel::Forward, T::DTYPE)?;
+        let split = kernel_split(FftConvKernel::Forward, self.log2_n, T::DTYPE, p.len, p.kernel_len);
+        let fwd = self.function(gpu, FftConvKernel::Forward, T::DTYPE, split)?;
         let prepare = self.prepare_function(gpu, &kernel)?;
         let cfg = LaunchConfig {
             grid_dim: (grid_x((p.heads as u64 * p.pairs_per_head() as u64).div_ceil(self.pairs_per_block()))?, 1, 1),
             block_dim: (THREADS, 1, 1),
-            shared_mem_bytes: kernel_shared_bytes(FftConvKernel::Forward, self.log2_n, T::DTYPE),
+            shared_mem_bytes: shared_bytes(self.log2_n, split),
         };
 
         let (u_ptr, _u_sync) = x.u.device_ptr(stream);
@@ -348,18 +349,20 @@ impl FftConv {
         let (chunks, pairs_per_chunk) = backward_chunks(p.batch, p.heads, self.log2_n);
         p.chunks = chunks;
         p.pairs_per_chunk = pairs_per_chunk;
-        let bwd = self.function(gpu, FftConvKernel::Backward, T::DTYPE)?;
-        let dk_f = self.function(gpu, FftConvKernel::KernelGrad, DType::F32)?;
+        let split = kernel_split(FftConvKernel::Backward, self.log2_n, T::DTYPE, p.len, p.kernel_len);
+        let bwd = self.function(gpu, FftConvKernel::Backward, T::DTYPE, split)?;
+        let dk_split = kernel_split(FftConvKernel::KernelGrad, self.log2_n, DType::F32, p.len, p.kernel_len);
+        let dk_f = self.function(gpu, FftConvKernel::KernelGrad, DType::F32, dk_split)?;
         let prepare = self.prepare_function(gpu, &kernel)?;
         let bwd_cfg = LaunchConfig {
             grid_dim: (grid_x(chunks as u64 * p.heads as u64)?, 1, 1),
             block_dim: (THREADS, 1, 1),
-            shared_mem_bytes: kernel_shared_bytes(FftConvKernel::Backward, self.log2_n, T::DTYPE),
+            shared_mem_bytes: shared_bytes(self.log2_n, split),
         };
         let dk_cfg = LaunchConfig {
             grid_dim: (grid_x((p.heads as u64).div_ceil(self.pairs_per_block()))?, 1, 1),
             block_dim: (THREADS, 1, 1),
-            shared_mem_bytes: kernel_shared_bytes(FftConvKernel::KernelGrad, self.log2_n, DType::F32),
+            shared_mem_bytes: shared_bytes(self.log2_n, dk_split),
         };
         let workspace_bytes = self.workspace_bytes(&p)?;
 
@@ -486,19 +489,19 @@ impl FftConv {
 
     /// The loaded kernel `kernel` for this size and `dtype`, its shared-memory limit raised to
     /// what its launches use.
-    fn function(&self, gpu: &Gpu, kernel: FftConvKernel, dtype: DType) -> Result<CudaFunction> {
-        let name = kernel.entry_name(self.log2_n, dtype).ok_or(Error::Unsupported {
+    fn function(&self, gpu: &Gpu, kernel: FftConvKernel, dtype: DType, split: bool) -> Result<CudaFunction> {
+        let name = kernel.entry_name(self.log2_n, dtype, split).ok_or(Error::Unsupported {
             what: "fft_size",
             value: self.fft_size() as u64,
             expected: format!("a size and dtype with a kernel (dtype {})", dtype.name()),
         })?;
-        gpu.function_with_shared(name, kernel_shared_bytes(kernel, self.log2_n, dtype))
+        gpu.function_with_shared(name, shared_bytes(self.log2_n, split))
     }
 
     /// The prepare kernel when `kernel` is raw.
     fn prepare_function(&self, gpu: &Gpu, kernel: &KernelInput<'_, '_>) -> Result<Option<CudaFunction>> {
         match kernel {
-            KernelInput::Raw { .. } => self.function(gpu, FftConvKernel::Prepare, DType::F32).map(Some),
+            KernelInput::Raw { .. } => self.function(gpu, FftConvKernel::Prepare, DType::F32, true).map(Some),
             KernelInput::Prepared(_) => Ok(None),
         }
     }
@@ -520,7 +523,7 @@ impl FftConv {
         let cfg = LaunchConfig {
             grid_dim: (grid_x((params.heads as u64).div_ceil(self.pairs_per_block()))?, 1, 1),
             block_dim: (THREADS, 1, 1),
-            shared_mem_bytes: kernel_shared_bytes(FftConvKernel::Prepare, self.log2_n, DType::F32),
+            shared_mem_bytes: shared_bytes(self.log2_n, true),
         };
         let len = prepared_len(params.heads as u64, self.fft_size() as u64);
         let len = usize::try_from(len).map_err(|_| Error::Unsupported {
@@ -559,10 +562,10 @@ fn log2_fft_size(fft_size: usize) -> Result<u32> {
 /// memory per block than `limit` bytes.
 fn check_shared_memory(log2_n: u32, limit: u64) -> Result<()> {
     for kernel in FftConvKernel::ALL {
-        for dtype in [DType::BF16, DType::F16] {
-            let needed = kernel_shared_bytes(kernel, log2_n, dtype) as u64;
+        for (dtype, split) in [(DType::BF16, false), (DType::BF16, true), (DType::F16, true)] {
+            let needed = shared_bytes(log2_n, split) as u64;
             if needed > limit {
-                let role = kernel.entry_name(log2_n, dtype).unwrap_or("fftconv");
+                let role = kernel.entry_name(log2_n, dtype, split).unwrap_or("fftconv");
                 return Err(Error::Unsupported {
                     what: "fft_size",
                     value: 1 << log2_n,
@@ -695,8 +698,8 @@ pub(crate) fn kernel_names() -> Vec<&'static str> {
     let mut names = Vec::new();
     for log2_n in MIN_LOG2_N..=MAX_LOG2_N {
         for kernel in FftConvKernel::ALL {
-            for dtype in [DType::BF16, DType::F16] {
-                if let Some(name) = kernel.entry_name(log2_n, dtype) {
+            for (dtype, split) in [(DType::BF16, false), (DType::BF16, true), (DType::F16, true)] {
+                if let Some(name) = kernel.entry_name(log2_n, dtype, split) {
                     if !names.contains(&name) {
                         names.push(name);
                     }
@@ -799,8 +802,8 @@ mod tests {
     #[test]
     fn kernel_table_names_every_size_and_dtype() {
         let names = kernel_names();
-        // Prepare and dk per size, forward and backward per size and dtype.
-        assert_eq!(names.len(), 8 * (2 + 2 * 2));
+        // Prepare and dk per size; forward and backward per size for bf16, split bf16 and f16.
+        assert_eq!(names.len(), 8 * (2 + 2 * 3));
         assert!(names.contains(&"fftconv_fwd_n4096_bf16") && names.contains(&"fftconv_dk_n32768"));
     }
 
@@ -808,8 +811,8 @@ mod tests {
     fn every_kernel_in_the_table_is_in_the_ptx() {
         for log2_n in MIN_LOG2_N..=MAX_LOG2_N {
             for kernel in FftConvKernel::ALL {
-                for dtype in [DType::BF16, DType::F16] {
-                    let name = kernel.entry_name(log2_n, dtype).expect("every size 2^8 ..= 2^15 has kernels");
+                for (dtype, split) in [(DType::BF16, false), (DType::BF16, true), (DType::F16, true)] {
+                    let name = kernel.entry_name(log2_n, dtype, split).expect("every size 2^8 ..= 2^15 has kernels");
                     assert!(
                         crate::PTX_SM90.contains(&format!(".entry {name}(")),
                         "kernel {name} missing from the committed PTX"
@@ -829,7 +832,7 @@ mod tests {
             (FftConvKernel::Backward, 9),
             (FftConvKernel::KernelGrad, 2),
         ] {
-            let name = kernel.entry_name(12, DType::BF16).expect("entry");
+            let name = kernel.entry_name(12, DType::BF16, false).expect("entry");
             let entry = crate::PTX_SM90.split(&format!(".entry {name}(")).nth(1).expect("entry present");
             let params = &entry[..entry.find(')').expect("parameter list")];
             assert_eq!(params.matches(".param .u64").count(), pointers, "{name}: {params}");
