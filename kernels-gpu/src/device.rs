@@ -303,3 +303,12 @@ pub unsafe fn atomic_max_shared_u32(addr: u32, v: u32) {
         asm!("red.shared.max.u32 [{p}], {v};", p = in(reg32) addr, v = in(reg32) v, options(nostack));
     }
 }
+
+/// Prefetches the line holding `ptr` into L1 (a hint; no fault on any address).
+#[inline(always)]
+pub fn prefetch_l1(ptr: *const u8) {
+    // SAFETY: a prefetch is only a hint and cannot fault.
+    unsafe {
+        asm!("prefetch.global.L1 [{p}];", p = in(reg64) ptr, options(nostack, readonly));
+    }
+}

@@ -35,6 +35,12 @@ use flashfftconv_abi::fftconv::{
 
 const WARPS: u32 = THREADS / 32;
 
+/// Tiles a warp works on at once in a stage (see [`run_stage`]); every block has a multiple of
+/// `TILES_AT_ONCE · WARPS` tiles per stage (`slots · N / 128 ≥ 16`, so 1 or 2). Measured on the
+/// H100: 2 left the forward unchanged and slowed the backward by up to 40 % (registers: one
+/// block per SM fewer), so 1.
+const TILES_AT_ONCE: usize = 1;
+
 /// Physical chunk of logical chunk `q`: the low three bits are XORed with the XOR-fold of the
 /// higher bits in groups of three, so any 8 chunks at a power-of-two stride differ in their
 /// low three bits (the 8 bank groups of 16 bytes).
@@ -358,47 +364,65 @@ unsafe fn run_stage<const SPLIT: bool, const INV: bool, F: FnMut(&Tile, &mut [f3
     let (a_re_im, a_im_re) = if INV { (&dft.im, &dft.neg_im) } else { (&dft.neg_im, &dft.im) };
     let (a_re_im_lo, a_im_re_lo) = if INV { (&dft.im_lo, &dft.neg_im_lo) } else { (&dft.neg_im_lo, &dft.im_lo) };
     let offsets = Tile::offsets(g);
+    // Each warp takes its tiles `TILES_AT_ONCE` at a time, so that one tile's loads and products
+    // can overlap another's latencies.
     let mut tau = thread_x() >> 5;
     while tau < total {
-        let slot = tau >> log2_tiles;
-        let local = tau & ((1 << log2_tiles) - 1);
-        let (addr, base) = tile_address(sm, log2_n, g, slot, local);
-        // SAFETY: `addr` is a chunk of this block's planes; all lanes take part.
-        let x = unsafe {
-            if g.log2_m == 0 {
-                device::ldmatrix_x4::<false>(addr)
-            } else {
-                device::ldmatrix_x4::<true>(addr)
-            }
-        };
-        let (xr, xi) = ([x[0], x[1]], [x[2], x[3]]);
-        let mut re = device::mma_f16(&dft.re, xr, [0.0; 4]);
-        re = device::mma_f16(a_re_im, xi, re);
-        let mut im = device::mma_f16(a_im_re, xr, [0.0; 4]);
-        im = device::mma_f16(&dft.re, xi, im);
-        if SPLIT {
-            // SAFETY: as above, the low planes.
-            let lo = unsafe {
+        let mut tiles = [Tile { slot: 0, local: 0, base: 0, offsets }; TILES_AT_ONCE];
+        let mut addrs = [0u32; TILES_AT_ONCE];
+        let mut x = [[0u32; 4]; TILES_AT_ONCE];
+        let mut lo = [[0u32; 4]; TILES_AT_ONCE];
+        for u in 0..TILES_AT_ONCE {
+            let t = tau + u as u32 * WARPS;
+            let (slot, local) = (t >> log2_tiles, t & ((1 << log2_tiles) - 1));
+            let (addr, base) = tile_address(sm, log2_n, g, slot, local);
+            tiles[u] = Tile { slot, local, base, offsets };
+            addrs[u] = addr;
+            // SAFETY: `addr` is a chunk of this block's planes (the low planes follow at
+            // `2 · plane_bytes`); all lanes take part.
+            unsafe {
                 if g.log2_m == 0 {
-                    device::ldmatrix_x4::<false>(addr + 2 * sm.plane_bytes)
+                    x[u] = device::ldmatrix_x4::<false>(addr);
+                    if SPLIT {
+                        lo[u] = device::ldmatrix_x4::<false>(addr + 2 * sm.plane_bytes);
+                    }
                 } else {
-                    device::ldmatrix_x4::<true>(addr + 2 * sm.plane_bytes)
+                    x[u] = device::ldmatrix_x4::<true>(addr);
+                    if SPLIT {
+                        lo[u] = device::ldmatrix_x4::<true>(addr + 2 * sm.plane_bytes);
+                    }
                 }
-            };
-            re = device::mma_f16(&dft.re, [lo[0], lo[1]], re);
-            re = device::mma_f16(a_re_im, [lo[2], lo[3]], re);
-            im = device::mma_f16(a_im_re, [lo[0], lo[1]], im);
-            im = device::mma_f16(&dft.re, [lo[2], lo[3]], im);
-            // The matrix's low part times the data's high part.
-            re = device::mma_f16(&dft.re_lo, xr, re);
-            re = device::mma_f16(a_re_im_lo, xi, re);
-            im = device::mma_f16(a_im_re_lo, xr, im);
-            im = device::mma_f16(&dft.re_lo, xi, im);
+            }
         }
-        epilogue(&Tile { slot, local, base, offsets }, &mut re, &mut im);
-        // SAFETY: the same chunks this warp loaded; no other warp touches them in this stage.
-        unsafe { store_tile::<SPLIT>(sm, g, addr, &re, &im) };
-        tau += WARPS;
+        let mut re = [[0.0f32; 4]; TILES_AT_ONCE];
+        let mut im = [[0.0f32; 4]; TILES_AT_ONCE];
+        for u in 0..TILES_AT_ONCE {
+            let (xr, xi) = ([x[u][0], x[u][1]], [x[u][2], x[u][3]]);
+            re[u] = device::mma_f16(&dft.re, xr, [0.0; 4]);
+            re[u] = device::mma_f16(a_re_im, xi, re[u]);
+            im[u] = device::mma_f16(a_im_re, xr, [0.0; 4]);
+            im[u] = device::mma_f16(&dft.re, xi, im[u]);
+            if SPLIT {
+                let (lr, li) = ([lo[u][0], lo[u][1]], [lo[u][2], lo[u][3]]);
+                re[u] = device::mma_f16(&dft.re, lr, re[u]);
+                re[u] = device::mma_f16(a_re_im, li, re[u]);
+                im[u] = device::mma_f16(a_im_re, lr, im[u]);
+                im[u] = device::mma_f16(&dft.re, li, im[u]);
+                // The matrix's low part times the data's high part.
+                re[u] = device::mma_f16(&dft.re_lo, xr, re[u]);
+                re[u] = device::mma_f16(a_re_im_lo, xi, re[u]);
+                im[u] = device::mma_f16(a_im_re_lo, xr, im[u]);
+                im[u] = device::mma_f16(&dft.re_lo, xi, im[u]);
+            }
+        }
+        for u in 0..TILES_AT_ONCE {
+            epilogue(&tiles[u], &mut re[u], &mut im[u]);
+        }
+        for u in 0..TILES_AT_ONCE {
+            // SAFETY: the same chunks this warp loaded; no other warp touches them in this stage.
+            unsafe { store_tile::<SPLIT>(sm, g, addrs[u], &re[u], &im[u]) };
+        }
+        tau += TILES_AT_ONCE as u32 * WARPS;
     }
 }
 
@@ -578,7 +602,8 @@ unsafe fn load_chunk<E: Element>(
 }
 
 /// The exponent `e` that brings the largest magnitude of `gate ⊙ x` over this slot's row pair
-/// into `[0.5, 1)` (all threads call; idle slots pass `rows = None`). Ends with a barrier.
+/// into `[0.5, 1)` (all threads call; idle slots pass `rows = None`). Loads `group` (≤
+/// [`LOAD_GROUP`]) chunks at a time. Ends with a barrier.
 ///
 /// # Safety
 /// As [`load_chunk`] for the rows given; called between barriers by all threads.
@@ -591,22 +616,29 @@ unsafe fn input_exponent<E: Element>(
     gate: *const E,
     len: u32,
     vector: bool,
+    group: u32,
 ) -> i32 {
     let mut m = 0.0f32;
-    if let Some(r) = rows {
+    if rows.is_some() {
+        // Groups of chunks, every load of a group issued before the first use.
         let mut c = st.index;
         while c < len.div_ceil(8) {
-            // SAFETY: forwarded.
-            let a = unsafe { load_chunk(x, gate, r.first, c, len, vector) };
-            let b = match r.second {
-                // SAFETY: forwarded.
-                Some(s) => unsafe { load_chunk(x, gate, s, c, len, vector) },
-                None => [0.0; 8],
-            };
-            for e in 0..8 {
-                m = m.max(a[e].abs()).max(b[e].abs());
+            let mut v = [[[0.0f32; 8]; 2]; LOAD_GROUP];
+            for k in 0..LOAD_GROUP {
+                let ck = c + k as u32 * st.count;
+                if (k as u32) < group && ck < len.div_ceil(8) {
+                    // SAFETY: forwarded.
+                    v[k] = unsafe { pair_chunk(rows, x, gate, ck, len, vector) };
+                }
             }
-            c += st.count;
+            for k in 0..LOAD_GROUP {
+                for part in 0..2 {
+                    for e in 0..8 {
+                        m = m.max(v[k][part][e].abs());
+                    }
+                }
+            }
+            c += group.min(LOAD_GROUP as u32) * st.count;
         }
     }
     // SAFETY: forwarded.
@@ -714,12 +746,17 @@ unsafe fn write_chunk<const SPLIT: bool>(sm: &Smem, pos: u32, v: &[[f32; 8]; 2],
     }
 }
 
-/// Chunks a thread keeps in registers between finding the pair's largest magnitude and filling
-/// the planes (more are read twice).
-const HELD_CHUNKS: u32 = 2;
+/// Most chunks a thread keeps in registers between finding the pair's largest magnitude and
+/// filling the planes (more are read twice); callers pass fewer where registers are scarce.
+const HELD_CHUNKS: u32 = 4;
+
+/// Most chunks whose loads are issued together when rows are read twice (callers pass fewer
+/// where registers are scarce: each costs 16).
+const LOAD_GROUP: usize = 4;
 
 /// [`input_exponent`], then, without an outer step, [`fill_planes`]: from registers when the
-/// slot's threads hold at most [`HELD_CHUNKS`] chunks each, so that the rows are read once.
+/// slot's threads hold at most `held_max` (≤ [`HELD_CHUNKS`]) chunks each, so that the rows are
+/// read once.
 /// Returns the exponent and whether the planes were filled.
 ///
 /// # Safety
@@ -734,16 +771,17 @@ unsafe fn load_input<E: Element, const SPLIT: bool>(
     gate: *const E,
     len: u32,
     vector: bool,
+    held_max: u32,
 ) -> (i32, bool) {
     let log2_inner = inner_log2(log2_n);
     let per_thread = (1u32 << (log2_inner - 3)) / st.count;
     if halves(log2_n) > 1 {
         // SAFETY: forwarded.
-        return (unsafe { input_exponent(sm, st, rows, x, gate, len, vector) }, false);
+        return (unsafe { input_exponent(sm, st, rows, x, gate, len, vector, held_max) }, false);
     }
-    if per_thread > HELD_CHUNKS {
+    if per_thread > held_max.min(HELD_CHUNKS) {
         // SAFETY: forwarded.
-        let e = unsafe { input_exponent(sm, st, rows, x, gate, len, vector) };
+        let e = unsafe { input_exponent(sm, st, rows, x, gate, len, vector, held_max) };
         // SAFETY: forwarded.
         unsafe { fill_planes::<E, SPLIT>(sm, log2_n, 0, st, rows, x, gate, len, vector, e) };
         return (e, true);
@@ -1034,6 +1072,22 @@ fn log2_pow2(x: f32) -> i32 {
     ((x.to_bits() >> 23) & 0xff) as i32 - 127
 }
 
+/// Prefetches into L1 what the last forward stage's epilogue will read from global memory for
+/// this lane's tiles: `at(slot, local)` gives the address for a tile (or none). Issued before
+/// the transform, the loads then hit L1 instead of waiting on L2 at the end of it.
+#[inline(always)]
+fn prefetch_tiles<A: FnMut(u32, u32) -> Option<*const u8>>(log2_inner: u32, mut at: A) {
+    let log2_tiles = log2_inner - 7;
+    let total = pairs_per_block(log2_inner) << log2_tiles;
+    let mut tau = thread_x() >> 5;
+    while tau < total {
+        if let Some(p) = at(tau >> log2_tiles, tau & ((1 << log2_tiles) - 1)) {
+            device::prefetch_l1(p);
+        }
+        tau += WARPS;
+    }
+}
+
 /// Kernel spectrum and scale of head `h` in a prepared buffer.
 ///
 /// # Safety
@@ -1070,7 +1124,7 @@ pub unsafe fn prepare<const LOG2_N: u32, const SPLIT: bool>(k: *const f32, prepa
     let rows = if h < p.heads { Some(Rows { first: h as u64 * lk as u64, second: None }) } else { None };
     let null = core::ptr::null();
     // SAFETY: the head's row of `k` has `Lk` values (f32 rows take the scalar path).
-    let ek = unsafe { input_exponent::<f32>(&sm, &st, rows, k, null, lk, false) };
+    let ek = unsafe { input_exponent::<f32>(&sm, &st, rows, k, null, lk, false, 1) };
     // SAFETY: words of the reduction area; the transform's first barrier orders them.
     unsafe {
         publish(&sm, &st, 1, ek);
@@ -1116,7 +1170,8 @@ pub unsafe fn prepare<const LOG2_N: u32, const SPLIT: bool>(k: *const f32, prepa
 
 /// One convolution pass of a row pair normalised by `2^−e` (see [`load_input`]; `prefilled`:
 /// the first half's planes are already filled): for each half (one without an outer step),
-/// fill the planes, transform, hand the spectrum to `spectrum` (which multiplies it by
+/// fill the planes, `prefetch` (for the half) what `spectrum` will read, transform, hand the
+/// spectrum to `spectrum` (which multiplies it by
 /// the kernel spectrum, and may save or use it), invert; the first of two halves is stashed,
 /// and `output` then writes the (recombined) result.
 ///
@@ -1124,7 +1179,13 @@ pub unsafe fn prepare<const LOG2_N: u32, const SPLIT: bool>(k: *const f32, prepa
 /// As [`fill_planes`], [`forward_fft`]; `spectrum` and `output` are the caller's.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-unsafe fn conv_pass<E: Element, const SPLIT: bool, S: FnMut(u32, &Tile, &mut [f32; 4], &mut [f32; 4]), O: FnOnce()>(
+unsafe fn conv_pass<
+    E: Element,
+    const SPLIT: bool,
+    P: FnMut(u32),
+    S: FnMut(u32, &Tile, &mut [f32; 4], &mut [f32; 4]),
+    O: FnOnce(),
+>(
     sm: &Smem,
     log2_n: u32,
     st: &SlotThreads,
@@ -1136,6 +1197,7 @@ unsafe fn conv_pass<E: Element, const SPLIT: bool, S: FnMut(u32, &Tile, &mut [f3
     (e, prefilled): (i32, bool),
     invert: bool,
     dfts: (&Dft, &Dft),
+    mut prefetch: P,
     mut spectrum: S,
     output: O,
 ) {
@@ -1147,6 +1209,7 @@ unsafe fn conv_pass<E: Element, const SPLIT: bool, S: FnMut(u32, &Tile, &mut [f3
             if half > 0 || !prefilled {
                 fill_planes::<E, SPLIT>(sm, log2_n, half, st, rows, x, gate, len, vector, e);
             }
+            prefetch(half);
             forward_fft::<SPLIT, _>(sm, log2_inner, dfts.0, dfts.1, |tile, re, im| spectrum(half, tile, re, im));
             if invert {
                 inverse_fft::<SPLIT>(sm, log2_inner, dfts.0, dfts.1);
@@ -1190,11 +1253,13 @@ pub unsafe fn forward<E: Element<Acc = f32>, const LOG2_N: u32, const SPLIT: boo
     let vector = p.flags & FLAG_VECTOR != 0;
     let gate_in = if p.flags & FLAG_IN_GATE != 0 { in_gate } else { core::ptr::null() };
     let gate_out = if p.flags & FLAG_OUT_GATE != 0 { out_gate } else { core::ptr::null() };
-    let dfts = (&Dft::new(4), &Dft::new(log2_inner % 4));
     // SAFETY: the rows lie in `u`, the gates and `y`; every active slot's head spectrum is read.
     unsafe {
-        let ez = load_input::<E, SPLIT>(&sm, LOG2_N, &st, rows, u, gate_in, p.len, vector);
-        conv_pass::<E, SPLIT, _, _>(
+        let held = if SPLIT { 2 } else { HELD_CHUNKS };
+        let ez = load_input::<E, SPLIT>(&sm, LOG2_N, &st, rows, u, gate_in, p.len, vector, held);
+        // The DFT fragments only after the load, so that they are not live next to its values.
+        let dfts = (&Dft::new(4), &Dft::new(log2_inner % 4));
+        conv_pass::<E, SPLIT, _, _, _>(
             &sm,
             LOG2_N,
             &st,
@@ -1206,6 +1271,20 @@ pub unsafe fn forward<E: Element<Acc = f32>, const LOG2_N: u32, const SPLIT: boo
             ez,
             true,
             dfts,
+            |half| {
+                // Split kernels sit at the register limit of two blocks per SM: no prefetch.
+                if SPLIT {
+                    return;
+                }
+                prefetch_tiles(log2_inner, |slot, local| {
+                    let head = ((block_x() * slots + slot as u64) / pph) as u32;
+                    (head < p.heads).then(|| {
+                        let (spec, _) = head_spectrum(prepared, p.heads, LOG2_N, head);
+                        let index = (half << log2_inner) + spectrum_index(local, lane(), 0);
+                        spec.add(2 * index as usize) as *const u8
+                    })
+                })
+            },
             |half, tile, re, im| {
                 let head = ((block_x() * slots + tile.slot as u64) / pph) as u32;
                 if head < p.heads {
@@ -1292,10 +1371,10 @@ pub unsafe fn backward<E: Element<Acc = f32>, const LOG2_N: u32, const SPLIT: bo
         };
         // SAFETY: the rows lie in the (B, H, L) buffers; the workspace rows are this block's.
         unsafe {
-            let ez = load_input::<E, SPLIT>(&sm, LOG2_N, &st, rows, u, gate_in, p.len, vector);
+            let ez = load_input::<E, SPLIT>(&sm, LOG2_N, &st, rows, u, gate_in, p.len, vector, 1);
             publish(&sm, &st, 1, ez.0);
             let want_v = !d_out.is_null();
-            conv_pass::<E, SPLIT, _, _>(
+            conv_pass::<E, SPLIT, _, _, _>(
                 &sm,
                 LOG2_N,
                 &st,
@@ -1307,6 +1386,8 @@ pub unsafe fn backward<E: Element<Acc = f32>, const LOG2_N: u32, const SPLIT: bo
                 ez,
                 want_v,
                 dfts,
+                // No prefetch in the backward: it costs the registers of a second block per SM.
+                |_| {},
                 |half, tile, re, im| {
                     if first + tile.slot < end {
                         let at = scratch.add(2 * entry(row_of(tile.slot), half, tile));
@@ -1328,9 +1409,9 @@ pub unsafe fn backward<E: Element<Acc = f32>, const LOG2_N: u32, const SPLIT: bo
                     }
                 },
             );
-            let ed = load_input::<E, SPLIT>(&sm, LOG2_N, &st, rows, dy, gate_out, p.len, vector);
+            let ed = load_input::<E, SPLIT>(&sm, LOG2_N, &st, rows, dy, gate_out, p.len, vector, 1);
             publish(&sm, &st, 2, ed.0);
-            conv_pass::<E, SPLIT, _, _>(
+            conv_pass::<E, SPLIT, _, _, _>(
                 &sm,
                 LOG2_N,
                 &st,
@@ -1342,6 +1423,7 @@ pub unsafe fn backward<E: Element<Acc = f32>, const LOG2_N: u32, const SPLIT: bo
                 ed,
                 true,
                 dfts,
+                |_| {},
                 |half, tile, re, im| {
                     if first + tile.slot < end {
                         let at = entry(row_of(tile.slot), half, tile);
