@@ -601,6 +601,17 @@ unsafe fn load_chunk<E: Element>(
     v
 }
 
+/// What a slot reads for one transform: `gate ⊙ x` on its row pair (none for an idle slot), of
+/// length `len`; `vector` as in [`load_chunk`].
+#[derive(Clone, Copy)]
+struct PairInput<E> {
+    rows: Option<Rows>,
+    x: *const E,
+    gate: *const E,
+    len: u32,
+    vector: bool,
+}
+
 /// The exponent `e` that brings the largest magnitude of `gate ⊙ x` over this slot's row pair
 /// into `[0.5, 1)` (all threads call; idle slots pass `rows = None`). Loads `group` (≤
 /// [`LOAD_GROUP`]) chunks at a time. Ends with a barrier.
@@ -608,18 +619,10 @@ unsafe fn load_chunk<E: Element>(
 /// # Safety
 /// As [`load_chunk`] for the rows given; called between barriers by all threads.
 #[inline(always)]
-unsafe fn input_exponent<E: Element>(
-    sm: &Smem,
-    st: &SlotThreads,
-    rows: Option<Rows>,
-    x: *const E,
-    gate: *const E,
-    len: u32,
-    vector: bool,
-    group: u32,
-) -> i32 {
+unsafe fn input_exponent<E: Element>(sm: &Smem, st: &SlotThreads, inp: &PairInput<E>, group: u32) -> i32 {
+    let len = inp.len;
     let mut m = 0.0f32;
-    if rows.is_some() {
+    if inp.rows.is_some() {
         // Groups of chunks, every load of a group issued before the first use.
         let mut c = st.index;
         while c < len.div_ceil(8) {
@@ -628,7 +631,7 @@ unsafe fn input_exponent<E: Element>(
                 let ck = c + k as u32 * st.count;
                 if (k as u32) < group && ck < len.div_ceil(8) {
                     // SAFETY: forwarded.
-                    v[k] = unsafe { pair_chunk(rows, x, gate, ck, len, vector) };
+                    v[k] = unsafe { pair_chunk(inp, ck) };
                 }
             }
             for k in 0..LOAD_GROUP {
@@ -650,14 +653,8 @@ unsafe fn input_exponent<E: Element>(
 /// # Safety
 /// As [`load_chunk`].
 #[inline(always)]
-unsafe fn pair_chunk<E: Element>(
-    rows: Option<Rows>,
-    x: *const E,
-    gate: *const E,
-    c: u32,
-    len: u32,
-    vector: bool,
-) -> [[f32; 8]; 2] {
+unsafe fn pair_chunk<E: Element>(inp: &PairInput<E>, c: u32) -> [[f32; 8]; 2] {
+    let PairInput { rows, x, gate, len, vector } = *inp;
     match rows {
         // SAFETY: forwarded.
         Some(r) => unsafe {
@@ -685,11 +682,7 @@ unsafe fn fill_planes<E: Element, const SPLIT: bool>(
     log2_n: u32,
     half: u32,
     st: &SlotThreads,
-    rows: Option<Rows>,
-    x: *const E,
-    gate: *const E,
-    len: u32,
-    vector: bool,
+    inp: &PairInput<E>,
     e: i32,
 ) {
     let log2_inner = inner_log2(log2_n);
@@ -697,10 +690,10 @@ unsafe fn fill_planes<E: Element, const SPLIT: bool>(
     let mut c = st.index;
     while c < chunks {
         // SAFETY: forwarded.
-        let mut v = unsafe { pair_chunk(rows, x, gate, c, len, vector) };
+        let mut v = unsafe { pair_chunk(inp, c) };
         if halves(log2_n) > 1 {
             // SAFETY: forwarded.
-            let w = unsafe { pair_chunk(rows, x, gate, c + chunks, len, vector) };
+            let w = unsafe { pair_chunk(inp, c + chunks) };
             for i in 0..8 {
                 if half == 0 {
                     v[0][i] += w[0][i];
@@ -766,31 +759,27 @@ unsafe fn load_input<E: Element, const SPLIT: bool>(
     sm: &Smem,
     log2_n: u32,
     st: &SlotThreads,
-    rows: Option<Rows>,
-    x: *const E,
-    gate: *const E,
-    len: u32,
-    vector: bool,
+    inp: &PairInput<E>,
     held_max: u32,
 ) -> (i32, bool) {
     let log2_inner = inner_log2(log2_n);
     let per_thread = (1u32 << (log2_inner - 3)) / st.count;
     if halves(log2_n) > 1 {
         // SAFETY: forwarded.
-        return (unsafe { input_exponent(sm, st, rows, x, gate, len, vector, held_max) }, false);
+        return (unsafe { input_exponent(sm, st, inp, held_max) }, false);
     }
     if per_thread > held_max.min(HELD_CHUNKS) {
         // SAFETY: forwarded.
-        let e = unsafe { input_exponent(sm, st, rows, x, gate, len, vector, held_max) };
+        let e = unsafe { input_exponent(sm, st, inp, held_max) };
         // SAFETY: forwarded.
-        unsafe { fill_planes::<E, SPLIT>(sm, log2_n, 0, st, rows, x, gate, len, vector, e) };
+        unsafe { fill_planes::<E, SPLIT>(sm, log2_n, 0, st, inp, e) };
         return (e, true);
     }
     let mut held = [[[0.0f32; 8]; 2]; HELD_CHUNKS as usize];
     for k in 0..HELD_CHUNKS {
         if k < per_thread {
             // SAFETY: forwarded.
-            held[k as usize] = unsafe { pair_chunk(rows, x, gate, st.index + k * st.count, len, vector) };
+            held[k as usize] = unsafe { pair_chunk(inp, st.index + k * st.count) };
         }
     }
     let mut m = 0.0f32;
@@ -1122,9 +1111,9 @@ pub unsafe fn prepare<const LOG2_N: u32, const SPLIT: bool>(k: *const f32, prepa
     let h = first_head + st.slot;
     let lk = p.kernel_len;
     let rows = if h < p.heads { Some(Rows { first: h as u64 * lk as u64, second: None }) } else { None };
-    let null = core::ptr::null();
     // SAFETY: the head's row of `k` has `Lk` values (f32 rows take the scalar path).
-    let ek = unsafe { input_exponent::<f32>(&sm, &st, rows, k, null, lk, false, 1) };
+    let inp = PairInput { rows, x: k, gate: core::ptr::null(), len: lk, vector: false };
+    let ek = unsafe { input_exponent::<f32>(&sm, &st, &inp, 1) };
     // SAFETY: words of the reduction area; the transform's first barrier orders them.
     unsafe {
         publish(&sm, &st, 1, ek);
@@ -1135,7 +1124,7 @@ pub unsafe fn prepare<const LOG2_N: u32, const SPLIT: bool>(k: *const f32, prepa
         sync_threads();
         // SAFETY: the planes are free (barrier above); the rows lie in `k`.
         unsafe {
-            fill_planes::<f32, SPLIT>(&sm, LOG2_N, half, &st, rows, k, null, lk, false, ek);
+            fill_planes::<f32, SPLIT>(&sm, LOG2_N, half, &st, &inp, ek);
             forward_fft::<SPLIT, _>(&sm, log2_inner, &dft16, &dft_first, |tile, re, im| {
                 let head = first_head + tile.slot;
                 if head < p.heads {
@@ -1189,11 +1178,7 @@ unsafe fn conv_pass<
     sm: &Smem,
     log2_n: u32,
     st: &SlotThreads,
-    rows: Option<Rows>,
-    x: *const E,
-    gate: *const E,
-    len: u32,
-    vector: bool,
+    inp: &PairInput<E>,
     (e, prefilled): (i32, bool),
     invert: bool,
     dfts: (&Dft, &Dft),
@@ -1207,7 +1192,7 @@ unsafe fn conv_pass<
         // SAFETY: forwarded; the planes are free after the barrier.
         unsafe {
             if half > 0 || !prefilled {
-                fill_planes::<E, SPLIT>(sm, log2_n, half, st, rows, x, gate, len, vector, e);
+                fill_planes::<E, SPLIT>(sm, log2_n, half, st, inp, e);
             }
             prefetch(half);
             forward_fft::<SPLIT, _>(sm, log2_inner, dfts.0, dfts.1, |tile, re, im| spectrum(half, tile, re, im));
@@ -1215,7 +1200,7 @@ unsafe fn conv_pass<
                 inverse_fft::<SPLIT>(sm, log2_inner, dfts.0, dfts.1);
                 if half + 1 < halves(log2_n) {
                     sync_threads();
-                    stash_result::<SPLIT>(sm, log2_inner, st, stash_split::<SPLIT>(log2_n, len));
+                    stash_result::<SPLIT>(sm, log2_inner, st, stash_split::<SPLIT>(log2_n, inp.len));
                 }
             }
         }
@@ -1256,18 +1241,15 @@ pub unsafe fn forward<E: Element<Acc = f32>, const LOG2_N: u32, const SPLIT: boo
     // SAFETY: the rows lie in `u`, the gates and `y`; every active slot's head spectrum is read.
     unsafe {
         let held = if SPLIT { 2 } else { HELD_CHUNKS };
-        let ez = load_input::<E, SPLIT>(&sm, LOG2_N, &st, rows, u, gate_in, p.len, vector, held);
+        let inp = PairInput { rows, x: u, gate: gate_in, len: p.len, vector };
+        let ez = load_input::<E, SPLIT>(&sm, LOG2_N, &st, &inp, held);
         // The DFT fragments only after the load, so that they are not live next to its values.
         let dfts = (&Dft::new(4), &Dft::new(log2_inner % 4));
         conv_pass::<E, SPLIT, _, _, _>(
             &sm,
             LOG2_N,
             &st,
-            rows,
-            u,
-            gate_in,
-            p.len,
-            vector,
+            &inp,
             ez,
             true,
             dfts,
@@ -1371,18 +1353,15 @@ pub unsafe fn backward<E: Element<Acc = f32>, const LOG2_N: u32, const SPLIT: bo
         };
         // SAFETY: the rows lie in the (B, H, L) buffers; the workspace rows are this block's.
         unsafe {
-            let ez = load_input::<E, SPLIT>(&sm, LOG2_N, &st, rows, u, gate_in, p.len, vector, 1);
+            let inp = PairInput { rows, x: u, gate: gate_in, len: p.len, vector };
+            let ez = load_input::<E, SPLIT>(&sm, LOG2_N, &st, &inp, 1);
             publish(&sm, &st, 1, ez.0);
             let want_v = !d_out.is_null();
             conv_pass::<E, SPLIT, _, _, _>(
                 &sm,
                 LOG2_N,
                 &st,
-                rows,
-                u,
-                gate_in,
-                p.len,
-                vector,
+                &inp,
                 ez,
                 want_v,
                 dfts,
@@ -1409,17 +1388,14 @@ pub unsafe fn backward<E: Element<Acc = f32>, const LOG2_N: u32, const SPLIT: bo
                     }
                 },
             );
-            let ed = load_input::<E, SPLIT>(&sm, LOG2_N, &st, rows, dy, gate_out, p.len, vector, 1);
+            let inp_dv = PairInput { rows, x: dy, gate: gate_out, len: p.len, vector };
+            let ed = load_input::<E, SPLIT>(&sm, LOG2_N, &st, &inp_dv, 1);
             publish(&sm, &st, 2, ed.0);
             conv_pass::<E, SPLIT, _, _, _>(
                 &sm,
                 LOG2_N,
                 &st,
-                rows,
-                dy,
-                gate_out,
-                p.len,
-                vector,
+                &inp_dv,
                 ed,
                 true,
                 dfts,
