@@ -53,3 +53,9 @@ pub use fftconv::{FftConv, FftConvGrads, FftElement, FftInput, Gates, KernelInpu
 /// Re-exported so that users name the same cudarc and half versions as this crate.
 pub use cudarc;
 pub use half;
+
+/// The README's Rust examples, compiled (not run) by `cargo test --doc` so that they stay true
+/// to the API.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+struct ReadmeExamples;
