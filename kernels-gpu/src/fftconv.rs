@@ -10,15 +10,17 @@
 //! twiddle `W_S^{c·f}`. Each stage is a matrix product on tensor cores: a warp takes a *tile*
 //! of 16 DFT inputs × 8 columns, loads it with `ldmatrix`, multiplies it by the 16×16 DFT
 //! matrix (`I_{16/r} ⊗ F_r` for the small first radix) with four real `mma.sync` products
-//! (twelve with `SPLIT`: data and matrix both split), applies the epilogue (twiddles, or the kernel spectrum after the last
-//! stage) in f32, and stores the tile back with `stmatrix`. Tiles of a stage are independent;
-//! stages are separated by barriers. The spectrum is left in digit-reversed order, which the
-//! prepared kernel spectrum shares, and the inverse runs the stages backwards with conjugate
-//! matrices and twiddles, giving natural order again.
+//! (twelve with `SPLIT`: data and matrix both split), applies the epilogue (twiddles, or the
+//! kernel spectrum after the last stage) in f32, and stores the tile back with `stmatrix`.
+//! Tiles of a stage are independent; stages are separated by barriers. The spectrum is left in
+//! digit-reversed order, which the prepared kernel spectrum shares, and the inverse runs the
+//! stages backwards with conjugate matrices and twiddles, giving natural order again. Sizes
+//! above 16K add an outer radix-2 step where data enter and leave (see
+//! `flashfftconv_abi::fftconv`).
 //!
-//! Every stage also scales by a power of two (`1/4` for radix 16) so values keep their size;
-//! inputs are normalised per pair by a power of two from their largest magnitude. All these
-//! scales are exact and undone in f32 on output.
+//! Every stage also scales by a power of two (`1/4` for radix 16, folded into its DFT matrix)
+//! so values keep their size; inputs are normalised per pair by a power of two from their
+//! largest magnitude. All these scales are exact and undone in f32 on output.
 //!
 //! Shared memory is addressed in 16-byte chunks of 8 f16, swizzled by
 //! [`swizzle`] so that the 8 rows of every `ldmatrix`/`stmatrix` matrix fall in distinct banks
