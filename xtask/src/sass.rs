@@ -82,7 +82,8 @@ pub fn parse(listing: &str) -> BTreeMap<String, Sass> {
     let mut current: Option<String> = None;
     for line in listing.lines() {
         let t = line.trim();
-        if let Some(rest) = t.strip_prefix(".section") {
+        // `.section` names a function; `.sectionflags` (kernels with barriers) does not.
+        if let Some(rest) = t.strip_prefix(".section").filter(|r| r.starts_with(char::is_whitespace)) {
             let section = rest.trim().split(',').next().unwrap_or("").trim();
             current = section.strip_prefix(".text.").map(str::to_string);
             if let Some(name) = &current {
@@ -120,6 +121,7 @@ mod tests {
     fn parses_nvdisasm_listing() {
         let listing = r#"
 	.section	.text.fftconv_x,"ax",@progbits
+	.sectionflags	@"SHF_BARRIERS=1"
         .other          fftconv_x,@"STO_CUDA_ENTRY STV_DEFAULT"
         /*0000*/                   LDC R1, c[0x0][0x28] ;
         /*0010*/                   HMMA.16816.F32.BF16 R4, R8, R12, R4 ;
