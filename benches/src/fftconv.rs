@@ -364,32 +364,27 @@ fn measure_typed<T: FftElement + ValidAsZeroBits>(
         let conv = FftConv::new(gpu, n).map_err(s)?;
         row.bwd_workspace_bytes = conv.backward_workspace_bytes(b, h);
         let prepared = conv.prepare(gpu, stream, &k.as_view(), h, lk).map_err(s)?;
-        let fwd = median_time(gpu.context(), stream, timing, |i| {
-            let FwdSet { u, in_gate, out_gate, y } = &mut fwd_sets[i % sets];
+        // One forward on a buffer set, with the kernel given either way.
+        let forward = |set: &mut FwdSet<T>, kernel: KernelInput<'_, '_>| {
+            let FwdSet { u, in_gate, out_gate, y } = set;
             let (u, ig, og) = views(u, in_gate, out_gate);
             conv.forward(
                 gpu,
                 stream,
                 FftInput { u: &u, batch: b, heads: h, len: l },
-                KernelInput::Prepared(&prepared),
+                kernel,
                 Gates { in_gate: ig.as_ref(), out_gate: og.as_ref() },
                 &mut y.as_view_mut(),
             )
+        };
+        let fwd = median_time(gpu.context(), stream, timing, |i| {
+            forward(&mut fwd_sets[i % sets], KernelInput::Prepared(&prepared))
         })
         .map_err(s)?;
         row.fwd_ms = Some(ms(fwd));
         let k_view = k.as_view();
         let fwd_raw = median_time(gpu.context(), stream, timing, |i| {
-            let FwdSet { u, in_gate, out_gate, y } = &mut fwd_sets[i % sets];
-            let (u, ig, og) = views(u, in_gate, out_gate);
-            conv.forward(
-                gpu,
-                stream,
-                FftInput { u: &u, batch: b, heads: h, len: l },
-                KernelInput::Raw { k: &k_view, kernel_len: lk },
-                Gates { in_gate: ig.as_ref(), out_gate: og.as_ref() },
-                &mut y.as_view_mut(),
-            )
+            forward(&mut fwd_sets[i % sets], KernelInput::Raw { k: &k_view, kernel_len: lk })
         })
         .map_err(s)?;
         row.fwd_raw_ms = Some(ms(fwd_raw));
@@ -429,17 +424,7 @@ fn measure_typed<T: FftElement + ValidAsZeroBits>(
         .map_err(s)?;
         row.bwd_ms = Some(ms(bwd));
         // Leave y of set 0 holding our forward for the cuFFT sanity check.
-        let FwdSet { u, in_gate, out_gate, y } = &mut fwd_sets[0];
-        let (u, ig, og) = views(u, in_gate, out_gate);
-        conv.forward(
-            gpu,
-            stream,
-            FftInput { u: &u, batch: b, heads: h, len: l },
-            KernelInput::Prepared(&prepared),
-            Gates { in_gate: ig.as_ref(), out_gate: og.as_ref() },
-            &mut y.as_view_mut(),
-        )
-        .map_err(s)?;
+        forward(&mut fwd_sets[0], KernelInput::Prepared(&prepared)).map_err(s)?;
         stream.synchronize().map_err(d)?;
         Ok(())
     })();

@@ -235,13 +235,8 @@ impl FftConv {
         gates: Gates<'_, '_, T>,
         y: &mut CudaViewMut<'_, T>,
     ) -> Result<()> {
-        self.check_gpu(gpu)?;
-        let mut p = self.params(x.batch, x.heads, x.len, kernel_len_of(&kernel))?;
-        let bhl = p.batch as u64 * p.heads as u64 * p.len as u64;
-        check_len("u", x.u.len(), bhl)?;
-        check_gate_lens(&gates, bhl)?;
+        let (mut p, bhl) = self.check_inputs(gpu, &x, &kernel, &gates)?;
         check_len("y", y.len(), bhl)?;
-        self.check_kernel(&kernel, &p)?;
         for (what, ordinal) in [("u", ordinal_of(x.u)), ("y", ordinal_of(y)), kernel_ordinal(&kernel)]
             .into_iter()
             .chain(gate_ordinals(&gates))
@@ -310,9 +305,7 @@ impl FftConv {
         dy: &CudaView<'_, T>,
         grads: FftConvGrads<'_, '_, T>,
     ) -> Result<()> {
-        self.check_gpu(gpu)?;
-        let mut p = self.params(x.batch, x.heads, x.len, kernel_len_of(&kernel))?;
-        let bhl = p.batch as u64 * p.heads as u64 * p.len as u64;
+        let (mut p, bhl) = self.check_inputs(gpu, &x, &kernel, &gates)?;
         let hk = p.heads as u64 * p.kernel_len as u64;
         if grads.d_in_gate.is_some() && gates.in_gate.is_none() {
             return Err(Error::GradientWithoutInput { gradient: "d_in_gate", input: "in_gate" });
@@ -320,8 +313,6 @@ impl FftConv {
         if grads.d_out_gate.is_some() && gates.out_gate.is_none() {
             return Err(Error::GradientWithoutInput { gradient: "d_out_gate", input: "out_gate" });
         }
-        check_len("u", x.u.len(), bhl)?;
-        check_gate_lens(&gates, bhl)?;
         check_len("dy", dy.len(), bhl)?;
         check_len("du", grads.du.len(), bhl)?;
         check_len("dk", grads.dk.len(), hk)?;
@@ -331,7 +322,6 @@ impl FftConv {
         if let Some(d) = &grads.d_out_gate {
             check_len("d_out_gate", d.len(), bhl)?;
         }
-        self.check_kernel(&kernel, &p)?;
         for (what, ordinal) in [
             ("u", ordinal_of(x.u)),
             ("dy", ordinal_of(dy)),
@@ -485,6 +475,25 @@ impl FftConv {
                 ("prepared kernel", ptr, prepared_len(p.heads as u64, self.fft_size() as u64), DType::F32)
             }
         }
+    }
+
+    /// The checks `forward` and `backward` share: the plan's device, the shape, the lengths
+    /// of `u` and the gates, and the kernel input. Returns the parameters (flags and chunks
+    /// zero) and `B·H·L`.
+    fn check_inputs<T: FftElement>(
+        &self,
+        gpu: &Gpu,
+        x: &FftInput<'_, '_, T>,
+        kernel: &KernelInput<'_, '_>,
+        gates: &Gates<'_, '_, T>,
+    ) -> Result<(FftConvParams, u64)> {
+        self.check_gpu(gpu)?;
+        let p = self.params(x.batch, x.heads, x.len, kernel_len_of(kernel))?;
+        let bhl = p.batch as u64 * p.heads as u64 * p.len as u64;
+        check_len("u", x.u.len(), bhl)?;
+        check_gate_lens(gates, bhl)?;
+        self.check_kernel(kernel, &p)?;
+        Ok((p, bhl))
     }
 
     /// The loaded kernel `kernel` for this size and `dtype`, its shared-memory limit raised to
