@@ -28,7 +28,7 @@
 
 use crate::device::{self, block_x, lane, sync_threads, thread_x};
 use crate::element::Element;
-use core::f32::consts::PI;
+use core::f32::consts::{FRAC_PI_2, PI};
 use core::intrinsics::fmaf32;
 use flashfftconv_abi::fftconv::{
     backward_scratch_offset, halves, inner_log2, pairs_per_block, planes, spectrum_index, stash_bytes, FftConvParams,
@@ -194,9 +194,7 @@ impl Dft {
                 let col = col0 + e as u32;
                 if row >> log2_r == col >> log2_r {
                     let mask = (1 << log2_r) - 1;
-                    let m = ((row & mask) * (col & mask)) & mask;
-                    let angle = -2.0 * PI * m as f32 / (1u32 << log2_r) as f32;
-                    let (c, s) = device::cos_sin(angle);
+                    let (c, s) = unit_root::<true>((row & mask) * (col & mask), log2_r);
                     *out = (c * scale, s * scale);
                 }
             }
@@ -255,28 +253,58 @@ impl Tile {
 struct Twiddles {
     log2_s: u32,
     log2_m: u32,
-    /// `−2π / S`.
-    step: f32,
 }
 
 impl Twiddles {
     #[inline(always)]
     fn of(g: Stage) -> Self {
         let log2_s = g.log2_r + g.log2_m;
-        Twiddles { log2_s, log2_m: g.log2_m, step: -2.0 * PI * pow2(-(log2_s as i32)) }
+        Twiddles { log2_s, log2_m: g.log2_m }
     }
 
-    /// `W_S^{c·f}` (conjugated with `INV`) at position `pos`.
+    /// `W_S^{c·f}` (conjugated with `INV`) at position `pos`, from the hardware approximations:
+    /// the accurate [`unit_root`] here cost f16 forwards 1.3–1.5× their time on the H100 and
+    /// 40–70 more registers in the split backwards, and changed no sweep result.
     #[inline(always)]
     fn at<const INV: bool>(&self, pos: u32) -> (f32, f32) {
         let w = pos & ((1 << self.log2_s) - 1);
-        let m = (w >> self.log2_m) * (w & ((1 << self.log2_m) - 1));
-        // `m mod S` as a signed value in [−S/2, S/2): the angle stays within ±π.
-        let shift = 32 - self.log2_s;
-        let signed = ((m << shift) as i32) >> shift;
-        let (c, s) = device::cos_sin(signed as f32 * self.step);
+        let (c, s) = unit_root::<false>((w >> self.log2_m) * (w & ((1 << self.log2_m) - 1)), self.log2_s);
         (c, if INV { -s } else { s })
     }
+}
+
+/// `W_S^m = exp(−2πi·m/S)` for `S = 2^log2_s ≤ 2^22`. With `ACCURATE`, to a few f32 ulps:
+/// the quadrant is split off exactly in integers and sin/cos of the rest (within ±π/4) come
+/// from Taylor polynomials (truncation < 3·10⁻⁸). Otherwise from `sin.approx`/`cos.approx`
+/// (absolute error up to 2⁻²¹, below what the f16 data operands carry). The DFT matrices
+/// (made once per kernel, and split into hi + lo f16 where an error of 2⁻²¹ would show) use
+/// the accurate form, as does the outer step of split kernels.
+#[inline(always)]
+fn unit_root<const ACCURATE: bool>(m: u32, log2_s: u32) -> (f32, f32) {
+    let mask = (1u32 << log2_s) - 1;
+    let m = m & mask;
+    if !ACCURATE {
+        // `m mod S` as a signed value in [−S/2, S/2): the angle stays within ±π.
+        let shift = 32 - log2_s;
+        let signed = if log2_s == 0 { 0 } else { ((m << shift) as i32) >> shift };
+        let (c, s) = device::cos_sin(signed as f32 * (-2.0 * PI * pow2(-(log2_s as i32))));
+        return (c, s);
+    }
+    // 4m = q·S + r with r ∈ [−S/2, S/2]: the angle 2π·m/S is q·π/2 + r·(π/2)/S.
+    let q = (4 * m + (mask + 1) / 2) >> log2_s;
+    let r = (4 * m) as i32 - (q << log2_s) as i32;
+    let x = r as f32 * (FRAC_PI_2 * pow2(-(log2_s as i32)));
+    let x2 = x * x;
+    let sin = x * fmaf32(x2, fmaf32(x2, fmaf32(x2, fmaf32(x2, 1.0 / 362880.0, -1.0 / 5040.0), 1.0 / 120.0), -1.0 / 6.0), 1.0);
+    let cos = fmaf32(x2, fmaf32(x2, fmaf32(x2, fmaf32(x2, 1.0 / 40320.0, -1.0 / 720.0), 1.0 / 24.0), -0.5), 1.0);
+    // exp(i·(qπ/2 + x)), conjugated.
+    let (c, s) = match q & 3 {
+        0 => (cos, sin),
+        1 => (-sin, cos),
+        2 => (-cos, -sin),
+        _ => (sin, -cos),
+    };
+    (c, -s)
 }
 
 /// `a · b` for complex `a`, `b` (as pairs).
@@ -701,9 +729,7 @@ unsafe fn fill_planes<E: Element, const SPLIT: bool>(
                     v[0][i] += w[0][i];
                     v[1][i] += w[1][i];
                 } else {
-                    let n = 8 * c + i as u32;
-                    let angle = n as f32 * (-2.0 * PI * pow2(-(log2_n as i32)));
-                    let (cs, sn) = device::cos_sin(angle);
+                    let (cs, sn) = unit_root::<SPLIT>(8 * c + i as u32, log2_n);
                     (v[0][i], v[1][i]) = cmul((v[0][i] - w[0][i], v[1][i] - w[1][i]), (cs, sn));
                 }
             }
@@ -864,10 +890,8 @@ unsafe fn combine_chunk<const SPLIT: bool>(sm: &Smem, log2_n: u32, c: u32, split
         (read_chunk::<SPLIT>(sm, 8 * c, 0), read_chunk::<SPLIT>(sm, 8 * c, 1))
     };
     for i in 0..8 {
-        let n = 8 * c + i as u32;
-        let angle = n as f32 * (2.0 * PI * pow2(-(log2_n as i32)));
-        let (cs, sn) = device::cos_sin(angle);
-        let t = cmul((br[i], bi[i]), (cs, sn));
+        let (cs, sn) = unit_root::<SPLIT>(8 * c + i as u32, log2_n);
+        let t = cmul((br[i], bi[i]), (cs, -sn));
         let half = |p: usize| device::f16_to_f32((sa[p][i / 2] >> (16 * (i as u32 & 1))) as u16);
         let mut a = (half(0), half(1));
         if split {

@@ -10,7 +10,8 @@
 //!   `python/<op>_torch.py` beside the binary, as in the device bundle); skipped with a note if
 //!   python3 or torch is missing;
 //! * `--no-torch`, `--no-cufft` (fftconv): skip a baseline;
-//! * `--quick`: fewer rows (conv1d: 2, fftconv: 3), for a smoke run.
+//! * `--quick`: fewer rows (conv1d: 2, fftconv: 3), for a smoke run;
+//! * `--dtype bf16|f16` (fftconv): only that dtype's rows.
 
 use flashfftconv::Gpu;
 use flashfftconv_bench::conv1d::{self, Conv1dBenchRow};
@@ -22,7 +23,7 @@ use std::process::{Command, ExitCode};
 
 const USAGE: &str =
     "usage: bench [--op conv1d|fftconv] [--out FILE | --out-dir DIR] [--torch-script FILE] [--no-torch] \
-                     [--no-cufft] [--quick]";
+                     [--no-cufft] [--quick] [--dtype bf16|f16]";
 
 const TIMING_NOTE: &str =
     "median of 30 CUDA-event-timed launches after 5 warm-up launches; inputs rotated across copies totalling ≥ 3× L2";
@@ -33,6 +34,7 @@ struct Args {
     out_dir: String,
     script: Option<String>,
     quick: bool,
+    dtype: Option<String>,
     torch: bool,
     cufft: bool,
 }
@@ -44,6 +46,7 @@ fn parse_args() -> Result<Args, String> {
         out_dir: "benches/results".into(),
         script: None,
         quick: false,
+        dtype: None,
         torch: true,
         cufft: true,
     };
@@ -56,6 +59,7 @@ fn parse_args() -> Result<Args, String> {
             "--out-dir" => args.out_dir = value("--out-dir")?,
             "--torch-script" => args.script = Some(value("--torch-script")?),
             "--quick" => args.quick = true,
+            "--dtype" => args.dtype = Some(value("--dtype")?),
             "--no-torch" => args.torch = false,
             "--no-cufft" => args.cufft = false,
             "-h" | "--help" => return Err(String::new()),
@@ -210,7 +214,12 @@ fn run_conv1d(gpu: &Gpu, args: &Args) -> Result<(), String> {
 fn run_fftconv(gpu: &Gpu, args: &Args) -> Result<(), String> {
     let device = gpu.context().name().unwrap_or_default();
     let out = args.out.clone().unwrap_or_else(|| {
-        let name = format!("fftconv-{}{}.json", device_slug(&device), if args.quick { "-quick" } else { "" });
+        let subset = match (&args.dtype, args.quick) {
+            (Some(d), _) => format!("-{d}"),
+            (None, true) => "-quick".to_string(),
+            (None, false) => String::new(),
+        };
+        let name = format!("fftconv-{}{subset}.json", device_slug(&device));
         PathBuf::from(&args.out_dir).join(name).display().to_string()
     });
     let script = args.script.clone().unwrap_or_else(|| default_script("fftconv_torch.py"));
@@ -227,7 +236,10 @@ fn run_fftconv(gpu: &Gpu, args: &Args) -> Result<(), String> {
     } else {
         Err("not run (--no-cufft)".to_string())
     };
-    let shapes = if args.quick { fftconv::quick_shapes() } else { fftconv::table_shapes() };
+    let mut shapes = if args.quick { fftconv::quick_shapes() } else { fftconv::table_shapes() };
+    if let Some(dtype) = &args.dtype {
+        shapes.retain(|s| s.dtype == dtype);
+    }
     let mut rows: Vec<FftConvBenchRow> = Vec::new();
     for shape in &shapes {
         let mut row = fftconv::measure(gpu, &stream, shape, bw, Timing::default(), cufft.as_ref().ok());

@@ -78,6 +78,22 @@ pub fn round_to(dtype: DType, x: f64) -> f64 {
     }
 }
 
+/// The spacing of `dtype`'s values around a finite `x` (its ulp there; the subnormal spacing
+/// below the smallest binade, and 0 for `x = 0`).
+///
+/// ```
+/// use flashfftconv_reference::{dtype::spacing, DType};
+/// assert_eq!(spacing(DType::F16, 1.5), 2f64.powi(-10));
+/// assert_eq!(spacing(DType::BF16, -3.0), 2f64.powi(-6));
+/// ```
+pub fn spacing(dtype: DType, x: f64) -> f64 {
+    if x == 0.0 || !x.is_finite() {
+        return 0.0;
+    }
+    let (p, emin, _) = format(dtype);
+    pow2(exponent(x).max(emin) - (p - 1))
+}
+
 /// [`round_to`] applied to every element.
 pub fn round_slice(dtype: DType, xs: &[f64]) -> Vec<f64> {
     xs.iter().map(|&x| round_to(dtype, x)).collect()
