@@ -194,7 +194,7 @@ impl Dft {
                 let col = col0 + e as u32;
                 if row >> log2_r == col >> log2_r {
                     let mask = (1 << log2_r) - 1;
-                    let (c, s) = unit_root::<true>((row & mask) * (col & mask), log2_r);
+                    let (c, s) = radix_root((row & mask) * (col & mask), log2_r);
                     *out = (c * scale, s * scale);
                 }
             }
@@ -253,13 +253,15 @@ impl Tile {
 struct Twiddles {
     log2_s: u32,
     log2_m: u32,
+    /// `−2π / S`.
+    step: f32,
 }
 
 impl Twiddles {
     #[inline(always)]
     fn of(g: Stage) -> Self {
         let log2_s = g.log2_r + g.log2_m;
-        Twiddles { log2_s, log2_m: g.log2_m }
+        Twiddles { log2_s, log2_m: g.log2_m, step: -2.0 * PI * pow2(-(log2_s as i32)) }
     }
 
     /// `W_S^{c·f}` (conjugated with `INV`) at position `pos`, from the hardware approximations:
@@ -268,28 +270,31 @@ impl Twiddles {
     #[inline(always)]
     fn at<const INV: bool>(&self, pos: u32) -> (f32, f32) {
         let w = pos & ((1 << self.log2_s) - 1);
-        let (c, s) = unit_root::<false>((w >> self.log2_m) * (w & ((1 << self.log2_m) - 1)), self.log2_s);
+        let m = (w >> self.log2_m) * (w & ((1 << self.log2_m) - 1));
+        let (c, s) = approx_root(m, self.log2_s, self.step);
         (c, if INV { -s } else { s })
     }
 }
 
-/// `W_S^m = exp(−2πi·m/S)` for `S = 2^log2_s ≤ 2^22`. With `ACCURATE`, to a few f32 ulps:
-/// the quadrant is split off exactly in integers and sin/cos of the rest (within ±π/4) come
-/// from Taylor polynomials (truncation < 3·10⁻⁸). Otherwise from `sin.approx`/`cos.approx`
-/// (absolute error up to 2⁻²¹, below what the f16 data operands carry). The DFT matrices
-/// (made once per kernel, and split into hi + lo f16 where an error of 2⁻²¹ would show) use
-/// the accurate form, as does the outer step of split kernels.
+/// `W_S^m = exp(−2πi·m/S)` from `sin.approx`/`cos.approx` (absolute error up to 2⁻²¹, below
+/// what the f16 data operands carry), for `step = −2π/S`, `S = 2^log2_s ≥ 2`.
 #[inline(always)]
-fn unit_root<const ACCURATE: bool>(m: u32, log2_s: u32) -> (f32, f32) {
+fn approx_root(m: u32, log2_s: u32, step: f32) -> (f32, f32) {
+    // `m mod S` as a signed value in [−S/2, S/2): the angle stays within ±π.
+    let shift = 32 - log2_s;
+    let signed = ((m << shift) as i32) >> shift;
+    device::cos_sin(signed as f32 * step)
+}
+
+/// `W_S^m = exp(−2πi·m/S)` for `S = 2^log2_s ≤ 2^22`, to a few f32 ulps: the quadrant is split
+/// off exactly in integers and sin/cos of the rest (within ±π/4) come from Taylor polynomials
+/// (truncation < 3·10⁻⁸). Used where [`approx_root`]'s 2⁻²¹ would show next to split data:
+/// the outer step of split kernels. (In every stage twiddle it cost the f16 forwards 1.3–1.5×
+/// their time on the H100 and changed no sweep result.)
+#[inline(always)]
+fn unit_root(m: u32, log2_s: u32) -> (f32, f32) {
     let mask = (1u32 << log2_s) - 1;
     let m = m & mask;
-    if !ACCURATE {
-        // `m mod S` as a signed value in [−S/2, S/2): the angle stays within ±π.
-        let shift = 32 - log2_s;
-        let signed = if log2_s == 0 { 0 } else { ((m << shift) as i32) >> shift };
-        let (c, s) = device::cos_sin(signed as f32 * (-2.0 * PI * pow2(-(log2_s as i32))));
-        return (c, s);
-    }
     // 4m = q·S + r with r ∈ [−S/2, S/2]: the angle 2π·m/S is q·π/2 + r·(π/2)/S.
     let q = (4 * m + (mask + 1) / 2) >> log2_s;
     let r = (4 * m) as i32 - (q << log2_s) as i32;
@@ -305,6 +310,48 @@ fn unit_root<const ACCURATE: bool>(m: u32, log2_s: u32) -> (f32, f32) {
         _ => (sin, -cos),
     };
     (c, -s)
+}
+
+/// The outer step's twiddle `W_N^n`: accurate for split kernels.
+#[inline(always)]
+fn outer_root<const SPLIT: bool>(n: u32, log2_n: u32) -> (f32, f32) {
+    if SPLIT {
+        unit_root(n, log2_n)
+    } else {
+        approx_root(n, log2_n, -2.0 * PI * pow2(-(log2_n as i32)))
+    }
+}
+
+/// `W_16^m = exp(−2πi·m/16)` for `m < 16`, correctly rounded to f32.
+static ROOTS_16: [(f32, f32); 16] = {
+    const C: f32 = 0.923_879_5; // cos(π/8)
+    const S: f32 = 0.382_683_43; // sin(π/8)
+    const H: f32 = core::f32::consts::FRAC_1_SQRT_2;
+    [
+        (1.0, 0.0),
+        (C, -S),
+        (H, -H),
+        (S, -C),
+        (0.0, -1.0),
+        (-S, -C),
+        (-H, -H),
+        (-C, -S),
+        (-1.0, 0.0),
+        (-C, S),
+        (-H, H),
+        (-S, C),
+        (0.0, 1.0),
+        (S, C),
+        (H, H),
+        (C, S),
+    ]
+};
+
+/// `W_r^m` for `r = 2^log2_r ≤ 16`, correctly rounded: a lookup in [`ROOTS_16`] (cheaper per
+/// block than `sin/cos.approx`, and exact; the per-block set-up matters at small `N`).
+#[inline(always)]
+fn radix_root(m: u32, log2_r: u32) -> (f32, f32) {
+    ROOTS_16[((m << (4 - log2_r)) & 15) as usize]
 }
 
 /// `a · b` for complex `a`, `b` (as pairs).
@@ -729,7 +776,7 @@ unsafe fn fill_planes<E: Element, const SPLIT: bool>(
                     v[0][i] += w[0][i];
                     v[1][i] += w[1][i];
                 } else {
-                    let (cs, sn) = unit_root::<SPLIT>(8 * c + i as u32, log2_n);
+                    let (cs, sn) = outer_root::<SPLIT>(8 * c + i as u32, log2_n);
                     (v[0][i], v[1][i]) = cmul((v[0][i] - w[0][i], v[1][i] - w[1][i]), (cs, sn));
                 }
             }
@@ -890,7 +937,7 @@ unsafe fn combine_chunk<const SPLIT: bool>(sm: &Smem, log2_n: u32, c: u32, split
         (read_chunk::<SPLIT>(sm, 8 * c, 0), read_chunk::<SPLIT>(sm, 8 * c, 1))
     };
     for i in 0..8 {
-        let (cs, sn) = unit_root::<SPLIT>(8 * c + i as u32, log2_n);
+        let (cs, sn) = outer_root::<SPLIT>(8 * c + i as u32, log2_n);
         let t = cmul((br[i], bi[i]), (cs, -sn));
         let half = |p: usize| device::f16_to_f32((sa[p][i / 2] >> (16 * (i as u32 & 1))) as u16);
         let mut a = (half(0), half(1));
