@@ -304,6 +304,18 @@ pub unsafe fn atomic_max_shared_u32(addr: u32, v: u32) {
     }
 }
 
+/// `*ptr = max(*ptr, v)` on a global u32 (unsigned compare, order-independent).
+///
+/// # Safety
+/// `ptr` is 4-byte aligned and points to a writable u32 of global memory.
+#[inline(always)]
+pub unsafe fn atomic_max_global_u32(ptr: *mut u32, v: u32) {
+    // SAFETY: guaranteed by the caller.
+    unsafe {
+        asm!("red.global.max.u32 [{p}], {v};", p = in(reg64) ptr, v = in(reg32) v, options(nostack));
+    }
+}
+
 /// Prefetches the line holding `ptr` into L1 (a hint; no fault on any address).
 #[inline(always)]
 pub fn prefetch_l1(ptr: *const u8) {

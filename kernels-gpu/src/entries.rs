@@ -6,7 +6,7 @@ use crate::conv1d;
 use crate::element::{Bf16, Element, F16};
 use crate::fftconv;
 use flashfftconv_abi::conv1d::{Conv1dParams, Conv1dWeightGradParams};
-use flashfftconv_abi::fftconv::FftConvParams;
+use flashfftconv_abi::fftconv::{FftConvParams, LongFftParams};
 
 /// Position-group sizes of the `(B, L, D)` bodies: by the forward's output type and by the
 /// weight-gradient's accumulator (the weight type); see `conv1d::GROUP_16BIT`.
@@ -123,4 +123,59 @@ fftconv_entries! {
     13 => fftconv_prepare_n8192, fftconv_dk_n8192, fftconv_fwd_n8192_bf16, fftconv_fwd_n8192_bf16_split, fftconv_fwd_n8192_f16, fftconv_bwd_n8192_bf16, fftconv_bwd_n8192_bf16_split, fftconv_bwd_n8192_f16;
     14 => fftconv_prepare_n16384, fftconv_dk_n16384, fftconv_fwd_n16384_bf16, fftconv_fwd_n16384_bf16_split, fftconv_fwd_n16384_f16, fftconv_bwd_n16384_bf16, fftconv_bwd_n16384_bf16_split, fftconv_bwd_n16384_f16;
     15 => fftconv_prepare_n32768, fftconv_dk_n32768, fftconv_fwd_n32768_bf16, fftconv_fwd_n32768_bf16_split, fftconv_fwd_n32768_f16, fftconv_bwd_n32768_bf16, fftconv_bwd_n32768_bf16_split, fftconv_bwd_n32768_f16;
+}
+
+/// Stamps the long-size passes *in* and *out* of one FFT size `2^log2` (see
+/// `flashfftconv_abi::fftconv::LongPass`): *in* for bf16, f16 and f32 (the kernel `k`), *out* for
+/// bf16 and f16.
+macro_rules! fftconv_long_entries {
+    ($($log2:literal => $in_bf16:ident, $in_f16:ident, $in_f32:ident, $out_bf16:ident, $out_f16:ident;)*) => {$(
+        fftconv_long_entries!(@in $log2, Bf16, $in_bf16);
+        fftconv_long_entries!(@in $log2, F16, $in_f16);
+        fftconv_long_entries!(@in $log2, f32, $in_f32);
+        fftconv_long_entries!(@out $log2, Bf16, $out_bf16);
+        fftconv_long_entries!(@out $log2, F16, $out_f16);
+    )*};
+    (@in $log2:literal, $t:ty, $name:ident) => {
+        /// Long sizes, pass *in*. # Safety: see `fftconv::long::long_in`.
+        #[unsafe(no_mangle)]
+        pub unsafe extern "ptx-kernel" fn $name(x: *const $t, gate: *const $t, z: *mut f32, p: LongFftParams) {
+            // SAFETY: the host's launch layer validated the buffers against `p`.
+            unsafe { fftconv::long::long_in::<$t, $log2>(x, gate, z, p) }
+        }
+    };
+    (@out $log2:literal, $t:ty, $name:ident) => {
+        /// Long sizes, pass *out*. # Safety: see `fftconv::long::long_out`.
+        #[unsafe(no_mangle)]
+        pub unsafe extern "ptx-kernel" fn $name(z: *const f32, gate: *const $t, y: *mut $t, p: LongFftParams) {
+            // SAFETY: the host's launch layer validated the buffers against `p`.
+            unsafe { fftconv::long::long_out::<$t, $log2>(z, gate, y, p) }
+        }
+    };
+}
+
+fftconv_long_entries! {
+    16 => fftconv_long_in_n65536_bf16, fftconv_long_in_n65536_f16, fftconv_long_in_n65536_f32, fftconv_long_out_n65536_bf16, fftconv_long_out_n65536_f16;
+    17 => fftconv_long_in_n131072_bf16, fftconv_long_in_n131072_f16, fftconv_long_in_n131072_f32, fftconv_long_out_n131072_bf16, fftconv_long_out_n131072_f16;
+    18 => fftconv_long_in_n262144_bf16, fftconv_long_in_n262144_f16, fftconv_long_in_n262144_f32, fftconv_long_out_n262144_bf16, fftconv_long_out_n262144_f16;
+    19 => fftconv_long_in_n524288_bf16, fftconv_long_in_n524288_f16, fftconv_long_in_n524288_f32, fftconv_long_out_n524288_bf16, fftconv_long_out_n524288_f16;
+    20 => fftconv_long_in_n1048576_bf16, fftconv_long_in_n1048576_f16, fftconv_long_in_n1048576_f32, fftconv_long_out_n1048576_bf16, fftconv_long_out_n1048576_f16;
+    21 => fftconv_long_in_n2097152_bf16, fftconv_long_in_n2097152_f16, fftconv_long_in_n2097152_f32, fftconv_long_out_n2097152_bf16, fftconv_long_out_n2097152_f16;
+    22 => fftconv_long_in_n4194304_bf16, fftconv_long_in_n4194304_f16, fftconv_long_in_n4194304_f32, fftconv_long_out_n4194304_bf16, fftconv_long_out_n4194304_f16;
+    23 => fftconv_long_in_n8388608_bf16, fftconv_long_in_n8388608_f16, fftconv_long_in_n8388608_f32, fftconv_long_out_n8388608_bf16, fftconv_long_out_n8388608_f16;
+}
+
+/// Long sizes, pass *mid* (any size: `p.log2_n`). # Safety: see `fftconv::long::long_mid`.
+#[unsafe(no_mangle)]
+pub unsafe extern "ptx-kernel" fn fftconv_long_mid(z: *mut f32, prepared: *const f32, p: LongFftParams) {
+    // SAFETY: the host's launch layer validated the buffers against `p`; this pass only reads
+    // `prepared`.
+    unsafe { fftconv::long::long_mid::<false>(z, prepared as *mut f32, p) }
+}
+
+/// Long sizes, pass *mid* storing the kernel spectrum. # Safety: see `fftconv::long::long_mid`.
+#[unsafe(no_mangle)]
+pub unsafe extern "ptx-kernel" fn fftconv_long_mid_prepare(z: *const f32, prepared: *mut f32, p: LongFftParams) {
+    // SAFETY: as above; this pass only reads the workspace.
+    unsafe { fftconv::long::long_mid::<true>(z as *mut f32, prepared, p) }
 }

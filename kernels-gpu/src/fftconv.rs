@@ -35,6 +35,8 @@ use flashfftconv_abi::fftconv::{
     FLAG_IN_GATE, FLAG_OUT_GATE, FLAG_VECTOR, THREADS,
 };
 
+pub mod long;
+
 const WARPS: u32 = THREADS / 32;
 
 /// Tiles a warp works on at once in a stage (see [`run_stage`]); every block has a multiple of
@@ -276,6 +278,17 @@ impl Twiddles {
     }
 }
 
+impl Twiddles {
+    /// As [`Twiddles::at`], from the accurate [`unit_root`] (the long sizes' outer stages,
+    /// where `S` reaches `N` and there are few twiddles per value).
+    #[inline(always)]
+    fn at_accurate<const INV: bool>(&self, pos: u32) -> (f32, f32) {
+        let w = pos & ((1 << self.log2_s) - 1);
+        let (c, s) = unit_root((w >> self.log2_m) * (w & ((1 << self.log2_m) - 1)), self.log2_s);
+        (c, if INV { -s } else { s })
+    }
+}
+
 /// `W_S^m = exp(−2πi·m/S)` from `sin.approx`/`cos.approx` (absolute error up to 2⁻²¹, below
 /// what the f16 data operands carry), for `step = −2π/S`, `S = 2^log2_s ≥ 2`.
 #[inline(always)]
@@ -286,7 +299,7 @@ fn approx_root(m: u32, log2_s: u32, step: f32) -> (f32, f32) {
     device::cos_sin(signed as f32 * step)
 }
 
-/// `W_S^m = exp(−2πi·m/S)` for `S = 2^log2_s ≤ 2^22`, to a few f32 ulps: the quadrant is split
+/// `W_S^m = exp(−2πi·m/S)` for `S = 2^log2_s ≤ 2^23`, to a few f32 ulps: the quadrant is split
 /// off exactly in integers and sin/cos of the rest (within ±π/4) come from Taylor polynomials
 /// (truncation < 3·10⁻⁸). Used where [`approx_root`]'s 2⁻²¹ would show next to split data:
 /// the outer step of split kernels. (In every stage twiddle it cost the f16 forwards 1.3–1.5×
@@ -627,7 +640,13 @@ impl Rows {
     /// The rows of pair `j` of head `h`.
     #[inline(always)]
     fn of(p: &FftConvParams, h: u32, j: u32) -> Self {
-        let (b, hs, l) = (p.batch as u64, p.heads as u64, p.len as u64);
+        Rows::new(p.batch, p.heads, p.len, h, j)
+    }
+
+    /// The rows of pair `j` of head `h` in a `(batch, heads, len)` tensor.
+    #[inline(always)]
+    fn new(batch: u32, heads: u32, len: u32, h: u32, j: u32) -> Self {
+        let (b, hs, l) = (batch as u64, heads as u64, len as u64);
         let b0 = 2 * j as u64;
         let first = (b0 * hs + h as u64) * l;
         Rows { first, second: if b0 + 1 < b { Some(first + hs * l) } else { None } }

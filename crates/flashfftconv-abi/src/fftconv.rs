@@ -251,3 +251,174 @@ impl FftConvKernel {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Long sizes (N = 64K … 8M): three passes through a global workspace.
+//
+// `N = N₁ · N₂` with `N₂ = 2^LONG_INNER_LOG2` (the row transform, on chip in one block) and
+// `N₁ = N / N₂` (the outer transform, 4 … 512). Position `n = n₁·N₂ + n₂`. The same decimation in
+// frequency as on chip, split where it crosses HBM:
+// * pass *in* (`fftconv_long_in_*`): a block takes `C` columns `n₂ ∈ [c₀, c₀ + C)` of one pair
+//   (all `N₁` rows: `N₁ · C = 2^LONG_TILE_LOG2` values), applies the outer stages with their
+//   twiddles (in the full-size geometry) and writes the pair's workspace row as complex f32;
+// * pass *mid* (`fftconv_long_mid`): a block takes one row `j` (`N₂` contiguous values), runs
+//   the on-chip forward transform, multiplies by the kernel spectrum's row `j`, inverts, and
+//   writes the row back (in place); `fftconv_long_mid_prepare` instead stores the spectrum;
+// * pass *out* (`fftconv_long_out_*`): as *in*, in reverse, and writes `y` (with the output
+//   gate) at the positions below `L`.
+// The workspace holds `pairs` pairs of `N` complex f32 (`8N` bytes each); the host runs the
+// three passes over the pairs in launches of at most `long_pairs_per_launch` pairs.
+// ---------------------------------------------------------------------------------------------
+
+/// Smallest long FFT size, log2 (64K).
+pub const LONG_MIN_LOG2_N: u32 = 16;
+/// Largest long FFT size, log2 (8M).
+pub const LONG_MAX_LOG2_N: u32 = 23;
+/// log2 of `N₂`, the row transform of pass *mid*.
+pub const LONG_INNER_LOG2: u32 = 14;
+/// log2 of the values an *in*/*out* block holds (`N₁` rows × `C` columns).
+pub const LONG_TILE_LOG2: u32 = 13;
+/// Bytes of the plan's workspace for long sizes: launches take as many pairs as fit.
+pub const LONG_WORKSPACE_BYTES: u64 = 256 << 20;
+
+/// Whether `N = 2^log2_n` is a long size.
+pub const fn is_long(log2_n: u32) -> bool {
+    log2_n >= LONG_MIN_LOG2_N && log2_n <= LONG_MAX_LOG2_N
+}
+
+/// log2 `N₁`, the outer transform's size.
+pub const fn long_outer_log2(log2_n: u32) -> u32 {
+    log2_n - LONG_INNER_LOG2
+}
+
+/// log2 `C`, the columns of an *in*/*out* block (16 at 8M, 2048 at 64K).
+pub const fn long_columns_log2(log2_n: u32) -> u32 {
+    LONG_TILE_LOG2 - long_outer_log2(log2_n)
+}
+
+/// *in*/*out* blocks per pair (`N₂ / C`).
+pub const fn long_column_groups(log2_n: u32) -> u32 {
+    1 << (LONG_INNER_LOG2 - long_columns_log2(log2_n))
+}
+
+/// Workspace bytes per pair: `N` complex f32.
+pub const fn long_pair_bytes(log2_n: u32) -> u64 {
+    8u64 << log2_n
+}
+
+/// Pairs one launch of the three passes takes (the workspace's capacity; at least 4).
+pub const fn long_pairs_per_launch(log2_n: u32) -> u64 {
+    LONG_WORKSPACE_BYTES / long_pair_bytes(log2_n)
+}
+
+/// Dynamic shared memory of the *in*/*out* kernels (split f16 planes of `2^LONG_TILE_LOG2`
+/// values and the reduction area).
+pub const LONG_OUTER_SHARED_BYTES: u32 = (1 << LONG_TILE_LOG2) * 2 * 4 + REDUCE_BYTES;
+/// Dynamic shared memory of the *mid* kernels (split planes of `N₂` values, reduction area).
+pub const LONG_MID_SHARED_BYTES: u32 = (1 << LONG_INNER_LOG2) * 2 * 4 + REDUCE_BYTES;
+
+/// Parameters of the long-size passes. A launch covers pairs `pair0 .. pair0 + pairs` (the
+/// pair index as in the on-chip forward: head-major, `⌈B/2⌉` pairs per head); workspace row
+/// `q` holds pair `pair0 + q`. For the kernel spectrum (`prepare`), `batch = 1`, `len` is `Lk`
+/// and pair `h` is head `h`'s row of `k` alone.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LongFftParams {
+    /// B (1 for the kernel spectrum).
+    pub batch: u32,
+    /// H.
+    pub heads: u32,
+    /// Length of the rows read by *in* and written by *out* (`L`, or `Lk` for the kernel).
+    pub len: u32,
+    /// `FLAG_IN_GATE`, `FLAG_OUT_GATE`, `FLAG_VECTOR` as on chip.
+    pub flags: u32,
+    /// log2 N.
+    pub log2_n: u32,
+    /// First pair of the launch.
+    pub pair0: u32,
+    /// Pairs in the launch.
+    pub pairs: u32,
+    /// Zero.
+    pub reserved: u32,
+}
+
+const _: () = assert!(core::mem::size_of::<LongFftParams>() == 32);
+
+impl LongFftParams {
+    /// Pairs per head.
+    pub const fn pairs_per_head(&self) -> u32 {
+        self.batch.div_ceil(2)
+    }
+}
+
+/// The long-size passes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum LongPass {
+    /// Outer forward stages, from `x` (`u` in `dtype`, or `k` in f32) into the workspace.
+    In,
+    /// Row transforms, kernel product, inverse rows (in place).
+    Mid,
+    /// Row transforms storing the kernel spectrum.
+    MidPrepare,
+    /// Outer inverse stages, from the workspace into `y`.
+    Out,
+}
+
+macro_rules! by_long_size {
+    ($prefix:literal, $suffix:literal, $log2:expr) => {
+        match $log2 {
+            16 => Some(concat!($prefix, "_n65536", $suffix)),
+            17 => Some(concat!($prefix, "_n131072", $suffix)),
+            18 => Some(concat!($prefix, "_n262144", $suffix)),
+            19 => Some(concat!($prefix, "_n524288", $suffix)),
+            20 => Some(concat!($prefix, "_n1048576", $suffix)),
+            21 => Some(concat!($prefix, "_n2097152", $suffix)),
+            22 => Some(concat!($prefix, "_n4194304", $suffix)),
+            23 => Some(concat!($prefix, "_n8388608", $suffix)),
+            _ => None,
+        }
+    };
+}
+
+impl LongPass {
+    /// The kernel entry of this pass for `N = 2^log2_n` and the rows' dtype (`In`: bf16, f16
+    /// or f32 for the kernel; `Out`: bf16 or f16; `Mid*`: any).
+    pub const fn entry_name(self, log2_n: u32, dtype: DType) -> Option<&'static str> {
+        if !is_long(log2_n) {
+            return None;
+        }
+        match (self, dtype) {
+            (LongPass::Mid, _) => Some("fftconv_long_mid"),
+            (LongPass::MidPrepare, _) => Some("fftconv_long_mid_prepare"),
+            (LongPass::In, DType::BF16) => by_long_size!("fftconv_long_in", "_bf16", log2_n),
+            (LongPass::In, DType::F16) => by_long_size!("fftconv_long_in", "_f16", log2_n),
+            (LongPass::In, DType::F32) => by_long_size!("fftconv_long_in", "_f32", log2_n),
+            (LongPass::Out, DType::BF16) => by_long_size!("fftconv_long_out", "_bf16", log2_n),
+            (LongPass::Out, DType::F16) => by_long_size!("fftconv_long_out", "_f16", log2_n),
+            (LongPass::Out, DType::F32) => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod long_tests {
+    use super::*;
+
+    #[test]
+    fn long_geometry() {
+        for log2_n in LONG_MIN_LOG2_N..=LONG_MAX_LOG2_N {
+            let c = long_columns_log2(log2_n);
+            assert!((4..=11).contains(&c), "{log2_n}: C = 2^{c}");
+            assert_eq!(long_outer_log2(log2_n) + c, LONG_TILE_LOG2);
+            assert_eq!((long_column_groups(log2_n) as u64) << c, 1 << LONG_INNER_LOG2);
+            assert!(long_pairs_per_launch(log2_n) >= 4);
+            for pass in [LongPass::In, LongPass::Mid, LongPass::MidPrepare, LongPass::Out] {
+                assert!(pass.entry_name(log2_n, DType::BF16).is_some());
+            }
+        }
+        assert_eq!(LongPass::In.entry_name(23, DType::F32), Some("fftconv_long_in_n8388608_f32"));
+        assert_eq!(LongPass::Out.entry_name(16, DType::F32), None);
+        assert_eq!(LongPass::Mid.entry_name(15, DType::BF16), None);
+        assert!(LONG_MID_SHARED_BYTES <= 227 * 1024);
+    }
+}

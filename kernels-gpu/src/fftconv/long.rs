@@ -1,0 +1,374 @@
+//! Long FFT sizes (`N` = 64K … 8M): the on-chip transform's decimation in frequency, split
+//! into three passes through a global workspace of complex f32 (see the long-size section of
+//! `flashfftconv_abi::fftconv`).
+//!
+//! With `N = N₁·N₂` and `n = n₁·N₂ + n₂`, the transform's first stages (the `N₁`-point outer
+//! transform, stride `≥ N₂`) act on columns `n₂`, the rest (an `N₂`-point transform per row
+//! of `N₂` contiguous values) on rows. Pass *in* holds `C` columns × `N₁` rows of one pair in
+//! a block ("tile" geometry: position `p = n₁·C + c`), applies the outer stages and their
+//! twiddles (taken in the full transform's geometry, so the rows need nothing more), and
+//! writes the rows. Pass *mid* is the on-chip convolution of one row with the kernel
+//! spectrum's matching row. Pass *out* undoes the outer stages on a tile and writes `y`.
+//! Every pass normalises its block by a power of two from its largest magnitude, keeps split
+//! f16 planes, and writes exact (unscaled) f32, so the workspace needs no scale bookkeeping.
+
+use super::*;
+use flashfftconv_abi::fftconv::{
+    long_column_groups, long_columns_log2, long_outer_log2, LongFftParams, LONG_INNER_LOG2, LONG_TILE_LOG2,
+};
+
+/// Chunks of 8 values in an *in*/*out* tile per thread.
+const TILE_CHUNKS_PER_THREAD: u32 = (1 << LONG_TILE_LOG2) / 8 / THREADS;
+/// Chunks of 8 values in a *mid* row per thread.
+const ROW_CHUNKS_PER_THREAD: u32 = (1 << LONG_INNER_LOG2) / 8 / THREADS;
+
+/// Outer stage `st` in the tile geometry (its stride `M` becomes `M·C`).
+#[inline(always)]
+fn outer_stage(log2_n: u32, st: u32) -> Stage {
+    let g = stage(long_outer_log2(log2_n), st);
+    Stage { log2_r: g.log2_r, log2_m: g.log2_m + long_columns_log2(log2_n) }
+}
+
+/// The twiddles of outer stage `st` in the full transform's geometry (stride `M·N₂`).
+#[inline(always)]
+fn outer_twiddles(log2_n: u32, st: u32) -> Twiddles {
+    let g = stage(long_outer_log2(log2_n), st);
+    Twiddles::of(Stage { log2_r: g.log2_r, log2_m: g.log2_m + LONG_INNER_LOG2 })
+}
+
+/// Position in the full transform of tile position `p` of column group `group`.
+#[inline(always)]
+fn global_pos(log2_n: u32, group: u32, p: u32) -> u32 {
+    let log2_c = long_columns_log2(log2_n);
+    ((p >> log2_c) << LONG_INNER_LOG2) + (group << log2_c) + (p & ((1 << log2_c) - 1))
+}
+
+/// log2 of the product of the outer stages' scales.
+#[inline(always)]
+fn outer_scale_log2(log2_n: u32) -> i32 {
+    transform_scale_log2(long_outer_log2(log2_n))
+}
+
+/// A block of an *in*/*out* pass: its workspace row, column group and (absent past the
+/// heads) row pair.
+struct TileBlock {
+    /// Workspace row (pair − pair0).
+    q: u64,
+    group: u32,
+    rows: Option<Rows>,
+}
+
+impl TileBlock {
+    #[inline(always)]
+    fn of(p: &LongFftParams, log2_n: u32) -> Self {
+        let groups = long_column_groups(log2_n) as u64;
+        let (q, group) = (block_x() / groups, (block_x() % groups) as u32);
+        let pair = p.pair0 as u64 + q;
+        let pph = p.pairs_per_head() as u64;
+        let (h, j) = (pair / pph, (pair % pph) as u32);
+        let rows = (h < p.heads as u64).then(|| Rows::new(p.batch, p.heads, p.len, h as u32, j));
+        TileBlock { q, group, rows }
+    }
+}
+
+/// The workspace row of pair `q` (`N` complex f32).
+#[inline(always)]
+fn workspace_row(z: *const f32, log2_n: u32, q: u64) -> *const f32 {
+    z.wrapping_add((q * (2u64 << log2_n)) as usize)
+}
+
+/// 8 complex values from `at` (interleaved f32) as (real parts, imaginary parts).
+///
+/// # Safety
+/// `at` is 16-byte aligned with 16 readable f32.
+#[inline(always)]
+unsafe fn load_complex8(at: *const f32) -> [[f32; 8]; 2] {
+    let mut v = [[0.0f32; 8]; 2];
+    for w in 0..4 {
+        // SAFETY: guaranteed by the caller.
+        let x = unsafe { device::load_16b(at.add(4 * w) as *const u8) };
+        v[0][2 * w] = f32::from_bits(x[0]);
+        v[1][2 * w] = f32::from_bits(x[1]);
+        v[0][2 * w + 1] = f32::from_bits(x[2]);
+        v[1][2 * w + 1] = f32::from_bits(x[3]);
+    }
+    v
+}
+
+/// Stores `2^e · (re, im)` as 8 interleaved complex f32 at `at`.
+///
+/// # Safety
+/// `at` is 16-byte aligned with 16 writable f32.
+#[inline(always)]
+unsafe fn store_complex8(at: *mut f32, re: &[f32; 8], im: &[f32; 8], e: i32) {
+    for w in 0..4 {
+        let x = [
+            scale_pow2(re[2 * w], e).to_bits(),
+            scale_pow2(im[2 * w], e).to_bits(),
+            scale_pow2(re[2 * w + 1], e).to_bits(),
+            scale_pow2(im[2 * w + 1], e).to_bits(),
+        ];
+        // SAFETY: guaranteed by the caller.
+        unsafe { device::store_16b(at.add(4 * w) as *mut u8, x) };
+    }
+}
+
+/// Largest magnitude in `v`.
+#[inline(always)]
+fn max_abs(v: &[[f32; 8]; 2]) -> f32 {
+    let mut m = 0.0f32;
+    for part in v {
+        for x in part {
+            m = m.max(x.abs());
+        }
+    }
+    m
+}
+
+/// Pass *in*: the outer forward stages of column group `group` of a pair's rows of
+/// `gate ⊙ x` (zero past `len`), written to the pair's workspace row as exact complex f32.
+///
+/// # Safety
+/// `x` (and `gate` if flagged) hold the `(B, H, len)` rows, `z` `p.pairs` rows of `N` complex
+/// f32; grid `p.pairs · long_column_groups`, block `THREADS`, shared memory
+/// `LONG_OUTER_SHARED_BYTES`.
+#[inline(always)]
+pub unsafe fn long_in<E: Element, const LOG2_N: u32>(x: *const E, gate: *const E, z: *mut f32, p: LongFftParams) {
+    let sm = Smem::new(LONG_TILE_LOG2, true);
+    let st = SlotThreads::new(LONG_TILE_LOG2);
+    let blk = TileBlock::of(&p, LOG2_N);
+    let gate = if p.flags & FLAG_IN_GATE != 0 { gate } else { core::ptr::null() };
+    let inp = PairInput { rows: blk.rows, x, gate, len: p.len, vector: p.flags & FLAG_VECTOR != 0 };
+    // Every load issued before the first use; zero chunks past `len` are never read.
+    let mut held = [[[0.0f32; 8]; 2]; TILE_CHUNKS_PER_THREAD as usize];
+    for (k, v) in held.iter_mut().enumerate() {
+        let pos = 8 * (st.index + k as u32 * THREADS);
+        // SAFETY: the chunk lies in the pair's rows (positions past `len` are not read).
+        *v = unsafe { pair_chunk(&inp, global_pos(LOG2_N, blk.group, pos) >> 3) };
+    }
+    let mut m = 0.0f32;
+    for v in &held {
+        m = m.max(max_abs(v));
+    }
+    // SAFETY: all threads; the reduction area.
+    let e = norm_exponent(unsafe { slot_max(&sm, &st, m) });
+    for (k, v) in held.iter().enumerate() {
+        // SAFETY: this thread's chunks of the free planes.
+        unsafe { write_chunk::<true>(&sm, 8 * (st.index + k as u32 * THREADS), v, e) };
+    }
+    let log2_outer = long_outer_log2(LOG2_N);
+    let (dft16, dft_first) = (Dft::new(4), Dft::new(log2_outer % 4));
+    for s in 0..num_stages(log2_outer) {
+        sync_threads();
+        let g = outer_stage(LOG2_N, s);
+        let tw = outer_twiddles(LOG2_N, s);
+        let dft = if g.log2_r == 4 { &dft16 } else { &dft_first };
+        // SAFETY: all threads between barriers, on this block's planes.
+        unsafe {
+            run_stage::<true, false, _>(&sm, LONG_TILE_LOG2, g, dft, |tile, re, im| {
+                for e in 0..4 {
+                    let w = tw.at_accurate::<false>(global_pos(LOG2_N, blk.group, tile.pos(e)));
+                    (re[e], im[e]) = cmul((re[e], im[e]), w);
+                }
+            })
+        };
+    }
+    sync_threads();
+    let row = workspace_row(z, LOG2_N, blk.q) as *mut f32;
+    let e_out = e - outer_scale_log2(LOG2_N);
+    for k in 0..TILE_CHUNKS_PER_THREAD {
+        let pos = 8 * (st.index + k * THREADS);
+        // SAFETY: a chunk of the planes (after the barrier); 8 complex values of the pair's
+        // workspace row (positions `g .. g + 8` share one row of the tile: C ≥ 8).
+        unsafe {
+            let (re, im) = (read_chunk::<true>(&sm, pos, 0), read_chunk::<true>(&sm, pos, 1));
+            let g = global_pos(LOG2_N, blk.group, pos);
+            store_complex8(row.add(2 * g as usize), &re, &im, e_out);
+        }
+    }
+}
+
+/// Pass *mid* (`PREPARE = false`): row `j` of a pair's workspace row is transformed,
+/// multiplied by the kernel spectrum's row `j`, inverted and written back, exact.
+/// With `PREPARE`, the rows are the kernel's (one head per "pair"): the exact spectrum is
+/// stored in `prepared` and each head's largest component magnitude is max-reduced into
+/// `prepared[H·2N + h]` (zeroed by the host before).
+///
+/// # Safety
+/// `z` holds `p.pairs` workspace rows written by pass *in*; `prepared` a prepared spectrum of
+/// `p.heads` heads for `N = 2^p.log2_n` (written by the `PREPARE` launches of the same heads
+/// before, or, with `PREPARE`, to be written); grid `p.pairs · N₁`, block `THREADS`, shared
+/// memory `LONG_MID_SHARED_BYTES`.
+#[inline(always)]
+pub unsafe fn long_mid<const PREPARE: bool>(z: *mut f32, prepared: *mut f32, p: LongFftParams) {
+    let log2_n = p.log2_n;
+    let sm = Smem::new(LONG_INNER_LOG2, true);
+    let st = SlotThreads::new(LONG_INNER_LOG2);
+    // Row-major over the launch's pairs: consecutive blocks take row `j` of consecutive pairs,
+    // which share the spectrum's row `j` (in L2) while they belong to one head.
+    let (j, q) = ((block_x() / p.pairs as u64) as u32, block_x() % p.pairs as u64);
+    let pair = p.pair0 as u64 + q;
+    let h = pair / p.pairs_per_head() as u64;
+    let row = (workspace_row(z, log2_n, q) as *mut f32).wrapping_add((j as usize) << (LONG_INNER_LOG2 + 1));
+    // Two reads of the row (the second from L2): its largest magnitude, then the planes.
+    let mut m = 0.0f32;
+    for k in 0..ROW_CHUNKS_PER_THREAD {
+        let c = st.index + k * THREADS;
+        // SAFETY: 8 complex values of the row.
+        m = m.max(max_abs(&unsafe { load_complex8(row.add(16 * c as usize)) }));
+    }
+    // SAFETY: all threads; the reduction area.
+    let e = norm_exponent(unsafe { slot_max(&sm, &st, m) });
+    for k in 0..ROW_CHUNKS_PER_THREAD {
+        let c = st.index + k * THREADS;
+        // SAFETY: as above; this thread's chunk of the free planes.
+        unsafe { write_chunk::<true>(&sm, 8 * c, &load_complex8(row.add(16 * c as usize)), e) };
+    }
+    let (dft16, dft_first) = (Dft::new(4), Dft::new(LONG_INNER_LOG2 % 4));
+    let n2 = 2u64 << log2_n;
+    let spectrum = prepared.wrapping_add((h * n2 + ((j as u64) << (LONG_INNER_LOG2 + 1))) as usize);
+    let head_max = prepared.wrapping_add((p.heads as u64 * n2 + h) as usize);
+    if PREPARE {
+        // SAFETY: the reduction area's maximum word, ordered by the transform's barriers.
+        unsafe {
+            if thread_x() == 0 {
+                device::st_shared_f32(slot_word(&sm, 3, 0), 0.0);
+            }
+            forward_fft::<true, _>(&sm, LONG_INNER_LOG2, &dft16, &dft_first, |tile, re, im| {
+                let e_spec = e - transform_scale_log2(LONG_INNER_LOG2);
+                let mut w = [0u32; 8];
+                let mut mx = 0.0f32;
+                for i in 0..4 {
+                    let (a, b) = (scale_pow2(re[i], e_spec), scale_pow2(im[i], e_spec));
+                    mx = mx.max(a.abs()).max(b.abs());
+                    w[2 * i] = a.to_bits();
+                    w[2 * i + 1] = b.to_bits();
+                }
+                device::atomic_max_shared_u32(slot_word(&sm, 3, 0), mx.to_bits());
+                let at = 2 * spectrum_index(tile.local, lane(), 0) as usize;
+                device::store_16b(spectrum.add(at) as *mut u8, [w[0], w[1], w[2], w[3]]);
+                device::store_16b(spectrum.add(at + 4) as *mut u8, [w[4], w[5], w[6], w[7]]);
+            });
+            sync_threads();
+            if thread_x() == 0 {
+                let mx = device::ld_shared_f32(slot_word(&sm, 3, 0));
+                device::atomic_max_global_u32(head_max as *mut u32, mx.to_bits());
+            }
+        }
+        return;
+    }
+    // SAFETY: the head's maximum (written by the prepare launches), its spectrum row.
+    let sigma = pow2(-norm_exponent(unsafe { *head_max }));
+    // SAFETY: all threads between barriers; the spectrum row holds `N₂` complex values.
+    unsafe {
+        forward_fft::<true, _>(&sm, LONG_INNER_LOG2, &dft16, &dft_first, |tile, re, im| {
+            let kv = load_spectrum4(spectrum, tile.local);
+            for e in 0..4 {
+                (re[e], im[e]) = times_kernel::<false>((re[e], im[e]), sigma, kv[e]);
+            }
+        });
+        inverse_fft::<true>(&sm, LONG_INNER_LOG2, &dft16, &dft_first);
+    }
+    sync_threads();
+    let e_out = e - 2 * transform_scale_log2(LONG_INNER_LOG2) - log2_pow2(sigma);
+    for k in 0..ROW_CHUNKS_PER_THREAD {
+        let c = st.index + k * THREADS;
+        // SAFETY: a chunk of the planes after the barrier; 8 complex values of the row, which
+        // only this block reads or writes.
+        unsafe {
+            let (re, im) = (read_chunk::<true>(&sm, 8 * c, 0), read_chunk::<true>(&sm, 8 * c, 1));
+            store_complex8(row.add(16 * c as usize), &re, &im, e_out);
+        }
+    }
+}
+
+/// Pass *out*: the outer inverse stages of column group `group` of a pair's workspace row
+/// (after pass *mid*), then `y = out_gate ⊙ (1/N) · result` at positions below `len` (real
+/// part: the pair's first row, imaginary: its second).
+///
+/// # Safety
+/// `z` holds `p.pairs` workspace rows; `gate` (if flagged) and `y` the `(B, H, len)` rows;
+/// grid, block and shared memory as [`long_in`].
+#[inline(always)]
+pub unsafe fn long_out<E: Element<Acc = f32>, const LOG2_N: u32>(
+    z: *const f32,
+    gate: *const E,
+    y: *mut E,
+    p: LongFftParams,
+) {
+    let sm = Smem::new(LONG_TILE_LOG2, true);
+    let st = SlotThreads::new(LONG_TILE_LOG2);
+    let blk = TileBlock::of(&p, LOG2_N);
+    let gate = if p.flags & FLAG_OUT_GATE != 0 { gate } else { core::ptr::null() };
+    let vector = p.flags & FLAG_VECTOR != 0;
+    let row = workspace_row(z, LOG2_N, blk.q);
+    let log2_outer = long_outer_log2(LOG2_N);
+    let ns = num_stages(log2_outer);
+    // The last outer stage's twiddles (conjugated) come first in the inverse.
+    let tw_last = outer_twiddles(LOG2_N, ns - 1);
+    let mut held = [[[0.0f32; 8]; 2]; TILE_CHUNKS_PER_THREAD as usize];
+    for (k, v) in held.iter_mut().enumerate() {
+        let g = global_pos(LOG2_N, blk.group, 8 * (st.index + k as u32 * THREADS));
+        // SAFETY: 8 complex values of the pair's workspace row.
+        *v = unsafe { load_complex8(row.add(2 * g as usize)) };
+    }
+    let mut m = 0.0f32;
+    for (k, v) in held.iter_mut().enumerate() {
+        let g = global_pos(LOG2_N, blk.group, 8 * (st.index + k as u32 * THREADS));
+        for i in 0..8 {
+            (v[0][i], v[1][i]) = cmul((v[0][i], v[1][i]), tw_last.at_accurate::<true>(g + i as u32));
+        }
+        m = m.max(max_abs(v));
+    }
+    // SAFETY: all threads; the reduction area.
+    let e = norm_exponent(unsafe { slot_max(&sm, &st, m) });
+    for (k, v) in held.iter().enumerate() {
+        // SAFETY: this thread's chunks of the free planes.
+        unsafe { write_chunk::<true>(&sm, 8 * (st.index + k as u32 * THREADS), v, e) };
+    }
+    let (dft16, dft_first) = (Dft::new(4), Dft::new(log2_outer % 4));
+    for k in 0..ns {
+        sync_threads();
+        let s = ns - 1 - k;
+        let g = outer_stage(LOG2_N, s);
+        let dft = if g.log2_r == 4 { &dft16 } else { &dft_first };
+        // SAFETY: all threads between barriers, on this block's planes.
+        unsafe {
+            if s > 0 {
+                let tw = outer_twiddles(LOG2_N, s - 1);
+                run_stage::<true, true, _>(&sm, LONG_TILE_LOG2, g, dft, |tile, re, im| {
+                    for e in 0..4 {
+                        let w = tw.at_accurate::<true>(global_pos(LOG2_N, blk.group, tile.pos(e)));
+                        (re[e], im[e]) = cmul((re[e], im[e]), w);
+                    }
+                })
+            } else {
+                run_stage::<true, true, _>(&sm, LONG_TILE_LOG2, g, dft, |_, _, _| {})
+            }
+        };
+    }
+    sync_threads();
+    let Some(rows) = blk.rows else { return };
+    let e_out = e - outer_scale_log2(LOG2_N) - LOG2_N as i32;
+    for k in 0..TILE_CHUNKS_PER_THREAD {
+        let pos = 8 * (st.index + k * THREADS);
+        let g = global_pos(LOG2_N, blk.group, pos);
+        if g >= p.len {
+            continue;
+        }
+        // SAFETY: a chunk of the planes after the barrier; positions `g .. g + 8` of the rows,
+        // those at or past `len` skipped by `store_chunk` (or absent with `vector`).
+        unsafe {
+            let mut v = [read_chunk::<true>(&sm, pos, 0), read_chunk::<true>(&sm, pos, 1)];
+            for part in v.iter_mut() {
+                for x in part.iter_mut() {
+                    *x = scale_pow2(*x, e_out);
+                }
+            }
+            store_chunk::<E>(y, gate, rows.first, g >> 3, p.len, vector, v[0]);
+            if let Some(second) = rows.second {
+                store_chunk::<E>(y, gate, second, g >> 3, p.len, vector, v[1]);
+            }
+        }
+    }
+}
