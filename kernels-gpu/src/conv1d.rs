@@ -2,14 +2,17 @@
 //!
 //! `y[b, d, j] = bias[d] + Σ_k w[d, k] · x[b, d, j − pad_left + k]` (see `flashfftconv-abi`).
 //! Every body works in chunks of 8 consecutive elements and in tap chunks of 8 taps (taps past
-//! `K` read as zero weights), so any `K` and any padding use the same constant-indexed register
-//! arrays; only the number of tap chunks is a run-time loop.
+//! `K` are skipped by uniform branches), so any `K` and any padding use the same
+//! constant-indexed register arrays; only the number of tap chunks is a run-time loop.
 //!
-//! * `(B, D, L)`: a thread owns a run of 32 consecutive outputs of one row. Its input window
-//!   for a tap chunk (39 elements at an arbitrary offset) comes from six aligned 16-byte loads —
-//!   the outer two hit L1, as the neighbouring threads load them too — shifted into place at
-//!   compile time: the shift `(−pad_left) mod 8` is the same for the whole launch, and the
-//!   bodies are stamped once per shift value behind one uniform `match`.
+//! * Forward `(B, D, L)`: a warp owns a segment of 1,024 outputs of one row. Its lanes stage
+//!   the segment's input plus one chunk of halo on each side in shared memory with coalesced
+//!   16-byte loads (lane `l` takes chunks `l, l + 32, …`: 512 contiguous bytes per warp-wide
+//!   load), all issued before the first is used; then lane `l` computes output chunks
+//!   `l + 32g` from 16-byte shared-memory reads and stores them, again 512 contiguous bytes
+//!   per warp-wide store. The window's shift `(−pad_left) mod 8` is the same for the whole
+//!   launch, so the bodies are stamped once per shift value behind one uniform `match` and
+//!   the shift is free register renaming. Warps never wait for each other (no block barrier).
 //! * `(B, L, D)`: a lane owns 4 consecutive channels (one 8-byte load per position for 16-bit
 //!   types) and walks positions in groups of `G` outputs, loading each input position once per
 //!   group and tap chunk.
@@ -18,8 +21,11 @@
 //! (`FLAG_FLIP_TAPS`). Weight and bias gradients reduce over (batch, position) into per-warp
 //! partials in a fixed order, summed by `weight_grad_reduce`: deterministic, no atomics.
 
-use crate::device::{block_x, block_y, thread_x, thread_y};
-use crate::element::{Accum, Element};
+use crate::device::{
+    block_x, block_y, dynamic_shared_base, ld_shared_16b, load_16b, st_shared_16b, thread_x, thread_y,
+};
+use crate::element::{Accum, Bf16, Element, F16};
+use core::arch::asm;
 use flashfftconv_abi::conv1d::{
     geometry::*, Conv1dParams, Conv1dWeightGradParams, CHUNK, FLAG_FLIP_TAPS, FLAG_HAS_BIAS, FLAG_INPUT_VECTOR,
     FLAG_OUTPUT_VECTOR,
@@ -236,20 +242,225 @@ unsafe fn load_bias<W: Element>(bias: *const W, d: u64, p: &Conv1dParams) -> f32
     }
 }
 
-/// Forward / input gradient, `(B, D, L)`. Grid: `⌈B·D·⌈len_out / 32⌉ / 128⌉` blocks of 128
-/// threads; thread `g` owns run `g mod runs_per_row` (32 outputs) of row `g / runs_per_row`.
+/// How a storage type crosses shared memory: as 16-byte pieces of 8-element chunks.
+pub trait Staged: Element {
+    /// 16-byte pieces per 8-element chunk: 1 for 16-bit types, 2 for f32.
+    const PIECES: usize;
+    /// Elements per 16-byte piece.
+    const PIECE_ELEMS: usize = C / Self::PIECES;
+    /// The elements of one 16-byte piece, widened; the first [`Staged::PIECE_ELEMS`] count.
+    fn widen_piece(w: [u32; 4]) -> [f32; C];
+    /// The raw bits of one element, zero-extended.
+    ///
+    /// # Safety
+    /// `ptr` is readable.
+    unsafe fn load_bits(ptr: *const Self) -> u32;
+    /// A chunk's 16-byte pieces from the raw bits of its 8 elements.
+    fn chunk_from_bits(b: [u32; C]) -> [[u32; 4]; 2];
+}
+
+/// Warp-wide barrier: orders the warp's shared-memory writes before its later reads (and
+/// reads before later writes).
+#[inline(always)]
+fn sync_warp() {
+    // SAFETY: every caller reaches it with all 32 lanes of the warp (warp-uniform control flow).
+    unsafe { asm!("bar.warp.sync 0xffffffff;", options(nostack)) };
+}
+
+/// The two 16-bit types: a 16-byte piece is a whole chunk.
+macro_rules! staged_16bit {
+    ($t:ty) => {
+        impl Staged for $t {
+            const PIECES: usize = 1;
+            #[inline(always)]
+            fn widen_piece(w: [u32; 4]) -> [f32; C] {
+                let (a, b) = (Self::widen4(&[w[0], w[1]]), Self::widen4(&[w[2], w[3]]));
+                [a[0], a[1], a[2], a[3], b[0], b[1], b[2], b[3]]
+            }
+            #[inline(always)]
+            unsafe fn load_bits(ptr: *const Self) -> u32 {
+                // SAFETY: guaranteed by the caller.
+                unsafe { *(ptr as *const u16) as u32 }
+            }
+            #[inline(always)]
+            fn chunk_from_bits(b: [u32; C]) -> [[u32; 4]; 2] {
+                [[b[0] | b[1] << 16, b[2] | b[3] << 16, b[4] | b[5] << 16, b[6] | b[7] << 16], [0; 4]]
+            }
+        }
+    };
+}
+
+staged_16bit!(Bf16);
+staged_16bit!(F16);
+
+impl Staged for f32 {
+    const PIECES: usize = 2;
+    #[inline(always)]
+    fn widen_piece(w: [u32; 4]) -> [f32; C] {
+        let mut out = [0.0; C];
+        for (o, &bits) in out.iter_mut().zip(w.iter()) {
+            *o = f32::from_bits(bits);
+        }
+        out
+    }
+    #[inline(always)]
+    unsafe fn load_bits(ptr: *const Self) -> u32 {
+        // SAFETY: guaranteed by the caller.
+        unsafe { *(ptr as *const u32) }
+    }
+    #[inline(always)]
+    fn chunk_from_bits(b: [u32; C]) -> [[u32; 4]; 2] {
+        [[b[0], b[1], b[2], b[3]], [b[4], b[5], b[6], b[7]]]
+    }
+}
+
+/// Output chunks a lane of the `(B, D, L)` forward computes per segment.
+const LANE_CHUNKS: usize = FWD_BHL_LANE_CHUNKS as usize;
+
+/// A lane's share of one staging pass: the raw 16-byte pieces of chunks `lane + 32·i`.
+type StageRegs = [[[u32; 4]; 2]; LANE_CHUNKS + 1];
+
+/// Expands `$body` once per listed index, `$i` bound to it: arrays indexed by `$i` stay in
+/// registers whatever the optimiser's unrolling heuristics decide (a loop it leaves rolled
+/// indexes them at run time, which moves them to the stack).
+macro_rules! unroll {
+    ($i:ident in [$($n:literal)*] $body:block) => {{
+        $({
+            let $i: usize = $n;
+            $body
+        })*
+    }};
+}
+
+/// `stage_fetch` and `stage_put` list the `LANE_CHUNKS + 1` chunk indices by hand.
+const _: () = assert!(LANE_CHUNKS + 1 == 5, "stage_fetch unrolls 5 chunks");
+
+/// Elements `start .. start + 8` of a row as raw 16-byte pieces, zero outside `[0, len)`,
+/// element by element (rows that are not 16-byte aligned or not a multiple of 8 long).
+///
+/// # Safety
+/// The row's elements `[0, len)` are readable.
+#[inline(always)]
+unsafe fn load_chunk_bits<T: Staged>(row: *const T, start: i64, len: i64) -> [[u32; 4]; 2] {
+    let bits = |e: i64| -> u32 {
+        let pos = start + e;
+        if pos >= 0 && pos < len {
+            // SAFETY: 0 ≤ pos < len (caller).
+            unsafe { T::load_bits(row.offset(pos as isize)) }
+        } else {
+            0
+        }
+    };
+    T::chunk_from_bits([bits(0), bits(1), bits(2), bits(3), bits(4), bits(5), bits(6), bits(7)])
+}
+
+/// Loads input chunks `base + k` (chunk = 8 elements, zero outside `[0, len)`) of a row for
+/// this lane's `k = lane + 32·i < count`, every load issued before any is used. Vector rows
+/// load from a clamped, always valid chunk and zero the ones outside afterwards.
+///
+/// # Safety
+/// The row's elements `[0, len)` are readable and not written in this launch; with `vector`,
+/// the row starts 16-byte aligned and `len` is a multiple of 8.
+#[inline(always)]
+unsafe fn stage_fetch<T: Staged>(row: *const T, base: i64, count: u32, lane: u32, len: i64, vector: bool) -> StageRegs {
+    let mut raw = [[[0u32; 4]; 2]; LANE_CHUNKS + 1];
+    if vector {
+        let last = len / C as i64 - 1;
+        unroll!(i in [0 1 2 3 4] {
+            let k = lane + 32 * i as u32;
+            if k < count {
+                let c = (base + k as i64).clamp(0, last) as usize;
+                // SAFETY: 0 ≤ c ≤ last, so the chunk lies inside the row; 16-byte aligned.
+                let at = |piece: usize| unsafe { load_16b(row.add(c * C + piece * T::PIECE_ELEMS) as *const u8) };
+                raw[i] = [at(0), if T::PIECES == 2 { at(1) } else { [0; 4] }];
+            }
+        });
+        unroll!(i in [0 1 2 3 4] {
+            let c = base + (lane + 32 * i as u32) as i64;
+            if c < 0 || c > last {
+                raw[i] = [[0; 4]; 2];
+            }
+        });
+    } else {
+        unroll!(i in [0 1 2 3 4] {
+            let k = lane + 32 * i as u32;
+            if k < count {
+                // SAFETY: forwarded.
+                raw[i] = unsafe { load_chunk_bits(row, (base + k as i64) * C as i64, len) };
+            }
+        });
+    }
+    raw
+}
+
+/// Stores what [`stage_fetch`] loaded into the warp's staging area at `region`: chunk `k` at
+/// `region + k · 8 · size_of::<T>()`.
+///
+/// # Safety
+/// `region` is 16-byte aligned and the warp's own `count` chunks of shared memory.
+#[inline(always)]
+unsafe fn stage_put<T: Staged>(region: u32, raw: &StageRegs, count: u32, lane: u32) {
+    unroll!(i in [0 1 2 3 4] {
+        let k = lane + 32 * i as u32;
+        if k < count {
+            for piece in 0..T::PIECES {
+                // SAFETY: chunk k < count of the region (caller).
+                unsafe { st_shared_16b(region + (k * T::PIECES as u32 + piece as u32) * 16, raw[i][piece]) };
+            }
+        }
+    });
+}
+
+/// `acc[o] += Σ_{kk < live} taps[kk] · in[o + kk + S]` for the 8 outputs whose window starts
+/// `S` elements into staged chunk `slot` (reads chunks `slot ..= slot + 2` as needed).
+///
+/// # Safety
+/// The staged chunks read are inside the warp's region and were written before a
+/// [`sync_warp`].
+#[inline(always)]
+unsafe fn fma_staged<T: Staged, const S: usize>(
+    region: u32,
+    slot: u32,
+    taps: &[f32; C],
+    live: usize,
+    acc: &mut [T::Acc; C],
+) {
+    // Chunks holding the window's S + 7 + live elements (uniform).
+    let chunks = (S + C - 1 + live).div_ceil(C);
+    let mut raw = [0.0f32; 3 * C];
+    for ch in 0..3 {
+        if ch < chunks {
+            for piece in 0..T::PIECES {
+                // SAFETY: inside the region (caller).
+                let words =
+                    unsafe { ld_shared_16b(region + ((slot + ch as u32) * T::PIECES as u32 + piece as u32) * 16) };
+                let v = T::widen_piece(words);
+                for q in 0..T::PIECE_ELEMS {
+                    raw[ch * C + piece * T::PIECE_ELEMS + q] = v[q];
+                }
+            }
+        }
+    }
+    for (kk, &tap) in taps.iter().enumerate() {
+        // Uniform branch: taps past K are skipped, not multiplied by zero.
+        if kk < live {
+            for (o, a) in acc.iter_mut().enumerate() {
+                *a = a.fma(tap, raw[o + kk + S]);
+            }
+        }
+    }
+}
+
+/// Forward / input gradient, `(B, D, L)`. Grid: `⌈B·D·⌈len_out / 1024⌉ / 4⌉` blocks of 128
+/// threads with [`fwd_bhl_shared_bytes`] of dynamic shared memory; warp `v` of the launch owns
+/// segment `v mod segments_per_row` (1,024 outputs) of row `v / segments_per_row`.
 ///
 /// # Safety
 /// `x` holds `B·D·len_in` elements, `y` `B·D·len_out`, `w` `D·taps`, `bias` `D` (if flagged);
-/// `y` overlaps none of them; the vector flags are set only when their alignment holds.
+/// `y` overlaps none of them; the vector flags are set only when their alignment holds; the
+/// launch has the block shape and shared memory above.
 #[inline(always)]
-pub unsafe fn forward_bhl<T: Element, W: Element>(
-    x: *const T,
-    w: *const W,
-    bias: *const W,
-    y: *mut T,
-    p: Conv1dParams,
-) {
+pub unsafe fn forward_bhl<T: Staged, W: Element>(x: *const T, w: *const W, bias: *const W, y: *mut T, p: Conv1dParams) {
     // SAFETY: forwarded.
     unsafe { dispatch_shift!(input_shift(&p), forward_bhl_shifted::<T, W>(x, w, bias, y, p)) }
 }
@@ -259,71 +470,80 @@ pub unsafe fn forward_bhl<T: Element, W: Element>(
 /// # Safety
 /// As [`forward_bhl`].
 #[inline(always)]
-unsafe fn forward_bhl_shifted<T: Element, W: Element, const S: usize>(
+unsafe fn forward_bhl_shifted<T: Staged, W: Element, const S: usize>(
     x: *const T,
     w: *const W,
     bias: *const W,
     y: *mut T,
     p: Conv1dParams,
 ) {
-    let runs_per_row = p.len_out.div_ceil(RUN as u32) as u64;
-    let run = block_x() * BHL_THREADS as u64 + thread_x() as u64;
-    if run < p.batch as u64 * p.channels as u64 * runs_per_row {
-        // SAFETY: run < total (caller's buffers as for `forward_bhl`).
-        unsafe { forward_bhl_run::<T, W, S>(x, w, bias, y, run, runs_per_row, &p) };
+    let lane = thread_x() % 32;
+    let warp = thread_x() / 32;
+    let segments_per_row = p.len_out.div_ceil(FWD_BHL_SEGMENT) as u64;
+    let segment = block_x() * FWD_BHL_WARPS as u64 + warp as u64;
+    if segment >= p.batch as u64 * p.channels as u64 * segments_per_row {
+        return; // the whole warp: nothing waits for it
     }
-}
-
-/// One run of [`forward_bhl`]: 32 outputs of one row.
-///
-/// # Safety
-/// As [`forward_bhl`], with `run < B·D·runs_per_row`.
-#[inline(always)]
-unsafe fn forward_bhl_run<T: Element, W: Element, const S: usize>(
-    x: *const T,
-    w: *const W,
-    bias: *const W,
-    y: *mut T,
-    run: u64,
-    runs_per_row: u64,
-    p: &Conv1dParams,
-) {
-    let (row, run) = div_rem(run, runs_per_row);
-    let first = (run * RUN as u64) as i64;
+    let (row, segment) = div_rem(segment, segments_per_row);
     let d = div_rem(row, p.channels as u64).1;
+    // First output chunk of the segment, and the row's output chunks.
+    let first = (segment * FWD_BHL_SEGMENT_CHUNKS as u64) as i64;
+    let out_chunks = p.len_out.div_ceil(C as u32) as i64;
     let flip = p.flags & FLAG_FLIP_TAPS != 0;
-    // SAFETY: d < D; the pointers cover the shapes (caller).
-    let mut acc = [T::Acc::from_f32(unsafe { load_bias(bias, d, p) }); RUN];
+    let (vin, vout) = (p.flags & FLAG_INPUT_VECTOR != 0, p.flags & FLAG_OUTPUT_VECTOR != 0);
+    let (len_in, len_out) = (p.len_in as i64, p.len_out as i64);
+    let region = dynamic_shared_base() + warp * FWD_BHL_STAGE_CHUNKS * T::PIECES as u32 * 16;
     // SAFETY: row < B·D.
-    let x_row = unsafe { x.add((row * p.len_in as u64) as usize) };
-    for tap_chunk in 0..p.tap_chunks() {
-        let start = first - p.pad_left as i64 + (tap_chunk as i64) * C as i64;
-        // SAFETY: as above.
-        let (taps, win) = unsafe {
-            (
-                load_taps(w, d, p.taps, tap_chunk, flip),
-                load_run_window::<T, S>(x_row, start, p.len_in as i64, p.flags & FLAG_INPUT_VECTOR != 0),
-            )
-        };
-        let live_taps = (p.taps - tap_chunk * C as u32).min(C as u32) as usize;
-        for (kk, &tap) in taps.iter().enumerate() {
-            // Uniform branch: taps past K are skipped, not multiplied by zero.
-            if kk < live_taps {
-                for (o, a) in acc.iter_mut().enumerate() {
-                    *a = a.fma(tap, win[o + kk]);
-                }
-            }
-        }
-    }
-    // SAFETY: row < B·D; chunk starts ≥ 0.
-    let y_row = unsafe { y.add((row * p.len_out as u64) as usize) };
-    for r in 0..RUN_CHUNKS {
-        let mut chunk = [T::Acc::ZERO; C];
-        chunk.copy_from_slice(&acc[r * C..(r + 1) * C]);
-        // SAFETY: as above.
+    let (x_row, y_row) = unsafe { (x.add((row * p.len_in as u64) as usize), y.add((row * p.len_out as u64) as usize)) };
+    let tap_chunks = p.tap_chunks();
+    // Input chunk where the windows of tap chunk `tc` start, relative to their output chunk:
+    // ⌊(8·tc − pad_left) / 8⌋ (exact: S ≡ −pad_left mod 8).
+    let lead = |tc: u32| (tc as i64 * C as i64 - p.pad_left as i64 - S as i64) / C as i64;
+    // SAFETY: d < D.
+    let bias_value = unsafe { load_bias(bias, d, &p) };
+    // One tap chunk (K ≤ 8, the usual case): the whole segment is staged once. More: each
+    // (output chunk group, tap chunk) pass stages its own 34 chunks.
+    let single = tap_chunks == 1;
+    let mut taps = [0.0f32; C];
+    if single {
+        // SAFETY: the row is x's; the region is this warp's (launch shape).
         unsafe {
-            store_chunk(y_row, first + (r * C) as i64, p.len_out as i64, p.flags & FLAG_OUTPUT_VECTOR != 0, chunk)
-        };
+            let raw = stage_fetch::<T>(x_row, first + lead(0), FWD_BHL_STAGE_CHUNKS, lane, len_in, vin);
+            // Issued while the staging loads are in flight.
+            taps = load_taps(w, d, p.taps, 0, flip);
+            stage_put::<T>(region, &raw, FWD_BHL_STAGE_CHUNKS, lane);
+        }
+        sync_warp();
+    }
+    for g in 0..LANE_CHUNKS {
+        let group_first = first + 32 * g as i64;
+        if group_first >= out_chunks {
+            break; // warp-uniform
+        }
+        let chunk = group_first + lane as i64;
+        let mut acc = [T::Acc::from_f32(bias_value); C];
+        for tc in 0..tap_chunks {
+            let live = (p.taps - tc * C as u32).min(C as u32) as usize;
+            let slot = if single {
+                32 * g as u32 + lane
+            } else {
+                let count = 32 + 2;
+                // The previous pass's reads are done before the region is rewritten.
+                sync_warp();
+                // SAFETY: as above.
+                unsafe {
+                    let raw = stage_fetch::<T>(x_row, group_first + lead(tc), count, lane, len_in, vin);
+                    taps = load_taps(w, d, p.taps, tc, flip);
+                    stage_put::<T>(region, &raw, count, lane);
+                }
+                sync_warp();
+                lane
+            };
+            // SAFETY: slot + 2 < the staged count; written before the barrier above.
+            unsafe { fma_staged::<T, S>(region, slot, &taps, live, &mut acc) };
+        }
+        // SAFETY: row < B·D; chunk ≥ 0; outputs at len_out or beyond are dropped.
+        unsafe { store_chunk(y_row, chunk * C as i64, len_out, vout, acc) };
     }
 }
 

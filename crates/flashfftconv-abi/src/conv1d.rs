@@ -159,14 +159,32 @@ pub const fn output_len(len_in: u32, taps: u32, pad_left: u32, pad_right: u32) -
 /// Every grid is one-dimensional in x (flattened, so that no dimension meets the 65,535 limit of
 /// y and z) except the weight-gradient kernels, whose `y` is the tap chunk.
 pub mod geometry {
-    /// Threads per block of the `(B, D, L)` kernels.
+    /// Threads per block of the `(B, D, L)` weight-gradient kernel.
     pub const BHL_THREADS: u32 = 128;
-    /// Consecutive 8-element chunks of one row a thread of the `(B, D, L)` kernels owns (a
-    /// "run"): its input window is loaded once for all of them, so more loads are in flight
-    /// per thread and the overlap between neighbouring windows is read once.
+    /// Consecutive 8-element chunks of one row a thread of the `(B, D, L)` weight-gradient
+    /// kernel owns (a "run"): its input window is loaded once for all of them.
     pub const BHL_RUN_CHUNKS: u32 = 4;
     /// Elements of a run.
     pub const BHL_RUN: u32 = BHL_RUN_CHUNKS * super::CHUNK as u32;
+
+    /// Warps per block of the `(B, D, L)` forward kernel. The warps are independent (no block
+    /// barrier): each owns one segment of one row.
+    pub const FWD_BHL_WARPS: u32 = 4;
+    /// Output chunks each lane of the `(B, D, L)` forward computes per segment; lane `l` owns
+    /// chunks `l, l + 32, …` so that every warp-wide load and store covers 512 contiguous bytes.
+    pub const FWD_BHL_LANE_CHUNKS: u32 = 4;
+    /// Output chunks of a `(B, D, L)` forward segment (one warp).
+    pub const FWD_BHL_SEGMENT_CHUNKS: u32 = 32 * FWD_BHL_LANE_CHUNKS;
+    /// Outputs of a `(B, D, L)` forward segment.
+    pub const FWD_BHL_SEGMENT: u32 = FWD_BHL_SEGMENT_CHUNKS * super::CHUNK as u32;
+    /// Input chunks a warp stages in shared memory per pass: its segment plus one chunk of halo
+    /// on each side (the taps of one tap chunk reach at most 7 elements past a chunk).
+    pub const FWD_BHL_STAGE_CHUNKS: u32 = FWD_BHL_SEGMENT_CHUNKS + 2;
+
+    /// Dynamic shared memory of the `(B, D, L)` forward kernel for elements of `elem_bytes`.
+    pub const fn fwd_bhl_shared_bytes(elem_bytes: u32) -> u32 {
+        FWD_BHL_WARPS * FWD_BHL_STAGE_CHUNKS * super::CHUNK as u32 * elem_bytes
+    }
 
     /// Warps per block of the `(B, L, D)` kernels (block shape `(32, BLH_WARPS)`): lanes walk
     /// channels, 4 each, warps walk positions.

@@ -189,7 +189,7 @@ impl DepthwiseConv1d {
             check_device(gpu, stream, what, ordinal)?;
         }
         let f = gpu.function(self.forward_kernel().entry_name(T::DTYPE, W::DTYPE))?;
-        let cfg = self.forward_config(&p)?;
+        let cfg = self.forward_config(&p, T::DTYPE)?;
 
         let (x_ptr, _x_sync) = x.data.device_ptr(stream);
         let (w_ptr, _w_sync) = weight.device_ptr(stream);
@@ -268,7 +268,7 @@ impl DepthwiseConv1d {
         };
         let dw_f = gpu.function(dw_kernel.entry_name(T::DTYPE, W::DTYPE))?;
         let reduce_f = gpu.function(Conv1dKernel::WeightGradReduce.entry_name(T::DTYPE, W::DTYPE))?;
-        let dx_cfg = self.forward_config(&pdx)?;
+        let dx_cfg = self.forward_config(&pdx, T::DTYPE)?;
 
         let Gradients { dx, dweight, dbias } = grads;
         let (x_ptr, _x_sync) = x.data.device_ptr(stream);
@@ -326,13 +326,14 @@ impl DepthwiseConv1d {
         }
     }
 
-    fn forward_config(&self, p: &Conv1dParams) -> Result<LaunchConfig> {
+    fn forward_config(&self, p: &Conv1dParams, dtype: DType) -> Result<LaunchConfig> {
         let (b, d, lo) = (p.batch as u64, p.channels as u64, p.len_out as u64);
         Ok(match self.layout {
+            // One warp per (row, segment of FWD_BHL_SEGMENT outputs).
             Layout::Bhl => LaunchConfig {
-                grid_dim: (grid_x((b * d * lo.div_ceil(BHL_RUN as u64)).div_ceil(BHL_THREADS as u64))?, 1, 1),
-                block_dim: (BHL_THREADS, 1, 1),
-                shared_mem_bytes: 0,
+                grid_dim: (grid_x((b * d * lo.div_ceil(FWD_BHL_SEGMENT as u64)).div_ceil(FWD_BHL_WARPS as u64))?, 1, 1),
+                block_dim: (32 * FWD_BHL_WARPS, 1, 1),
+                shared_mem_bytes: fwd_bhl_shared_bytes(dtype.size_bytes() as u32),
             },
             Layout::Blh => LaunchConfig {
                 grid_dim: (
