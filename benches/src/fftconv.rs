@@ -9,6 +9,18 @@
 //! bandwidth); the issue's goals; and two baselines measured in the same process run: a cuFFT
 //! gated conv through cudarc ([`crate::cufft_baseline`]) and PyTorch's `torch.fft`
 //! (`benches/python/fftconv_torch.py`, run by the `bench` binary after the Rust rows).
+//!
+//! # Long sizes (issue 4: `bench --op fftconv --long`)
+//!
+//! [`long_table_shapes`]: gated bf16, causal (N = 2L, Lk = L) for L = 32K, 1M, 2M, 4M and
+//! circular (N = L = Lk) for L = 1M, 2M, 4M. The L = 32K row is measured at B = 32, H = 768
+//! (the cuFFT baseline's f32 rows and spectra take 16 bytes per point of `B·H·N`: 24 GiB there,
+//! 48 GiB at B = 64); the others at B = 2 and H = 2²⁷ / L (2²⁸ elements, 512 MiB, per
+//! `(B, H, L)` tensor: H = 128, 64, 32 at L = 1M, 2M, 4M), which leaves room on an 80-GB card for
+//! the cuFFT and PyTorch baselines. All times are scaled linearly to B = 64, H = 768
+//! ([`FftConvBenchShape::time_scale`]), as the original FlashFFTConv reported them. The row keeps
+//! the measured times; the table shows them scaled. The floor ratio is the measured time over the
+//! measured shape's floor. No backward (the long sizes have none yet).
 
 use crate::cufft_baseline::{CufftConv, CufftKernels};
 use crate::{median_time, rotation_sets, Timing};
@@ -37,6 +49,10 @@ pub struct FftConvBenchShape {
     pub fft_size: usize,
     /// Lk.
     pub kernel_len: usize,
+    /// `(B, H)` the row's times are scaled to (linearly in `B · H`), when measured at a smaller
+    /// shape; `None`: reported as measured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scaled_to: Option<(usize, usize)>,
 }
 
 impl FftConvBenchShape {
@@ -51,12 +67,46 @@ impl FftConvBenchShape {
             len,
             fft_size: 2 * len,
             kernel_len: len,
+            scaled_to: None,
         }
     }
 
     /// Circular conv: N = L = Lk.
     pub fn circular(dtype: &'static str, gated: bool, batch: usize, heads: usize, len: usize) -> Self {
-        FftConvBenchShape { setting: "circular", gated, dtype, batch, heads, len, fft_size: len, kernel_len: len }
+        FftConvBenchShape {
+            setting: "circular",
+            gated,
+            dtype,
+            batch,
+            heads,
+            len,
+            fft_size: len,
+            kernel_len: len,
+            scaled_to: None,
+        }
+    }
+
+    /// The same shape measured at `(batch, heads)` and reported scaled to its current `(B, H)`.
+    pub fn measured_at(self, batch: usize, heads: usize) -> Self {
+        FftConvBenchShape { scaled_to: Some((self.batch, self.heads)), batch, heads, ..self }
+    }
+
+    /// Factor from measured times to the reported `(B, H)`: `B'·H' / (B·H)` (1 when not scaled).
+    pub fn time_scale(&self) -> f64 {
+        match self.scaled_to {
+            Some((b, h)) => (b * h) as f64 / (self.batch * self.heads) as f64,
+            None => 1.0,
+        }
+    }
+
+    /// `(B, H)` the row reports: the scaled-to shape, else the measured one.
+    pub fn reported_batch_heads(&self) -> (usize, usize) {
+        self.scaled_to.unwrap_or((self.batch, self.heads))
+    }
+
+    /// Whether N is a long size (issue 4), which has no backward yet.
+    pub fn is_long(&self) -> bool {
+        self.fft_size > 32768
     }
 
     /// Elements of a `(B, H, L)` tensor.
@@ -82,10 +132,21 @@ impl FftConvBenchShape {
         prepared_len(self.heads as u64, self.fft_size as u64) * 4
     }
 
-    /// The issue's forward goal in ms (gated rows; the same for both dtypes and settings).
+    /// The issue's forward goal in ms at the reported `(B, H)` (gated rows; the same for both
+    /// dtypes and settings up to L = 32K; issue 4's causal rows beyond).
     pub fn goal_fwd_ms(&self) -> Option<f64> {
         if !self.gated {
             return None;
+        }
+        if self.len > 32768 {
+            // Issue 4: causal bf16 at B = 64, H = 768, 0.4× the original's published times.
+            let causal = self.setting == "causal" && self.reported_batch_heads() == (64, 768);
+            return match self.len {
+                1048576 if causal => Some(708.0),
+                2097152 if causal => Some(1850.0),
+                4194304 if causal => Some(4020.0),
+                _ => None,
+            };
         }
         match self.len {
             256 => Some(0.051),
@@ -98,20 +159,32 @@ impl FftConvBenchShape {
         }
     }
 
-    /// The issue's bound on forward / memory floor: 1.5 gated, 1.3 ungated.
-    pub fn goal_floor_ratio(&self) -> f64 {
-        if self.gated {
-            1.5
+    /// Issue 3's bound on forward / memory floor: 1.5 gated, 1.3 ungated; none for the long
+    /// sizes (issue 4 asks for the ratio, without a bound).
+    pub fn goal_floor_ratio(&self) -> Option<f64> {
+        if self.is_long() {
+            None
+        } else if self.gated {
+            Some(1.5)
         } else {
-            1.3
+            Some(1.3)
         }
     }
 
-    /// The original FlashFFTConv's forward on the H100 as quoted in issue 3 (bf16, causal,
-    /// gated, B = 64, H = 768), ms.
+    /// The original FlashFFTConv's forward on the H100 (bf16, gated, B = 64, H = 768), ms: as
+    /// quoted in issue 3 (causal, L ≤ 16K) and as measured in issue 4 (circular N = L = 1M, 2M,
+    /// 4M, scaled to B = 64, H = 768).
     pub fn original_fwd_ms(&self) -> Option<f64> {
-        if !(self.gated && self.setting == "causal" && self.dtype == "bf16" && self.batch == 64 && self.heads == 768) {
+        if !(self.gated && self.dtype == "bf16" && self.reported_batch_heads() == (64, 768)) {
             return None;
+        }
+        if self.setting == "circular" {
+            return match self.len {
+                1048576 => Some(2226.0),
+                2097152 => Some(5834.0),
+                4194304 => Some(15489.0),
+                _ => None,
+            };
         }
         match self.len {
             256 => Some(0.213),
@@ -145,6 +218,45 @@ pub fn table_shapes() -> Vec<FftConvBenchShape> {
     shapes
 }
 
+/// Elements per `(B, H, L)` tensor at which the long rows beyond L = 32K are measured.
+pub const LONG_MEASURED_ELEMENTS: usize = 1 << 28;
+
+/// `(B, H)` a long row of length `len` is measured at: B = 32, H = 768 up to L = 32K, else
+/// B = 2 and H = [`LONG_MEASURED_ELEMENTS`] / (2L).
+pub fn long_measured_batch_heads(len: usize) -> (usize, usize) {
+    if len <= 32768 {
+        (32, 768)
+    } else {
+        (2, (LONG_MEASURED_ELEMENTS / (2 * len)).max(1))
+    }
+}
+
+/// Issue 4's table (`--long`): gated bf16, causal L = 32K, 1M, 2M, 4M (N = 2L) and circular
+/// N = L = 1M, 2M, 4M, reported at B = 64, H = 768 (see the module docs for the measured shapes).
+pub fn long_table_shapes() -> Vec<FftConvBenchShape> {
+    let at = |shape: FftConvBenchShape| {
+        let (b, h) = long_measured_batch_heads(shape.len);
+        if (b, h) == (shape.batch, shape.heads) {
+            shape
+        } else {
+            shape.measured_at(b, h)
+        }
+    };
+    let mut shapes = Vec::new();
+    for len in [32768, 1 << 20, 1 << 21, 1 << 22] {
+        shapes.push(at(FftConvBenchShape::causal("bf16", 64, 768, len)));
+    }
+    for len in [1 << 20, 1 << 21, 1 << 22] {
+        shapes.push(at(FftConvBenchShape::circular("bf16", true, 64, 768, len)));
+    }
+    shapes
+}
+
+/// Two long rows for a smoke run: causal L = 32K and L = 4M.
+pub fn long_quick_shapes() -> Vec<FftConvBenchShape> {
+    long_table_shapes().into_iter().filter(|s| s.setting == "causal" && (s.len == 32768 || s.len == 1 << 22)).collect()
+}
+
 /// Three rows for a smoke run: bf16 causal L = 1K, f16 circular L = 8K, bf16 ungated N = 4K.
 pub fn quick_shapes() -> Vec<FftConvBenchShape> {
     vec![
@@ -172,12 +284,19 @@ pub struct FftConvBenchRow {
     pub bwd_floor_ms: f64,
     /// Issue 3's forward goal.
     pub goal_fwd_ms: Option<f64>,
-    /// Issue 3's bound on forward / floor.
-    pub goal_fwd_floor_ratio: f64,
+    /// Issue 3's bound on forward / floor (none for the long sizes).
+    pub goal_fwd_floor_ratio: Option<f64>,
     /// The original's published H100 forward (bf16 causal rows only).
     pub original_fwd_ms: Option<f64>,
     /// Bytes of the stream-ordered workspace the backward allocates.
     pub bwd_workspace_bytes: usize,
+    /// Bytes of the workspace the plan holds (long sizes; absent for on-chip sizes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plan_workspace_bytes: Option<usize>,
+    /// Factor from the measured times to the reported `(B, H)` (`scaled_to`); absent when the
+    /// times are reported as measured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub time_scale: Option<f64>,
     /// Why flashfftconv's numbers are missing, if they are.
     pub error: Option<String>,
     /// cuFFT gated conv forward (kernel spectrum precomputed).
@@ -208,6 +327,8 @@ impl FftConvBenchRow {
             goal_fwd_floor_ratio: shape.goal_floor_ratio(),
             original_fwd_ms: shape.original_fwd_ms(),
             bwd_workspace_bytes: 0,
+            plan_workspace_bytes: None,
+            time_scale: shape.scaled_to.map(|_| shape.time_scale()),
             error: None,
             cufft_fwd_ms: None,
             cufft_vs_ours_rel_l2: None,
@@ -218,18 +339,26 @@ impl FftConvBenchRow {
         }
     }
 
-    /// The goals this row misses ("met" when none, "–" when not measured).
+    /// A measured time scaled to the reported `(B, H)`.
+    pub fn scaled(&self, ms: Option<f64>) -> Option<f64> {
+        ms.map(|ms| ms * self.time_scale.unwrap_or(1.0))
+    }
+
+    /// The goals this row misses ("met" when none, "–" when not measured). The time goal is
+    /// compared with the forward scaled to the reported `(B, H)`.
     pub fn verdict(&self) -> String {
         let Some(fwd) = self.fwd_ms else { return "–".into() };
         let mut misses = Vec::new();
-        if let Some(goal) = self.goal_fwd_ms {
-            if fwd > goal {
-                misses.push(format!("fwd {fwd:.3} > {goal}"));
+        if let (Some(goal), Some(scaled)) = (self.goal_fwd_ms, self.scaled(self.fwd_ms)) {
+            if scaled > goal {
+                misses.push(format!("fwd {scaled:.3} > {goal}"));
             }
         }
         let ratio = fwd / self.fwd_floor_ms;
-        if ratio > self.goal_fwd_floor_ratio {
-            misses.push(format!("floor× {ratio:.2} > {}", self.goal_fwd_floor_ratio));
+        if let Some(bound) = self.goal_fwd_floor_ratio {
+            if ratio > bound {
+                misses.push(format!("floor× {ratio:.2} > {bound}"));
+            }
         }
         if let Some(bwd) = self.bwd_ms {
             if bwd / fwd > GOAL_BWD_OVER_FWD {
@@ -363,6 +492,7 @@ fn measure_typed<T: FftElement + ValidAsZeroBits>(
     let ours = (|| -> Result<(), String> {
         let conv = FftConv::new(gpu, n).map_err(s)?;
         row.bwd_workspace_bytes = conv.backward_workspace_bytes(b, h);
+        row.plan_workspace_bytes = Some(conv.workspace_bytes()).filter(|&bytes| bytes > 0);
         let prepared = conv.prepare(gpu, stream, &k.as_view(), h, lk).map_err(s)?;
         // One forward on a buffer set, with the kernel given either way.
         let forward = |set: &mut FwdSet<T>, kernel: KernelInput<'_, '_>| {
@@ -389,6 +519,12 @@ fn measure_typed<T: FftElement + ValidAsZeroBits>(
         .map_err(s)?;
         row.fwd_raw_ms = Some(ms(fwd_raw));
 
+        if shape.is_long() {
+            // No long-size backward yet: leave y of set 0 holding our forward for the cuFFT check.
+            forward(&mut fwd_sets[0], KernelInput::Prepared(&prepared)).map_err(s)?;
+            stream.synchronize().map_err(d)?;
+            return Ok(());
+        }
         // Backward buffers exist only while the backward is timed.
         let mut bwd_sets: Vec<BwdSet<T>> = Vec::with_capacity(sets);
         for set in 0..sets as u64 {
@@ -517,6 +653,47 @@ pub fn markdown_table(rows: &[FftConvBenchRow]) -> String {
     out
 }
 
+/// The markdown table of long-size `rows` (`--long`): times scaled to the reported `(B, H)`
+/// (the measured forward too, for reference), no backward columns.
+pub fn long_markdown_table(rows: &[FftConvBenchRow]) -> String {
+    let mut out = String::from(
+        "| setting | dtype | gates | measured B×H | reported B×H | L | N | fwd ms (measured) | fwd ms | fwd / floor \
+         | goal ms | raw-k fwd ms | cuFFT fwd ms | cuFFT / ours | torch fwd ms | torch / ours | original ms \
+         | original / ours | goals |\n\
+         |---|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n",
+    );
+    for r in rows {
+        let s = &r.shape;
+        let (rb, rh) = s.reported_batch_heads();
+        let fwd = r.scaled(r.fwd_ms);
+        out += &format!(
+            "| {} | {} | {} | {}×{} | {}×{} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+            s.setting,
+            s.dtype,
+            if s.gated { "in+out" } else { "none" },
+            s.batch,
+            s.heads,
+            rb,
+            rh,
+            s.len,
+            s.fft_size,
+            opt_ms(r.fwd_ms),
+            opt_ms(fwd),
+            r.fwd_ms.map_or("–".into(), |f| format!("{:.2}", f / r.fwd_floor_ms)),
+            r.goal_fwd_ms.map_or("–".into(), |g| format!("{g}")),
+            opt_ms(r.scaled(r.fwd_raw_ms)),
+            opt_ms(r.scaled(r.cufft_fwd_ms)),
+            times(r.cufft_fwd_ms, r.fwd_ms),
+            opt_ms(r.scaled(r.torch_fwd_ms)),
+            times(r.torch_fwd_ms, r.fwd_ms),
+            r.original_fwd_ms.map_or("–".into(), |o| format!("{o}")),
+            times(r.original_fwd_ms, fwd),
+            r.verdict()
+        );
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -570,6 +747,64 @@ mod tests {
         assert!(row.verdict().contains("fwd 7.000 > 6.5"));
         assert_eq!(FftConvBenchShape::causal("bf16", 64, 768, 256).original_fwd_ms(), Some(0.213));
         assert_eq!(FftConvBenchShape::causal("f16", 64, 768, 256).original_fwd_ms(), None);
+    }
+
+    #[test]
+    fn long_table_matches_issue_4() {
+        let shapes = long_table_shapes();
+        let causal: Vec<usize> = shapes.iter().filter(|s| s.setting == "causal").map(|s| s.len).collect();
+        assert_eq!(causal, [32768, 1 << 20, 1 << 21, 1 << 22]);
+        let circular: Vec<usize> = shapes.iter().filter(|s| s.setting == "circular").map(|s| s.len).collect();
+        assert_eq!(circular, [1 << 20, 1 << 21, 1 << 22]);
+        for s in &shapes {
+            assert!(s.gated && s.dtype == "bf16" && s.is_long());
+            assert_eq!(s.reported_batch_heads(), (64, 768));
+            if s.setting == "causal" {
+                assert_eq!((s.fft_size, s.kernel_len), (2 * s.len, s.len));
+                assert!(s.goal_fwd_ms().is_some(), "{s:?}");
+            } else {
+                assert_eq!((s.fft_size, s.kernel_len), (s.len, s.len));
+                assert!(s.original_fwd_ms().is_some(), "{s:?}");
+            }
+            assert!(s.goal_floor_ratio().is_none());
+            // What the measured shape needs on the device: its tensors, the prepared spectrum,
+            // the raw path's temporary and the cuFFT baseline's f32 rows and spectra (~16N bytes
+            // per row), well inside an 80-GB card.
+            let rows = (s.batch * s.heads) as u64;
+            let ours = s.fwd_bytes() + 2 * s.prepared_bytes() + (s.heads * s.kernel_len) as u64 * 4;
+            let cufft = rows * s.fft_size as u64 * 16 + s.prepared_bytes();
+            assert!(ours + cufft < 40 << 30, "{s:?}: {} GiB", (ours + cufft) >> 30);
+        }
+        // L = 32K at B = 32, H = 768; the others at 2^28 elements per tensor; all scaled.
+        assert_eq!((shapes[0].batch, shapes[0].heads, shapes[0].time_scale()), (32, 768, 2.0));
+        let s = shapes[3];
+        assert_eq!((s.batch, s.heads, s.scaled_to), (2, 32, Some((64, 768))));
+        assert_eq!(s.time_scale(), 768.0);
+        assert_eq!(s.goal_fwd_ms(), Some(4020.0));
+        assert_eq!(long_quick_shapes().len(), 2);
+    }
+
+    #[test]
+    fn long_rows_scale_before_the_goal() {
+        let s = long_table_shapes()[1]; // causal L = 1M, measured at B = 2, H = 128.
+        assert_eq!((s.batch, s.heads), (2, 128));
+        let mut row = FftConvBenchRow::new(&s, 3.0e12);
+        assert_eq!(row.time_scale, Some(192.0));
+        row.fwd_ms = Some(3.0); // 576 ms at B = 64, H = 768: within 708.
+        assert_eq!(row.verdict(), "met");
+        row.fwd_ms = Some(4.0); // 768 ms.
+        assert!(row.verdict().contains("fwd 768.000 > 708"), "{}", row.verdict());
+        let json = serde_json::to_value(&row).expect("json");
+        assert_eq!(json["scaled_to"], serde_json::json!([64, 768]));
+        assert_eq!(json["batch"], 2);
+        let table = long_markdown_table(&[row]);
+        assert!(table.lines().nth(2).is_some_and(|l| l.contains("| 2×128 | 64×768 |")), "{table}");
+        let columns = table.lines().next().map(|l| l.matches('|').count());
+        assert!(table.lines().all(|l| Some(l.matches('|').count()) == columns), "{table}");
+        // On-chip rows keep their JSON: no scaling keys.
+        let on_chip = serde_json::to_value(FftConvBenchRow::new(&quick_shapes()[0], 3.0e12)).expect("json");
+        assert!(on_chip.get("scaled_to").is_none() && on_chip.get("time_scale").is_none());
+        assert_eq!(on_chip["goal_fwd_floor_ratio"], 1.5);
     }
 
     #[test]

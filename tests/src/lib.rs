@@ -4,6 +4,7 @@
 //! metric with the bounds of `flashfftconv_reference::bounds`.
 
 pub mod conv1d_sweep;
+pub mod fftconv_big;
 pub mod fftconv_sweep;
 pub mod harness;
 pub mod validation;

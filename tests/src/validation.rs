@@ -178,8 +178,9 @@ struct BwdCall {
 
 /// Runs the invalid FFT-convolution calls: plans of unsupported sizes, forward with L or Lk
 /// above N, short buffers, prepared kernels of the wrong size or head count, backward with a
-/// short `dk`/`dy` and with gate gradients requested without their gates. Each must return its
-/// error before any launch and leave every output (tensor and guards) NaN.
+/// short `dk`/`dy` and with gate gradients requested without their gates; on a long plan
+/// (N = 65536), L above N and the backward (not implemented yet). Each must return its error
+/// before any launch and leave every output (tensor and guards) NaN.
 pub fn run_fftconv(gpu: &Gpu, stream: &Arc<CudaStream>) -> flashfftconv::Result<Vec<Rejection>> {
     let mut out = Vec::new();
     for (case, n) in [
@@ -370,6 +371,68 @@ pub fn run_fftconv(gpu: &Gpu, stream: &Arc<CudaStream>) -> flashfftconv::Result<
             [untouched(stream, &du)?, untouched_f32(stream, &dk)?, untouched(stream, &din)?, untouched(stream, &dout)?];
         out.push(rejection(call.case, result, call.expect, &touched));
     }
+    out.extend(run_fftconv_long(gpu, stream)?);
+    Ok(out)
+}
+
+/// The long sizes' own rejections: L above N on a long plan, and the backward, which the long
+/// sizes do not have yet.
+fn run_fftconv_long(gpu: &Gpu, stream: &Arc<CudaStream>) -> flashfftconv::Result<Vec<Rejection>> {
+    const N: usize = 65536;
+    let mut out = Vec::new();
+    let conv = FftConv::new(gpu, N)?;
+    let data = |len: usize| -> Vec<f64> { (0..len).map(|i| ((i % 7) as f64 - 3.0) / 4.0).collect() };
+    let k = Guarded::<f32>::upload(stream, &data(FFT_H * N), 0)?;
+    let k_view = k.buf.slice(k.range());
+
+    let over = B * FFT_H * (N + 1);
+    let u = Guarded::<bf16>::upload(stream, &data(over), 0)?;
+    let mut y = Guarded::<bf16>::poisoned(stream, over, 0)?;
+    let y_range = y.range();
+    let result = conv.forward(
+        gpu,
+        stream,
+        FftInput { u: &u.buf.slice(u.range()), batch: B, heads: FFT_H, len: N + 1 },
+        KernelInput::Raw { k: &k_view, kernel_len: N },
+        Gates::none(),
+        &mut y.buf.slice_mut(y_range),
+    );
+    stream.synchronize()?;
+    out.push(rejection(
+        "fftconv forward: L = N + 1 on an N = 65536 plan",
+        result,
+        unsupported,
+        &[untouched(stream, &y)?],
+    ));
+
+    let n_u = B * FFT_H * N;
+    let u = Guarded::<bf16>::upload(stream, &data(n_u), 0)?;
+    let dy = Guarded::<bf16>::upload(stream, &data(n_u), 0)?;
+    let mut du = Guarded::<bf16>::poisoned(stream, n_u, 0)?;
+    let mut dk = Guarded::<f32>::poisoned(stream, FFT_H * N, 0)?;
+    let (du_r, dk_r) = (du.range(), dk.range());
+    let result = conv.backward(
+        gpu,
+        stream,
+        FftInput { u: &u.buf.slice(u.range()), batch: B, heads: FFT_H, len: N },
+        KernelInput::Raw { k: &k_view, kernel_len: N },
+        Gates::none(),
+        &dy.buf.slice(dy.range()),
+        FftConvGrads {
+            du: &mut du.buf.slice_mut(du_r),
+            dk: &mut dk.buf.slice_mut(dk_r),
+            d_in_gate: None,
+            d_out_gate: None,
+        },
+    );
+    stream.synchronize()?;
+    let touched = [untouched(stream, &du)?, untouched_f32(stream, &dk)?];
+    out.push(rejection(
+        "fftconv backward: N = 65536 (the long-size backward is not implemented yet)",
+        result,
+        unsupported,
+        &touched,
+    ));
     Ok(out)
 }
 

@@ -10,8 +10,12 @@
 //!   `python/<op>_torch.py` beside the binary, as in the device bundle); skipped with a note if
 //!   python3 or torch is missing;
 //! * `--no-torch`, `--no-cufft` (fftconv): skip a baseline;
-//! * `--quick`: fewer rows (conv1d: 2, fftconv: 3), for a smoke run;
-//! * `--dtype bf16|f16` (fftconv): only that dtype's rows.
+//! * `--quick`: fewer rows (conv1d: 2, fftconv: 3, fftconv --long: 2), for a smoke run;
+//! * `--dtype bf16|f16` (fftconv): only that dtype's rows;
+//! * `--long` (fftconv): issue 4's long-size table instead (gated bf16, causal L = 32K … 4M,
+//!   circular N = L = 1M … 4M; measured at the B, H of `fftconv::long_table_shapes` and scaled to
+//!   B = 64, H = 768; forward only), JSON `fftconv-long-<device>.json`. On the GPU machine:
+//!   `bash .device/run.sh bench fftconv --long`.
 
 use flashfftconv::Gpu;
 use flashfftconv_bench::conv1d::{self, Conv1dBenchRow};
@@ -23,7 +27,7 @@ use std::process::{Command, ExitCode};
 
 const USAGE: &str =
     "usage: bench [--op conv1d|fftconv] [--out FILE | --out-dir DIR] [--torch-script FILE] [--no-torch] \
-                     [--no-cufft] [--quick] [--dtype bf16|f16]";
+                     [--no-cufft] [--quick] [--dtype bf16|f16] [--long]";
 
 const TIMING_NOTE: &str =
     "median of 30 CUDA-event-timed launches after 5 warm-up launches; inputs rotated across copies totalling ≥ 3× L2";
@@ -37,6 +41,7 @@ struct Args {
     dtype: Option<String>,
     torch: bool,
     cufft: bool,
+    long: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -49,6 +54,7 @@ fn parse_args() -> Result<Args, String> {
         dtype: None,
         torch: true,
         cufft: true,
+        long: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -62,12 +68,16 @@ fn parse_args() -> Result<Args, String> {
             "--dtype" => args.dtype = Some(value("--dtype")?),
             "--no-torch" => args.torch = false,
             "--no-cufft" => args.cufft = false,
+            "--long" => args.long = true,
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown argument `{other}`")),
         }
     }
     if !["conv1d", "fftconv"].contains(&args.op.as_str()) {
         return Err(format!("--op takes conv1d or fftconv, not `{}`", args.op));
+    }
+    if args.long && args.op != "fftconv" {
+        return Err("--long is a table of --op fftconv".into());
     }
     Ok(args)
 }
@@ -219,7 +229,8 @@ fn run_fftconv(gpu: &Gpu, args: &Args) -> Result<(), String> {
             (None, true) => "-quick".to_string(),
             (None, false) => String::new(),
         };
-        let name = format!("fftconv-{}{subset}.json", device_slug(&device));
+        let table = if args.long { "fftconv-long" } else { "fftconv" };
+        let name = format!("{table}-{}{subset}.json", device_slug(&device));
         PathBuf::from(&args.out_dir).join(name).display().to_string()
     });
     let script = args.script.clone().unwrap_or_else(|| default_script("fftconv_torch.py"));
@@ -236,7 +247,12 @@ fn run_fftconv(gpu: &Gpu, args: &Args) -> Result<(), String> {
     } else {
         Err("not run (--no-cufft)".to_string())
     };
-    let mut shapes = if args.quick { fftconv::quick_shapes() } else { fftconv::table_shapes() };
+    let mut shapes = match (args.long, args.quick) {
+        (false, false) => fftconv::table_shapes(),
+        (false, true) => fftconv::quick_shapes(),
+        (true, false) => fftconv::long_table_shapes(),
+        (true, true) => fftconv::long_quick_shapes(),
+    };
     if let Some(dtype) = &args.dtype {
         shapes.retain(|s| s.dtype == dtype);
     }
@@ -282,8 +298,8 @@ fn run_fftconv(gpu: &Gpu, args: &Args) -> Result<(), String> {
         Err(why) => format!("cuFFT {why}"),
     };
     let date = today();
-    let json = serde_json::json!({
-        "bench": "fftconv",
+    let mut json = serde_json::json!({
+        "bench": if args.long { "fftconv-long" } else { "fftconv" },
         "device": device,
         "date": date,
         "copy_bandwidth_bytes_per_s": bw,
@@ -292,6 +308,13 @@ fn run_fftconv(gpu: &Gpu, args: &Args) -> Result<(), String> {
         "floor": "bytes read and written once (u, y, gates; backward also dy, du, gate gradients, dk; the prepared spectrum) / copy bandwidth",
         "rows": rows,
     });
+    if args.long {
+        json["scaling"] = serde_json::json!(
+            "rows with `scaled_to` were measured at their `batch`, `heads`; every time in the row (ours, cuFFT, PyTorch) \
+             is as measured: multiply by `time_scale` (linear in B·H) for the `scaled_to` (B, H). The floor ratio is \
+             measured time over the measured shape's floor. The long sizes have no backward yet."
+        );
+    }
     let written = write_json(&out, &json);
     for r in rows.iter().filter(|r| r.error.is_some() || r.cufft_note.is_some() || r.torch_note.is_some()) {
         let s = &r.shape;
@@ -305,7 +328,11 @@ fn run_fftconv(gpu: &Gpu, args: &Args) -> Result<(), String> {
         );
     }
     println!("\n## fftconv, {device}, {date}: copy bandwidth {:.0} GB/s; baselines: {cufft_text}; {torch}\n", bw / 1e9);
-    println!("{}", fftconv::markdown_table(&rows));
+    if args.long {
+        println!("{}", fftconv::long_markdown_table(&rows));
+    } else {
+        println!("{}", fftconv::markdown_table(&rows));
+    }
     written?;
     println!("bench: wrote {out}");
     if rows.iter().any(|r| r.error.is_some()) {

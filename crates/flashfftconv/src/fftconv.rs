@@ -1,5 +1,6 @@
-//! Long FFT convolution (FFT sizes `N = 256 … 32768`), forward and backward, with optional
-//! input and output gates.
+//! Long FFT convolution (FFT sizes `N = 256 … 8388608`), with optional input and output gates:
+//! forward and backward up to `N = 32768`, forward only from `N = 65536` (see [Long
+//! sizes](#long-sizes)).
 //!
 //! ```text
 //! z = in_gate ⊙ u
@@ -37,6 +38,25 @@
 //!
 //! [`FftConv::backward`] writes `dk` summed over the batch in a fixed order (no atomics): the
 //! same inputs give bit-identical results on every run.
+//!
+//! # Long sizes
+//!
+//! Up to `N = 32768` a sequence is transformed, multiplied and transformed back inside one
+//! thread block, and the calls need no memory beyond their inputs and outputs. The long sizes
+//! `N = 65536 … 8388608` (causal convolutions up to `L = 4M`) do not fit one block: each call runs
+//! three passes (outer FFT stages, row transforms with the kernel product, outer inverse stages)
+//! through a workspace in device memory that the plan allocates once, in [`FftConv::new`]:
+//! [`FftConv::workspace_bytes`] = 256 MiB whatever the size, filled with as many row pairs as fit
+//! per launch. Clones of a plan share that workspace, so calls of one plan (and its clones)
+//! serialise their queuing on a lock and their execution on the workspace's stream tracking
+//! (cudarc orders the workspace's use across streams; a context whose event tracking the caller
+//! turned off must not use one plan on two streams at once). Make one plan per stream to let
+//! calls on different streams overlap.
+//!
+//! At the long sizes `prepare` and `forward` behave as below `N = 32768` (same validation and
+//! errors, no rule on B or H, 64-bit offsets); the prepared spectrum has the same size,
+//! `(2N + 1) · H` f32 (`8N · H` bytes: 64 MiB per head at `N = 8M`). [`FftConv::backward`]
+//! returns [`Error::Unsupported`] at the long sizes: it is not implemented yet.
 
 use crate::checks::{check_device, check_len, check_outputs_disjoint, grid_x, ordinal_of, Span};
 use crate::context::Gpu;
@@ -47,11 +67,14 @@ use cudarc::driver::{
     sys, CudaFunction, CudaSlice, CudaStream, CudaView, CudaViewMut, DevicePtr as _, DevicePtrMut as _, LaunchConfig,
 };
 use flashfftconv_abi::fftconv::{
-    backward_chunks, backward_workspace_bytes, kernel_split, pairs_per_block, prepared_len, shared_bytes,
-    FftConvKernel, FftConvParams, FLAG_IN_GATE, FLAG_OUT_GATE, FLAG_VECTOR, MAX_LOG2_N, MIN_LOG2_N, THREADS,
+    backward_chunks, backward_workspace_bytes, is_long, kernel_split, pairs_per_block, prepared_len, shared_bytes,
+    FftConvKernel, FftConvParams, FLAG_IN_GATE, FLAG_OUT_GATE, FLAG_VECTOR, LONG_MAX_LOG2_N, LONG_MIN_LOG2_N,
+    LONG_WORKSPACE_BYTES, MAX_LOG2_N, MIN_LOG2_N, THREADS,
 };
 use flashfftconv_abi::DType;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+
+mod long;
 
 mod sealed {
     pub trait Sealed {}
@@ -135,8 +158,8 @@ pub struct FftConvGrads<'a, 'b, T> {
 
 /// The spectrum of a kernel `k (H, Lk)` for one FFT size, made by [`FftConv::prepare`] and
 /// reusable across calls and streams of its device. It owns a device buffer of `(2N + 1) · H`
-/// f32 (the spectrum in the kernels' own order and one scale per head); its layout is private
-/// to the kernels.
+/// f32 (the spectrum in the kernels' own order and one f32 per head: a scale, or at the long
+/// sizes the head's largest component); its layout is private to the kernels.
 #[derive(Debug)]
 pub struct PreparedKernel {
     spectrum: CudaSlice<f32>,
@@ -163,20 +186,32 @@ impl PreparedKernel {
 }
 
 /// The plan of an FFT convolution of one size `N`: checked against the device once, reused for
-/// every call. Cheap to clone. Calls must pass the [`Gpu`] of the device the plan was made for.
+/// every call. Cheap to clone (clones share the workspace of a long size: see
+/// [`FftConv::new`]). Calls must pass the [`Gpu`] of the device the plan was made for.
 #[derive(Clone, Debug)]
 pub struct FftConv {
     log2_n: u32,
     device: usize,
+    /// The long sizes' workspace ([`LONG_WORKSPACE_BYTES`]); `None` for on-chip sizes. The lock
+    /// is held while a call queues its launches; cudarc's stream tracking of the slice orders
+    /// the launches of calls on different streams.
+    workspace: Option<Arc<Mutex<CudaSlice<u8>>>>,
 }
 
 impl FftConv {
     /// The plan for FFT size `fft_size` on `gpu`'s device.
     ///
-    /// Errors: [`Error::Unsupported`] unless `fft_size` is a power of two in `256 ..= 32768`,
+    /// For the long sizes (`fft_size ≥ 65536`) the plan allocates its workspace here, once:
+    /// [`FftConv::workspace_bytes`] = 256 MiB of device memory (zeroed, on the context's default
+    /// stream), freed when the plan and all its clones are dropped. Calls never allocate another
+    /// workspace; clones share this one, so the calls of a plan and its clones are serialised
+    /// (their queuing on a lock, their execution by cudarc's stream tracking of the workspace).
+    /// On-chip sizes allocate nothing.
+    ///
+    /// Errors: [`Error::Unsupported`] unless `fft_size` is a power of two in `256 ..= 8388608`,
     /// or when one of the size's kernels needs more dynamic shared memory per block than the
     /// device allows (`CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN`); the message
-    /// names both numbers.
+    /// names both numbers. [`Error::Driver`] when the workspace cannot be allocated.
     pub fn new(gpu: &Gpu, fft_size: usize) -> Result<FftConv> {
         let log2_n = log2_fft_size(fft_size)?;
         let limit = gpu
@@ -184,7 +219,14 @@ impl FftConv {
             .attribute(sys::CUdevice_attribute::CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN)?
             .max(0) as u64;
         check_shared_memory(log2_n, limit)?;
-        Ok(FftConv { log2_n, device: gpu.context().ordinal() })
+        let workspace = if is_long(log2_n) {
+            let bytes = long_workspace_len()?;
+            let slice = gpu.context().default_stream().alloc_zeros::<u8>(bytes)?;
+            Some(Arc::new(Mutex::new(slice)))
+        } else {
+            None
+        };
+        Ok(FftConv { log2_n, device: gpu.context().ordinal(), workspace })
     }
 
     /// The FFT size N.
@@ -192,10 +234,18 @@ impl FftConv {
         1 << self.log2_n
     }
 
+    /// Bytes of device memory the plan holds as workspace: 268435456 (256 MiB) for the long
+    /// sizes `N ≥ 65536`, 0 for `N ≤ 32768`. Allocated once by [`FftConv::new`] and shared by
+    /// clones.
+    pub fn workspace_bytes(&self) -> usize {
+        self.workspace.as_ref().map_or(0, |_| LONG_WORKSPACE_BYTES as usize)
+    }
+
     /// Computes the spectrum of `k (H, Lk)` f32 once, for use as [`KernelInput::Prepared`] in
-    /// any number of calls of this FFT size. Asynchronous on `stream`: allocates the result in
-    /// stream order and queues one launch; the result may be used on other streams of the
-    /// device (cudarc orders them).
+    /// any number of calls of this FFT size. Asynchronous on `stream`: allocates the result
+    /// (`(2N + 1) · H` f32) in stream order and queues one launch (long sizes: a memset and two
+    /// launches per group of heads that fits the workspace); the result may be used on other
+    /// streams of the device (cudarc orders them).
     ///
     /// Errors before any launch: `heads` or `kernel_len` out of range, `k` shorter than
     /// `heads · kernel_len`, `k` or `stream` of another device.
@@ -211,6 +261,10 @@ impl FftConv {
         let p = self.params(1, heads, 1, kernel_len)?;
         check_len("k", k.len(), p.heads as u64 * p.kernel_len as u64)?;
         check_device(gpu, stream, "k", ordinal_of(k))?;
+        if is_long(self.log2_n) {
+            let spectrum = self.long_prepare(gpu, stream, k, &p)?;
+            return Ok(PreparedKernel { spectrum, heads, kernel_len, fft_size: self.fft_size() });
+        }
         let prepare = self.function(gpu, FftConvKernel::Prepare, DType::F32, true)?;
         let (k_ptr, _k_sync) = k.device_ptr(stream);
         // SAFETY: `k` holds H · Lk f32 (checked above) and its guard lives until after the
@@ -222,7 +276,10 @@ impl FftConv {
     /// `y = out_gate ⊙ iFFT_N(FFT_N(in_gate ⊙ u) · FFT_N(k))[..L]` on `stream`. Asynchronous:
     /// returns once queued, without synchronising. With a [`KernelInput::Raw`] kernel it
     /// allocates a stream-ordered temporary for the spectrum (`(2N + 1) · H` f32) and queues
-    /// two launches; with a prepared one, no allocation and one launch.
+    /// two launches; with a prepared one, no allocation and one launch. At the long sizes the
+    /// launches are three per group of row pairs that fits the plan's workspace (plus, for a
+    /// raw kernel, those of [`FftConv::prepare`]), and the call holds the workspace's lock while
+    /// it queues them.
     ///
     /// Errors before any launch: shapes out of range, buffers too small, a prepared kernel of
     /// another size or head count, `y` overlapping an input, buffers of another device.
@@ -243,6 +300,9 @@ impl FftConv {
         {
             check_device(gpu, stream, what, ordinal)?;
         }
+        if is_long(self.log2_n) {
+            return self.long_forward(gpu, stream, x, kernel, gates, y, p);
+        }
         let split = kernel_split(FftConvKernel::Forward, self.log2_n, T::DTYPE, p.len, p.kernel_len);
         let fwd = self.function(gpu, FftConvKernel::Forward, T::DTYPE, split)?;
         let prepare = self.prepare_function(gpu, &kernel)?;
@@ -258,11 +318,14 @@ impl FftConv {
         let (kernel_ptr, _kernel_sync) = kernel_device_ptr(&kernel, stream);
         let (y_ptr, _y_sync) = y.device_ptr_mut(stream);
         let (in_gate_ptr, out_gate_ptr) = (raw_ptr(&in_gate), raw_ptr(&out_gate));
-        let mut inputs = vec![("u", u_ptr, bhl, T::DTYPE), self.kernel_span(&kernel, kernel_ptr, &p)];
-        inputs.extend(gate_spans(in_gate_ptr, out_gate_ptr, bhl, T::DTYPE));
-        check_outputs_disjoint(&[("y", y_ptr, bhl, T::DTYPE)], &inputs)?;
-        p.flags |=
-            gate_flags(in_gate_ptr, out_gate_ptr) | vector_flag(p.len, &[u_ptr, in_gate_ptr, out_gate_ptr, y_ptr]);
+        let mut ptrs = FftConvForwardPtrs {
+            u: u_ptr,
+            in_gate: in_gate_ptr,
+            out_gate: out_gate_ptr,
+            prepared: kernel_ptr,
+            y: y_ptr,
+        };
+        p.flags |= self.forward_flags::<T>(&kernel, &ptrs, &p)?;
 
         let temporary = match &prepare {
             // SAFETY: `kernel_ptr` is the raw `k`, checked to hold H · Lk f32; its guard lives
@@ -271,8 +334,7 @@ impl FftConv {
             None => None,
         };
         let temporary_ptr = temporary.as_ref().map(|t| t.device_ptr(stream));
-        let prepared = temporary_ptr.as_ref().map_or(kernel_ptr, |(ptr, _)| *ptr);
-        let ptrs = FftConvForwardPtrs { u: u_ptr, in_gate: in_gate_ptr, out_gate: out_gate_ptr, prepared, y: y_ptr };
+        ptrs.prepared = temporary_ptr.as_ref().map_or(kernel_ptr, |(ptr, _)| *ptr);
         // SAFETY: the kernel matches T and N and its shared-memory limit was raised to
         // `cfg.shared_mem_bytes` (≤ the device's opt-in limit, checked by `new`); u, the given
         // gates and y hold B · H · L elements, gate flags match the non-zero gates and
@@ -292,6 +354,8 @@ impl FftConv {
     ///
     /// Errors before any launch: as [`FftConv::forward`], and
     /// [`Error::GradientWithoutInput`] for a gate gradient whose gate was not given.
+    /// [`Error::Unsupported`] for a plan of a long size (`N ≥ 65536`): the long-size backward is
+    /// not implemented yet.
     // The arguments mirror `forward`'s plus `dy` and the outputs; bundling them would only
     // rename the same fields.
     #[allow(clippy::too_many_arguments)]
@@ -305,6 +369,7 @@ impl FftConv {
         dy: &CudaView<'_, T>,
         grads: FftConvGrads<'_, '_, T>,
     ) -> Result<()> {
+        self.check_backward_supported()?;
         let (mut p, bhl) = self.check_inputs(gpu, &x, &kernel, &gates)?;
         let hk = p.heads as u64 * p.kernel_len as u64;
         if grads.d_in_gate.is_some() && gates.in_gate.is_none() {
@@ -354,7 +419,7 @@ impl FftConv {
             block_dim: (THREADS, 1, 1),
             shared_mem_bytes: shared_bytes(self.log2_n, dk_split),
         };
-        let workspace_bytes = self.workspace_bytes(&p)?;
+        let workspace_bytes = self.backward_workspace_len(&p)?;
 
         let FftConvGrads { du, dk, d_in_gate, d_out_gate } = grads;
         let (u_ptr, _u_sync) = x.u.device_ptr(stream);
@@ -424,8 +489,12 @@ impl FftConv {
 
     /// Bytes of the zeroed stream-ordered workspace [`FftConv::backward`] allocates for
     /// `(batch, heads)` (`flashfftconv_abi::fftconv::backward_workspace_bytes`). Values beyond
-    /// `u32::MAX` are clamped to it (backward rejects such shapes).
+    /// `u32::MAX` are clamped to it (backward rejects such shapes). 0 for the long sizes, which
+    /// have no backward yet.
     pub fn backward_workspace_bytes(&self, batch: usize, heads: usize) -> usize {
+        if is_long(self.log2_n) {
+            return 0;
+        }
         let clamp = |v: usize| u32::try_from(v).unwrap_or(u32::MAX);
         let (batch, heads) = (clamp(batch), clamp(heads));
         let (chunks, _) = backward_chunks(batch, heads, self.log2_n);
@@ -441,13 +510,48 @@ impl FftConv {
         pairs_per_block(self.log2_n) as u64
     }
 
-    fn workspace_bytes(&self, p: &FftConvParams) -> Result<usize> {
+    fn backward_workspace_len(&self, p: &FftConvParams) -> Result<usize> {
         let bytes = backward_workspace_bytes(p.chunks as u64, p.heads as u64, self.log2_n);
         usize::try_from(bytes).map_err(|_| Error::Unsupported {
             what: "backward workspace bytes",
             value: bytes,
             expected: format!("≤ {}", usize::MAX),
         })
+    }
+
+    /// [`Error::Unsupported`] for the long sizes, whose backward is not implemented yet.
+    fn check_backward_supported(&self) -> Result<()> {
+        if is_long(self.log2_n) {
+            return Err(Error::Unsupported {
+                what: "fft_size",
+                value: self.fft_size() as u64,
+                expected: format!(
+                    "a size with a backward: the long-size backward (fft_size {} ..= {}) is not implemented yet; \
+                     backward supports fft_size ≤ {}",
+                    1u64 << LONG_MIN_LOG2_N,
+                    1u64 << LONG_MAX_LOG2_N,
+                    1u64 << MAX_LOG2_N
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    /// The overlap checks of a forward call (`y` against `u`, the kernel operand and the gates,
+    /// from their addresses in `ptrs`; `ptrs.prepared` is the kernel operand, raw or prepared)
+    /// and the call's gate and vector flags.
+    fn forward_flags<T: FftElement>(
+        &self,
+        kernel: &KernelInput<'_, '_>,
+        ptrs: &FftConvForwardPtrs,
+        p: &FftConvParams,
+    ) -> Result<u32> {
+        let bhl = p.batch as u64 * p.heads as u64 * p.len as u64;
+        let FftConvForwardPtrs { u, in_gate, out_gate, prepared, y } = *ptrs;
+        let mut inputs = vec![("u", u, bhl, T::DTYPE), self.kernel_span(kernel, prepared, p)];
+        inputs.extend(gate_spans(in_gate, out_gate, bhl, T::DTYPE));
+        check_outputs_disjoint(&[("y", y, bhl, T::DTYPE)], &inputs)?;
+        Ok(gate_flags(in_gate, out_gate) | vector_flag(p.len, &[u, in_gate, out_gate, y]))
     }
 
     /// Calls must use the device the plan was checked against.
@@ -554,9 +658,10 @@ impl FftConv {
     }
 }
 
-/// `log2 N` for a supported FFT size.
+/// `log2 N` for a supported FFT size (on chip or long).
 fn log2_fft_size(fft_size: usize) -> Result<u32> {
-    let (min, max) = (1usize << MIN_LOG2_N, 1usize << MAX_LOG2_N);
+    const _: () = assert!(LONG_MIN_LOG2_N == MAX_LOG2_N + 1, "the supported sizes are contiguous");
+    let (min, max) = (1usize << MIN_LOG2_N, 1usize << LONG_MAX_LOG2_N);
     if !fft_size.is_power_of_two() || fft_size < min || fft_size > max {
         return Err(Error::Unsupported {
             what: "fft_size",
@@ -567,9 +672,21 @@ fn log2_fft_size(fft_size: usize) -> Result<u32> {
     Ok(fft_size.trailing_zeros())
 }
 
-/// Fails when a kernel of size `2^log2_n` (any role, f16 or bf16) needs more dynamic shared
-/// memory per block than `limit` bytes.
+/// The long sizes' workspace length in bytes, as a `usize`.
+fn long_workspace_len() -> Result<usize> {
+    usize::try_from(LONG_WORKSPACE_BYTES).map_err(|_| Error::Unsupported {
+        what: "workspace bytes",
+        value: LONG_WORKSPACE_BYTES,
+        expected: format!("≤ {}", usize::MAX),
+    })
+}
+
+/// Fails when a kernel of size `2^log2_n` (any role, f16 or bf16; at the long sizes any pass)
+/// needs more dynamic shared memory per block than `limit` bytes.
 fn check_shared_memory(log2_n: u32, limit: u64) -> Result<()> {
+    if is_long(log2_n) {
+        return long::check_shared_memory(log2_n, limit);
+    }
     for kernel in FftConvKernel::ALL {
         for (dtype, split) in [(DType::BF16, false), (DType::BF16, true), (DType::F16, true)] {
             let needed = shared_bytes(log2_n, split) as u64;
@@ -578,15 +695,21 @@ fn check_shared_memory(log2_n: u32, limit: u64) -> Result<()> {
                 return Err(Error::Unsupported {
                     what: "fft_size",
                     value: 1 << log2_n,
-                    expected: format!(
-                        "a size whose kernels fit the device's shared memory: `{role}` needs {needed} bytes of \
-                         dynamic shared memory per block, the device allows {limit}"
-                    ),
+                    expected: shared_memory_message(role, needed, limit),
                 });
             }
         }
     }
     Ok(())
+}
+
+/// The [`Error::Unsupported`] text of a kernel that needs more shared memory than the device
+/// allows.
+fn shared_memory_message(kernel: &str, needed: u64, limit: u64) -> String {
+    format!(
+        "a size whose kernels fit the device's shared memory: `{kernel}` needs {needed} bytes of dynamic shared \
+         memory per block, the device allows {limit}"
+    )
 }
 
 /// Validated parameters for `(B, H, L, Lk)` with `N = 2^log2_n`; flags, chunks zero.
@@ -702,8 +825,15 @@ fn vector_flag(len: u32, ptrs: &[DevicePtr]) -> u32 {
     }
 }
 
-/// Every kernel name the FFT-convolution host code can launch.
+/// Every kernel name the FFT-convolution host code can launch (on chip, then long).
 pub(crate) fn kernel_names() -> Vec<&'static str> {
+    let mut names = on_chip_kernel_names();
+    names.extend(long::kernel_names());
+    names
+}
+
+/// The on-chip sizes' kernel names.
+fn on_chip_kernel_names() -> Vec<&'static str> {
     let mut names = Vec::new();
     for log2_n in MIN_LOG2_N..=MAX_LOG2_N {
         for kernel in FftConvKernel::ALL {
@@ -725,14 +855,51 @@ mod tests {
 
     #[test]
     fn fft_sizes_are_powers_of_two_in_range() {
-        for log2_n in MIN_LOG2_N..=MAX_LOG2_N {
+        for log2_n in MIN_LOG2_N..=LONG_MAX_LOG2_N {
             assert_eq!(log2_fft_size(1 << log2_n).unwrap(), log2_n);
         }
-        for bad in [0, 1, 128, 255, 257, 3 << 10, 1 << 16, usize::MAX] {
+        for bad in [0, 1, 128, 255, 257, 3 << 10, 3 << 16, 1 << 24, usize::MAX] {
             let e = log2_fft_size(bad).unwrap_err();
             assert!(matches!(e, Error::Unsupported { what: "fft_size", value, .. } if value == bad as u64), "{e}");
-            assert!(e.to_string().contains("256 ..= 32768"), "{e}");
+            assert!(e.to_string().contains("256 ..= 8388608"), "{e}");
         }
+    }
+
+    /// A plan without a device: enough for the checks that do not launch.
+    fn plan(log2_n: u32) -> FftConv {
+        FftConv { log2_n, device: 0, workspace: None }
+    }
+
+    #[test]
+    fn long_backward_is_unsupported_with_a_reason() {
+        for log2_n in MIN_LOG2_N..=MAX_LOG2_N {
+            plan(log2_n).check_backward_supported().unwrap();
+        }
+        for log2_n in LONG_MIN_LOG2_N..=LONG_MAX_LOG2_N {
+            let e = plan(log2_n).check_backward_supported().unwrap_err();
+            assert!(matches!(e, Error::Unsupported { what: "fft_size", value, .. } if value == 1 << log2_n), "{e}");
+            let text = e.to_string();
+            assert!(text.contains("not implemented yet") && text.contains("65536 ..= 8388608"), "{text}");
+            assert_eq!(plan(log2_n).backward_workspace_bytes(2, 3), 0);
+        }
+    }
+
+    #[test]
+    fn only_long_plans_hold_a_workspace() {
+        assert_eq!(plan(15).workspace_bytes(), 0);
+        assert_eq!(long_workspace_len().unwrap(), 256 << 20);
+        // A plan of a long size without its workspace cannot happen through `new`; the calls
+        // would say so instead of launching.
+        assert!(matches!(plan(16).lock_workspace(), Err(Error::Unsupported { .. })));
+    }
+
+    #[test]
+    fn plans_are_send_and_sync() {
+        fn send_sync<T: Send + Sync>() {}
+        fn clone<T: Clone>() {}
+        send_sync::<FftConv>();
+        clone::<FftConv>();
+        send_sync::<PreparedKernel>();
     }
 
     #[test]
@@ -760,7 +927,7 @@ mod tests {
     fn shared_memory_limit_names_both_numbers() {
         // 227 KiB, the opt-in limit of an H100.
         let h100 = 232_448;
-        for log2_n in MIN_LOG2_N..=MAX_LOG2_N {
+        for log2_n in MIN_LOG2_N..=LONG_MAX_LOG2_N {
             check_shared_memory(log2_n, h100).unwrap();
         }
         let e = check_shared_memory(10, 16_000).unwrap_err();
@@ -800,7 +967,7 @@ mod tests {
         for (b, h, log2_n) in [(1, 1, 8), (16, 768, 12), (3, 1, 15), (1000, 2, 10)] {
             let (chunks, per_chunk) = backward_chunks(b, h, log2_n);
             assert!(chunks >= 1 && chunks as u64 * per_chunk as u64 >= b.div_ceil(2) as u64);
-            let plan = FftConv { log2_n, device: 0 };
+            let plan = plan(log2_n);
             assert_eq!(
                 plan.backward_workspace_bytes(b as usize, h as usize) as u64,
                 backward_workspace_bytes(chunks as u64, h as u64, log2_n)
@@ -810,10 +977,42 @@ mod tests {
 
     #[test]
     fn kernel_table_names_every_size_and_dtype() {
-        let names = kernel_names();
+        let names = on_chip_kernel_names();
         // Prepare and dk per size; forward and backward per size for bf16, split bf16 and f16.
         assert_eq!(names.len(), 8 * (2 + 2 * 3));
         assert!(names.contains(&"fftconv_fwd_n4096_bf16") && names.contains(&"fftconv_dk_n32768"));
+        // Then the long sizes' passes: in (bf16, f16, f32) and out (bf16, f16) per size, mid and
+        // mid-prepare once.
+        assert_eq!(kernel_names().len(), names.len() + 8 * 5 + 2);
+    }
+
+    #[test]
+    fn every_long_kernel_in_the_table_is_in_the_ptx() {
+        let missing: Vec<&str> = long::kernel_names()
+            .into_iter()
+            .filter(|name| !crate::PTX_SM90.contains(&format!(".entry {name}(")))
+            .collect();
+        assert!(missing.is_empty(), "long-size kernels missing from the committed PTX: {missing:?}");
+    }
+
+    #[test]
+    fn long_kernel_parameter_layout_is_pinned() {
+        // As `kernel_parameter_layout_is_pinned`: the pointers the host pushes (launch.rs), then
+        // the 32-byte LongFftParams.
+        use flashfftconv_abi::fftconv::LongPass;
+        for (pass, dtype, pointers) in [
+            (LongPass::In, DType::BF16, 3),
+            (LongPass::In, DType::F32, 3),
+            (LongPass::Mid, DType::BF16, 2),
+            (LongPass::MidPrepare, DType::F32, 2),
+            (LongPass::Out, DType::F16, 3),
+        ] {
+            let name = pass.entry_name(20, dtype).expect("entry");
+            let entry = crate::PTX_SM90.split(&format!(".entry {name}(")).nth(1).expect("entry present");
+            let params = &entry[..entry.find(')').expect("parameter list")];
+            assert_eq!(params.matches(".param .u64").count(), pointers, "{name}: {params}");
+            assert!(params.contains(".param .align 4 .b8") && params.contains("[32]"), "{name}: {params}");
+        }
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 use crate::error::Result;
 use cudarc::driver::{CudaFunction, CudaStream, DeviceRepr, LaunchConfig, PushKernelArg};
+use flashfftconv_abi::fftconv::LongFftParams;
 use flashfftconv_abi::{Conv1dParams, Conv1dWeightGradParams, FftConvParams};
 
 /// A parameter struct passed to a kernel by value.
@@ -17,6 +18,8 @@ unsafe impl DeviceRepr for ByValue<Conv1dParams> {}
 unsafe impl DeviceRepr for ByValue<Conv1dWeightGradParams> {}
 // SAFETY: as above (`FftConvParams` is 8 `u32`s, size pinned to 32 bytes in flashfftconv-abi).
 unsafe impl DeviceRepr for ByValue<FftConvParams> {}
+// SAFETY: as above (`LongFftParams` is 8 `u32`s, size pinned to 32 bytes in flashfftconv-abi).
+unsafe impl DeviceRepr for ByValue<LongFftParams> {}
 
 /// A raw device address (`CUdeviceptr`); zero stands for "no buffer".
 pub(crate) type DevicePtr = u64;
@@ -213,6 +216,102 @@ pub(crate) unsafe fn fftconv_dk(
     let params = ByValue(params);
     let mut builder = stream.launch_builder(f);
     builder.arg(&workspace).arg(&dk).arg(&params);
+    // SAFETY: the caller's contract above matches the kernel's.
+    unsafe { builder.launch(cfg) }?;
+    Ok(())
+}
+
+/// Launches a long-size *in* pass, `fftconv_long_in_n{N}_{dtype}(x, gate, workspace, params)`:
+/// the rows of pairs `params.pair0 .. params.pair0 + params.pairs` of `x` (times `gate`) through
+/// the outer forward stages, into workspace rows `0 .. params.pairs`.
+///
+/// # Safety
+/// - `f` is the *in* kernel for `N = 2^params.log2_n` and `x`'s element type (f32 when `x` is
+///   the kernel `k`), its maximum dynamic shared memory attribute admits
+///   `cfg.shared_mem_bytes` (`LONG_OUTER_SHARED_BYTES`), and the grid is
+///   `params.pairs · long_column_groups(log2 N)` blocks;
+/// - `x` holds `params.batch · params.heads · params.len` elements; `gate` is 0 or holds as
+///   many, non-zero exactly when `FLAG_IN_GATE` is set; `FLAG_VECTOR` is set only when every
+///   `(B, H, L)` pointer of the call is 16-byte aligned and `params.len % 8 == 0`;
+/// - `params.pair0 + params.pairs ≤ params.heads · ⌈params.batch / 2⌉` and `params.pairs ≤
+///   long_pairs_per_launch(log2 N)`; `workspace` holds `params.pairs · long_pair_bytes(log2 N)`
+///   bytes and overlaps no other buffer;
+/// - all buffers stay alive until the stream has run the launch.
+pub(crate) unsafe fn fftconv_long_in(
+    stream: &CudaStream,
+    f: &CudaFunction,
+    cfg: LaunchConfig,
+    x: DevicePtr,
+    gate: DevicePtr,
+    workspace: DevicePtr,
+    params: LongFftParams,
+) -> Result<()> {
+    let params = ByValue(params);
+    let mut builder = stream.launch_builder(f);
+    builder.arg(&x).arg(&gate).arg(&workspace).arg(&params);
+    // SAFETY: the caller's contract above matches the kernel's.
+    unsafe { builder.launch(cfg) }?;
+    Ok(())
+}
+
+/// Launches a long-size *mid* pass, `fftconv_long_mid(workspace, prepared, params)` (row
+/// transforms times the prepared spectrum, in place) or `fftconv_long_mid_prepare(workspace,
+/// prepared, params)` (row transforms of the kernel rows, stored into `prepared` with an atomic
+/// max of each head's largest component into `prepared[2N·H + h]`).
+///
+/// # Safety
+/// - `f` is one of those two kernels, its maximum dynamic shared memory attribute admits
+///   `cfg.shared_mem_bytes` (`LONG_MID_SHARED_BYTES`), and the grid is
+///   `params.pairs · 2^long_outer_log2(log2 N)` blocks;
+/// - `workspace` holds the rows written by an *in* launch with the same `params`, queued before
+///   this one on the same stream;
+/// - `prepared` holds `prepared_len(params.heads, N)` f32 and overlaps no other buffer: for
+///   `fftconv_long_mid`, a spectrum for this `N` written completely by `fftconv_long_mid_prepare`
+///   launches (read only); for `fftconv_long_mid_prepare`, the spectrum being written, whose
+///   `params.heads` max slots were zeroed in stream order before its first launch;
+/// - all buffers stay alive until the stream has run the launch.
+pub(crate) unsafe fn fftconv_long_mid(
+    stream: &CudaStream,
+    f: &CudaFunction,
+    cfg: LaunchConfig,
+    workspace: DevicePtr,
+    prepared: DevicePtr,
+    params: LongFftParams,
+) -> Result<()> {
+    let params = ByValue(params);
+    let mut builder = stream.launch_builder(f);
+    builder.arg(&workspace).arg(&prepared).arg(&params);
+    // SAFETY: the caller's contract above matches the kernel's.
+    unsafe { builder.launch(cfg) }?;
+    Ok(())
+}
+
+/// Launches a long-size *out* pass, `fftconv_long_out_n{N}_{dtype}(workspace, gate, y,
+/// params)`: the outer inverse stages of workspace rows `0 .. params.pairs`, written (times
+/// `gate`) into the positions below `params.len` of the rows of pairs `params.pair0 ..`.
+///
+/// # Safety
+/// - `f` is the *out* kernel for `N = 2^params.log2_n` and `y`'s element type, its maximum
+///   dynamic shared memory attribute admits `cfg.shared_mem_bytes` (`LONG_OUTER_SHARED_BYTES`),
+///   and the grid is `params.pairs · long_column_groups(log2 N)` blocks;
+/// - `workspace` holds the rows of a *mid* launch with the same `params`, queued before this one
+///   on the same stream;
+/// - `y` holds `params.batch · params.heads · params.len` elements and overlaps no other buffer;
+///   `gate` is 0 or holds as many, non-zero exactly when `FLAG_OUT_GATE` is set; `FLAG_VECTOR`
+///   as for [`fftconv_long_in`];
+/// - all buffers stay alive until the stream has run the launch.
+pub(crate) unsafe fn fftconv_long_out(
+    stream: &CudaStream,
+    f: &CudaFunction,
+    cfg: LaunchConfig,
+    workspace: DevicePtr,
+    gate: DevicePtr,
+    y: DevicePtr,
+    params: LongFftParams,
+) -> Result<()> {
+    let params = ByValue(params);
+    let mut builder = stream.launch_builder(f);
+    builder.arg(&workspace).arg(&gate).arg(&y).arg(&params);
     // SAFETY: the caller's contract above matches the kernel's.
     unsafe { builder.launch(cfg) }?;
     Ok(())

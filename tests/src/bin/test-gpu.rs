@@ -8,10 +8,14 @@
 //! * `--case I` (repeatable): only fftconv case I (replays a failure with its `--seed`);
 //! * `--threads T`: host threads of the fftconv sweep (default: all cores);
 //! * `--log FILE`: also write the fftconv table, failures and timings to FILE;
-//! * `--list`: print the fftconv cases with their estimated host cost and exit (tests nothing).
+//! * `--list`: print the fftconv cases with their estimated host cost and exit (tests nothing);
+//! * `--big`: instead of the sweeps, the FFT convolutions with ≥ 2³¹-element tensors, checked on
+//!   sampled rows (`fftconv_big`; ~50 GiB of device memory, an 80-GB card). Not part of the
+//!   default run; `bash .device/run.sh test fftconv --big` on the GPU machine.
 
 use flashfftconv_reference::bounds::CONV1D_MAX_RATIO;
 use flashfftconv_reference::data::{seed_from_env, Rng};
+use flashfftconv_tests::fftconv_big;
 use flashfftconv_tests::fftconv_sweep::{self, FftSummary};
 use flashfftconv_tests::validation::Rejection;
 use flashfftconv_tests::{conv1d_sweep, harness, validation};
@@ -19,7 +23,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 const USAGE: &str = "usage: test-gpu [--only conv1d|fftconv] [--quick] [--seed N] [--case I]... [--threads T] \
-                     [--log FILE] [--list]";
+                     [--log FILE] [--list] [--big]";
 
 struct Args {
     conv1d: bool,
@@ -30,6 +34,7 @@ struct Args {
     threads: usize,
     log: Option<String>,
     list: bool,
+    big: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -42,6 +47,7 @@ fn parse_args() -> Result<Args, String> {
         threads: std::thread::available_parallelism().map_or(4, |n| n.get()),
         log: None,
         list: false,
+        big: false,
     };
     let mut seed = None;
     let mut it = std::env::args().skip(1);
@@ -50,6 +56,7 @@ fn parse_args() -> Result<Args, String> {
         match arg.as_str() {
             "--quick" => args.quick = true,
             "--list" => args.list = true,
+            "--big" => args.big = true,
             "--only" => match value("--only")?.as_str() {
                 "conv1d" => (args.conv1d, args.fftconv) = (true, false),
                 "fftconv" => (args.conv1d, args.fftconv) = (false, true),
@@ -70,6 +77,14 @@ fn parse_args() -> Result<Args, String> {
     }
     if !args.cases.is_empty() {
         args.conv1d = false; // --case names fftconv cases
+    }
+    if args.big {
+        if !args.cases.is_empty() || args.quick {
+            return Err("--big runs its own cases; --case and --quick name sweep cases".into());
+        }
+        if !args.fftconv {
+            return Err("--big checks fftconv; it does not go with --only conv1d".into());
+        }
     }
     args.seed = match seed {
         Some(s) => s,
@@ -120,6 +135,13 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     }
     let selected: Vec<usize> = if args.cases.is_empty() { (0..fft_cases.len()).collect() } else { args.cases.clone() };
+    if args.big && args.list {
+        for case in fftconv_big::big_cases() {
+            println!("{}  rows {:?}", case.describe(), fftconv_big::sample_rows(&case));
+        }
+        println!("test-gpu --list --big: nothing was tested.");
+        return ExitCode::SUCCESS;
+    }
     if args.list {
         let mut total = 0.0;
         for &i in &selected {
@@ -164,6 +186,10 @@ fn main() -> ExitCode {
             eprintln!("test-gpu: {e}");
             return ExitCode::FAILURE;
         }
+    }
+
+    if args.big {
+        return run_big(&gpu, &args);
     }
 
     let mut total = 0;
@@ -282,6 +308,41 @@ fn main() -> ExitCode {
     }
 
     println!("{} passed, {} failed", total - failed, failed);
+    if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+/// `--big`: the ≥ 2³¹-element cases, one after the other on the default stream.
+fn run_big(gpu: &flashfftconv::Gpu, args: &Args) -> ExitCode {
+    let stream = gpu.context().default_stream();
+    let started = Instant::now();
+    let outcomes = fftconv_big::run_big(gpu, &stream, args.seed, args.threads);
+    let mut text = format!(
+        "# test-gpu --big: FFT convolutions with ≥ 2^31-element tensors, sampled rows\n\ndevice {} · seed {}\n\n",
+        gpu.context().name().unwrap_or_default(),
+        args.seed
+    );
+    for o in &outcomes {
+        text += &o.report();
+    }
+    let failed = outcomes.iter().filter(|o| !o.passed()).count();
+    text += &format!(
+        "\nfftconv --big: {} cases, {failed} failed, {:.1} s, seed {}\n",
+        outcomes.len(),
+        started.elapsed().as_secs_f64(),
+        args.seed
+    );
+    print!("{text}");
+    if let Some(path) = &args.log {
+        match std::fs::write(path, &text) {
+            Ok(()) => println!("fftconv --big: log written to {path}"),
+            Err(e) => eprintln!("test-gpu: writing {path}: {e}"),
+        }
+    }
+    println!("{} passed, {failed} failed", outcomes.len() - failed);
     if failed == 0 {
         ExitCode::SUCCESS
     } else {
