@@ -127,14 +127,15 @@ fftconv_entries! {
 
 /// Stamps the long-size passes *in* and *out* of one FFT size `2^log2` (see
 /// `flashfftconv_abi::fftconv::LongPass`): *in* for bf16, f16 and f32 (the kernel `k`), *out* for
-/// bf16 and f16.
+/// bf16, f16 and f32 (the backward's `dk` partials).
 macro_rules! fftconv_long_entries {
-    ($($log2:literal => $in_bf16:ident, $in_f16:ident, $in_f32:ident, $out_bf16:ident, $out_f16:ident;)*) => {$(
+    ($($log2:literal => $in_bf16:ident, $in_f16:ident, $in_f32:ident, $out_bf16:ident, $out_f16:ident, $out_f32:ident;)*) => {$(
         fftconv_long_entries!(@in $log2, Bf16, $in_bf16);
         fftconv_long_entries!(@in $log2, F16, $in_f16);
         fftconv_long_entries!(@in $log2, f32, $in_f32);
         fftconv_long_entries!(@out $log2, Bf16, $out_bf16);
         fftconv_long_entries!(@out $log2, F16, $out_f16);
+        fftconv_long_entries!(@out $log2, f32, $out_f32);
     )*};
     (@in $log2:literal, $t:ty, $name:ident) => {
         /// Long sizes, pass *in*. # Safety: see `fftconv::long::long_in`.
@@ -155,14 +156,14 @@ macro_rules! fftconv_long_entries {
 }
 
 fftconv_long_entries! {
-    16 => fftconv_long_in_n65536_bf16, fftconv_long_in_n65536_f16, fftconv_long_in_n65536_f32, fftconv_long_out_n65536_bf16, fftconv_long_out_n65536_f16;
-    17 => fftconv_long_in_n131072_bf16, fftconv_long_in_n131072_f16, fftconv_long_in_n131072_f32, fftconv_long_out_n131072_bf16, fftconv_long_out_n131072_f16;
-    18 => fftconv_long_in_n262144_bf16, fftconv_long_in_n262144_f16, fftconv_long_in_n262144_f32, fftconv_long_out_n262144_bf16, fftconv_long_out_n262144_f16;
-    19 => fftconv_long_in_n524288_bf16, fftconv_long_in_n524288_f16, fftconv_long_in_n524288_f32, fftconv_long_out_n524288_bf16, fftconv_long_out_n524288_f16;
-    20 => fftconv_long_in_n1048576_bf16, fftconv_long_in_n1048576_f16, fftconv_long_in_n1048576_f32, fftconv_long_out_n1048576_bf16, fftconv_long_out_n1048576_f16;
-    21 => fftconv_long_in_n2097152_bf16, fftconv_long_in_n2097152_f16, fftconv_long_in_n2097152_f32, fftconv_long_out_n2097152_bf16, fftconv_long_out_n2097152_f16;
-    22 => fftconv_long_in_n4194304_bf16, fftconv_long_in_n4194304_f16, fftconv_long_in_n4194304_f32, fftconv_long_out_n4194304_bf16, fftconv_long_out_n4194304_f16;
-    23 => fftconv_long_in_n8388608_bf16, fftconv_long_in_n8388608_f16, fftconv_long_in_n8388608_f32, fftconv_long_out_n8388608_bf16, fftconv_long_out_n8388608_f16;
+    16 => fftconv_long_in_n65536_bf16, fftconv_long_in_n65536_f16, fftconv_long_in_n65536_f32, fftconv_long_out_n65536_bf16, fftconv_long_out_n65536_f16, fftconv_long_out_n65536_f32;
+    17 => fftconv_long_in_n131072_bf16, fftconv_long_in_n131072_f16, fftconv_long_in_n131072_f32, fftconv_long_out_n131072_bf16, fftconv_long_out_n131072_f16, fftconv_long_out_n131072_f32;
+    18 => fftconv_long_in_n262144_bf16, fftconv_long_in_n262144_f16, fftconv_long_in_n262144_f32, fftconv_long_out_n262144_bf16, fftconv_long_out_n262144_f16, fftconv_long_out_n262144_f32;
+    19 => fftconv_long_in_n524288_bf16, fftconv_long_in_n524288_f16, fftconv_long_in_n524288_f32, fftconv_long_out_n524288_bf16, fftconv_long_out_n524288_f16, fftconv_long_out_n524288_f32;
+    20 => fftconv_long_in_n1048576_bf16, fftconv_long_in_n1048576_f16, fftconv_long_in_n1048576_f32, fftconv_long_out_n1048576_bf16, fftconv_long_out_n1048576_f16, fftconv_long_out_n1048576_f32;
+    21 => fftconv_long_in_n2097152_bf16, fftconv_long_in_n2097152_f16, fftconv_long_in_n2097152_f32, fftconv_long_out_n2097152_bf16, fftconv_long_out_n2097152_f16, fftconv_long_out_n2097152_f32;
+    22 => fftconv_long_in_n4194304_bf16, fftconv_long_in_n4194304_f16, fftconv_long_in_n4194304_f32, fftconv_long_out_n4194304_bf16, fftconv_long_out_n4194304_f16, fftconv_long_out_n4194304_f32;
+    23 => fftconv_long_in_n8388608_bf16, fftconv_long_in_n8388608_f16, fftconv_long_in_n8388608_f32, fftconv_long_out_n8388608_bf16, fftconv_long_out_n8388608_f16, fftconv_long_out_n8388608_f32;
 }
 
 /// Long sizes, pass *mid* (any size: `p.log2_n`). # Safety: see `fftconv::long::long_mid`.
@@ -170,12 +171,36 @@ fftconv_long_entries! {
 pub unsafe extern "ptx-kernel" fn fftconv_long_mid(z: *mut f32, prepared: *const f32, p: LongFftParams) {
     // SAFETY: the host's launch layer validated the buffers against `p`; this pass only reads
     // `prepared`.
-    unsafe { fftconv::long::long_mid::<false>(z, prepared as *mut f32, p) }
+    unsafe { fftconv::long::long_mid::<{ fftconv::long::MID_CONV }>(z, prepared as *mut f32, p) }
 }
 
 /// Long sizes, pass *mid* storing the kernel spectrum. # Safety: see `fftconv::long::long_mid`.
 #[unsafe(no_mangle)]
 pub unsafe extern "ptx-kernel" fn fftconv_long_mid_prepare(z: *const f32, prepared: *mut f32, p: LongFftParams) {
     // SAFETY: as above; this pass only reads the workspace.
-    unsafe { fftconv::long::long_mid::<true>(z as *mut f32, prepared, p) }
+    unsafe { fftconv::long::long_mid::<{ fftconv::long::MID_PREPARE }>(z as *mut f32, prepared, p) }
+}
+
+/// Long sizes, pass *mid* replacing each row by its spectrum (backward). # Safety: see
+/// `fftconv::long::long_mid`.
+#[unsafe(no_mangle)]
+pub unsafe extern "ptx-kernel" fn fftconv_long_mid_spectrum(z: *mut f32, p: LongFftParams) {
+    // SAFETY: the host's launch layer validated the buffers against `p`; this mode reads no
+    // spectrum.
+    unsafe { fftconv::long::long_mid::<{ fftconv::long::MID_SPECTRUM }>(z, core::ptr::null_mut(), p) }
+}
+
+/// Long sizes, backward row product. # Safety: see `fftconv::long::long_mid_product`.
+#[unsafe(no_mangle)]
+pub unsafe extern "ptx-kernel" fn fftconv_long_mid_product(dst: *mut f32, a: *const f32, b: *const f32, p: LongFftParams) {
+    // SAFETY: the host's launch layer validated the buffers against `p`.
+    unsafe { fftconv::long::long_mid_product(dst, a, b, p) }
+}
+
+/// Long sizes, backward `dk` sum of one launch group's partials. # Safety: see
+/// `fftconv::long::sum_dk_partials`.
+#[unsafe(no_mangle)]
+pub unsafe extern "ptx-kernel" fn sum_dk_partials(partials: *const f32, dk: *mut f32, p: LongFftParams) {
+    // SAFETY: the host's launch layer validated the buffers against `p`.
+    unsafe { fftconv::long::sum_dk_partials(partials, dk, p) }
 }

@@ -23,13 +23,18 @@
 //! # Long sizes (issue 4)
 //!
 //! After the on-chip cases (whose indices stay as they were) come the long sizes N = 64K … 8M
-//! ([`LONG_FFT_SIZES`], [`long_cases`]), **forward only** (the long-size backward does not exist
-//! yet): every N × L ∈ {N, N/2, an odd L} × Lk ∈ {N, L} × bf16/f16 × gates {none, both}, with
-//! B ∈ {1, 2, 3}, H ∈ {1, 3} and raw/prepared k rotated through the cells, plus a few special
-//! cases (H = 16 with several launch groups, odd offsets, small-scale inputs). `y` is checked
-//! like on chip. The quick sweep has eight long cases (64K … 8M, B·H ≤ 6). Tensors of ≥ 2³¹
-//! elements are checked separately, on sampled rows, by `test-gpu --big`
-//! ([`crate::fftconv_big`]).
+//! ([`LONG_FFT_SIZES`], [`long_cases`]): every N × L ∈ {N, N/2, an odd L} × Lk ∈ {N, L} ×
+//! bf16/f16 × gates {none, both}, with B ∈ {1, 2, 3}, H ∈ {1, 3} and raw/prepared k rotated
+//! through the cells, plus special cases: several launch groups of the forward (H = 16) and of
+//! the backward with a head's pairs split across groups (its `dk` summed over groups), odd
+//! offsets, small-scale inputs. Every output is checked as on chip (forward, backward and the
+//! determinism of a second backward). The backward reference costs about twice the forward's
+//! FFTs and more per element, so the backward is checked in every cell up to N = 1M and, beyond,
+//! in half of them (each dtype and gate set keeps some: `long_cell_checks_backward`) when the
+//! case's (B, H) is affordable; the other cells are forward only (`forward-only` in the case's
+//! description). The quick sweep has eight long cases (64K … 8M, B·H ≤ 6, forward and backward).
+//! Tensors of ≥ 2³¹ elements are checked separately, forward only, on sampled rows, by `test-gpu
+//! --big` ([`crate::fftconv_big`]).
 
 use crate::harness::{Guarded, Progress};
 use flashfftconv::cudarc::driver::{CudaStream, CudaView};
@@ -46,7 +51,7 @@ use std::time::Instant;
 /// The FFT sizes of issue 3.
 pub const FFT_SIZES: [usize; 8] = [256, 512, 1024, 2048, 4096, 8192, 16384, 32768];
 
-/// The long FFT sizes of issue 4 (forward only so far).
+/// The long FFT sizes of issue 4.
 pub const LONG_FFT_SIZES: [usize; 8] = [65536, 131072, 262144, 524288, 1048576, 2097152, 4194304, 8388608];
 
 /// Which gates a case passes (each is independently optional).
@@ -139,6 +144,9 @@ pub struct Case {
     pub scale: Scale,
     /// Element offset of every tensor inside its allocation (odd: misaligned views).
     pub offset: usize,
+    /// Forward only: `y` checked, no backward (long cases whose backward reference would cost
+    /// more than the sweep affords).
+    pub forward_only: bool,
 }
 
 impl Case {
@@ -188,7 +196,7 @@ impl Case {
                 Scale::Unit => "",
                 Scale::Small => " scale=small(u, gates ×0.02, decaying k)",
             }
-        )
+        ) + if self.forward_only { " forward-only" } else { "" }
     }
 
     /// Elements of `(B, H, L)`.
@@ -201,9 +209,10 @@ impl Case {
         self.fft_size > FFT_SIZES[FFT_SIZES.len() - 1]
     }
 
-    /// Whether the case checks the backward too (the long sizes have none yet: forward only).
+    /// Whether the case checks the backward too (every on-chip case; the long ones not marked
+    /// [`Case::forward_only`]).
     pub fn checks_backward(&self) -> bool {
-        !self.is_long()
+        !self.forward_only
     }
 }
 
@@ -213,19 +222,26 @@ impl Case {
 /// `N·log₂N` per row; plus a fixed 3 ms. Measured on the development machine's cores (release
 /// build, rustfft); the log shows the measured seconds per case for recalibration.
 ///
-/// Long sizes check the forward only, whose reference takes one FFT per head (the kernel's
-/// spectrum) and two per row pair; FFTs of a million points and more leave the caches, about
-/// 2.5 ns per `N·log₂N` (an 8M-point FFT: ~0.45 s on the development machine); the per-element
-/// work (inputs, reference, comparison of `y`) about 100 ns plus 30 ns per gate.
+/// At the long sizes FFTs of a million points and more leave the caches, about 2.5 ns per
+/// `N·log₂N` (an 8M-point FFT: ~0.45 s on the development machine). The forward reference takes
+/// one FFT per head (the kernel's spectrum) and two per row pair, the backward reference two per
+/// row and two per head. Forward-only cases cost about 100 ns plus 30 ns per gate and element
+/// (inputs, reference, comparison of `y`); with the backward, as on chip.
 pub fn estimated_cost(case: &Case) -> f64 {
     let rows = (case.batch * case.heads) as f64;
     let n = case.fft_size as f64;
     let gates = case.gates.has_in() as u8 + case.gates.has_out() as u8;
+    let per_element =
+        if case.checks_backward() { 250e-9 + 90e-9 * gates as f64 } else { 100e-9 + 30e-9 * gates as f64 };
     if case.is_long() {
-        let ffts = (case.heads + 2 * case.heads * case.batch.div_ceil(2)) as f64;
-        return (100e-9 + 30e-9 * gates as f64) * case.elements() as f64 + 2.5e-9 * ffts * n * n.log2() + 3e-3;
+        let (b, h) = (case.batch, case.heads);
+        let mut ffts = h + 2 * h * b.div_ceil(2);
+        if case.checks_backward() {
+            ffts += 2 * b * h + 2 * h;
+        }
+        return per_element * case.elements() as f64 + 2.5e-9 * ffts as f64 * n * n.log2() + 3e-3;
     }
-    (250e-9 + 90e-9 * gates as f64) * case.elements() as f64 + 1.5e-9 * rows * n * n.log2() + 3e-3
+    per_element * case.elements() as f64 + 1.5e-9 * rows * n * n.log2() + 3e-3
 }
 
 /// Largest estimated cost of one case in the full sweep (seconds on one core): keeps the
@@ -266,7 +282,19 @@ pub fn long_lens(n: usize, ni: usize) -> [usize; 3] {
 /// one row), H ∈ {1, 3}.
 const LONG_BATCH_HEADS: [(usize, usize); 6] = [(1, 1), (2, 1), (3, 1), (1, 3), (2, 3), (3, 3)];
 
-/// The long-size cases (forward only), see the module docs.
+/// Largest N whose every cell checks the backward; above it, half the cells do
+/// ([`long_cell_checks_backward`]).
+const LONG_ALL_BACKWARD_MAX_N: usize = 1 << 20;
+
+/// Whether cell (`si`: shape, `di`: dtype, `gi`: gate set) of long size `n` checks the backward
+/// (when its (B, H) is affordable): every cell up to [`LONG_ALL_BACKWARD_MAX_N`], then those of
+/// even `si + di + gi`, so that each dtype and gate set keeps backward cases at every N (circular
+/// and causal among them).
+fn long_cell_checks_backward(n: usize, si: usize, di: usize, gi: usize) -> bool {
+    n <= LONG_ALL_BACKWARD_MAX_N || (si + di + gi).is_multiple_of(2)
+}
+
+/// The long-size cases, see the module docs.
 pub fn long_cases(quick: bool) -> Vec<Case> {
     let case = |n: usize, len: usize, kernel_len: usize, (batch, heads): (usize, usize), dtype, gates, path| Case {
         fft_size: n,
@@ -279,12 +307,15 @@ pub fn long_cases(quick: bool) -> Vec<Case> {
         path,
         scale: Scale::Unit,
         offset: 0,
+        forward_only: false,
     };
     let (bf16, f16) = (DType::BF16, DType::F16);
     let (none, both) = (GateSet::None, GateSet::Both);
     let (raw, prepared) = (KernelPath::Raw, KernelPath::Prepared);
     let k = |i: usize| LONG_FFT_SIZES[i];
     if quick {
+        // Forward and backward, B·H ≤ 6; at 4M two launch groups of the backward with head 1
+        // in both (3 pairs per group), at 8M one pair per group with head 0 in two.
         return vec![
             case(k(0), k(0) / 2, k(0) / 2, (2, 3), bf16, both, prepared),
             case(k(0), k(0) / 2 + 1, k(0), (3, 1), f16, none, raw),
@@ -292,8 +323,8 @@ pub fn long_cases(quick: bool) -> Vec<Case> {
             case(k(2), 3 * k(2) / 4 + 1, 3 * k(2) / 4 + 1, (2, 1), bf16, none, raw),
             case(k(3), k(3) / 2, k(3) / 2, (1, 3), f16, both, raw),
             case(k(4), k(4), k(4), (3, 1), bf16, both, prepared),
-            case(k(6), k(6) / 2 + 1, k(6), (1, 1), f16, none, raw),
-            case(k(7), k(7) / 2, k(7) / 2, (1, 1), bf16, both, prepared),
+            case(k(6), k(6) / 4 + 1, k(6), (3, 2), f16, none, raw),
+            case(k(7), k(7) / 4, k(7) / 4, (3, 1), bf16, both, prepared),
         ];
     }
     let mut out = Vec::new();
@@ -304,22 +335,35 @@ pub fn long_cases(quick: bool) -> Vec<Case> {
         let shapes = [(l_full, n), (l_half, l_half), (l_half, n), (l_odd, n), (l_odd, l_odd)];
         let mut cell = 0;
         for (si, &(len, kernel_len)) in shapes.iter().enumerate() {
-            for dtype in dtypes() {
-                for gates in [none, both] {
+            for (di, dtype) in dtypes().into_iter().enumerate() {
+                for (gi, gates) in [none, both].into_iter().enumerate() {
                     let path = if (cell + ni + si) % 2 == 0 { prepared } else { raw };
                     let base = case(n, len, kernel_len, (1, 1), dtype, gates, path);
                     // Rotate (B, H) so that each meets both dtypes, both gate sets and every L.
                     let bh = LONG_BATCH_HEADS[(cell + 2 * ni + si) % LONG_BATCH_HEADS.len()];
-                    out.push(Case { batch: bh.0, heads: bh.1, ..base });
+                    let with_backward = Case { batch: bh.0, heads: bh.1, ..base };
+                    let backward = long_cell_checks_backward(n, si, di, gi)
+                        && estimated_cost(&with_backward) <= LONG_BACKWARD_COST_CAP;
+                    out.push(Case { forward_only: !backward, ..with_backward });
                     cell += 1;
                 }
             }
         }
     }
-    // Several launch groups: 16 heads at 2M (16 pairs per launch: 2 groups of the forward, one of
-    // prepare) and at 4M (8 per launch: 2 groups of each), odd B at 2M.
-    out.push(case(k(5), 3 * k(5) / 4 + 1, 3 * k(5) / 4 + 1, (3, 16), f16, both, prepared));
-    out.push(case(k(6), k(6) / 2, k(6) / 2, (2, 16), bf16, both, raw));
+    // Several launch groups of the forward: 16 heads at 2M (16 pairs per launch: 2 groups of the
+    // forward, one of prepare) and at 4M (8 per launch: 2 groups of each), odd B at 2M.
+    let forward_only = |c: Case| Case { forward_only: true, ..c };
+    out.push(forward_only(case(k(5), 3 * k(5) / 4 + 1, 3 * k(5) / 4 + 1, (3, 16), f16, both, prepared)));
+    out.push(forward_only(case(k(6), k(6) / 2, k(6) / 2, (2, 16), bf16, both, raw)));
+    // Several launch groups of the backward with a head in two of them (its dk summed across
+    // groups): 64K (204 pairs per group; B = 9: 5 pairs per head, head 40 in both groups), 512K
+    // (25 per group, head 12 in both), 2M (6 per group; B = 7: head 1 in both), 4M (3 per group),
+    // 8M (one pair per group: each head of B = 3 in two).
+    out.push(case(k(0), k(0) / 2, k(0) / 2, (9, 41), bf16, both, prepared));
+    out.push(case(k(3), k(3) / 2 + 1, k(3), (3, 13), f16, none, raw));
+    out.push(case(k(5), k(5) / 4, k(5) / 4, (7, 2), bf16, none, prepared));
+    out.push(case(k(6), k(6) / 2, k(6) / 2, (3, 2), f16, both, raw));
+    out.push(case(k(7), k(7) / 2, k(7) / 2, (3, 1), f16, both, raw));
     // Misaligned views (every tensor at an odd offset: no vector path) of both dtypes.
     out.push(Case { offset: 3, ..case(k(0), k(0) / 2, k(0) / 2, (3, 3), f16, both, prepared) });
     out.push(Case { offset: 1, ..case(k(3), k(3), k(3), (2, 1), bf16, both, raw) });
@@ -329,6 +373,10 @@ pub fn long_cases(quick: bool) -> Vec<Case> {
     }
     out
 }
+
+/// Largest estimated cost of a long cell that checks the backward (seconds on one core); dearer
+/// cells check the forward only.
+const LONG_BACKWARD_COST_CAP: f64 = 25.0;
 
 fn dtypes() -> [DType; 2] {
     [DType::BF16, DType::F16]
@@ -361,6 +409,7 @@ fn full_cases() -> Vec<Case> {
                         path: if (cell + li + ni) % 2 == 0 { KernelPath::Prepared } else { KernelPath::Raw },
                         scale: Scale::Unit,
                         offset: 0,
+                        forward_only: false,
                     };
                     // The (B, H) pairs this cell can afford, rotated so that both dtypes and
                     // every gate set meet the large ones.
@@ -392,6 +441,7 @@ fn special_cases(quick: bool) -> Vec<Case> {
         path: KernelPath::Prepared,
         scale: Scale::Unit,
         offset: 0,
+        forward_only: false,
     };
     let mut out = Vec::new();
     if quick {
@@ -455,6 +505,7 @@ fn quick_cases() -> Vec<Case> {
                 path: if (ni + j) % 2 == 0 { KernelPath::Prepared } else { KernelPath::Raw },
                 scale: Scale::Unit,
                 offset: 0,
+                forward_only: false,
             });
         }
     }
@@ -715,7 +766,7 @@ fn run_typed<T: FftElement>(gpu: &Gpu, stream: &Arc<CudaStream>, case: &Case, se
     Ok((checks, guard_hits, deterministic))
 }
 
-/// A case without backward (the long sizes): forward only, `y` checked as in [`run_typed`];
+/// A case without backward (some long ones): forward only, `y` checked as in [`run_typed`];
 /// determinism is not checked (reported as deterministic).
 fn run_forward_only<T: FftElement>(
     gpu: &Gpu,
@@ -890,8 +941,8 @@ impl FftSummary {
     pub fn table(&self) -> String {
         let mut out = format!(
             "bounds: y, du, d_in_gate, d_out_gate ≤ {FFTCONV_MAX_RATIO} × rounding floor; dk rel. L2 ≤ \
-             {FFTCONV_DK_MAX_REL_L2:e}. Cell: worst value (case index). N ≥ 65536: forward only (no long-size \
-             backward yet).\n\n\
+             {FFTCONV_DK_MAX_REL_L2:e}. Cell: worst value (case index). N ≥ 65536: some cases forward only (see \
+             the case list).\n\n\
              | N | dtype | inputs | cases | failed | y | du | d_in_gate | d_out_gate | dk rel L2 |\n\
              |---:|---|---|---:|---:|---:|---:|---:|---:|---:|\n"
         );
@@ -980,9 +1031,14 @@ mod tests {
         assert!((55..=75).contains(&cases.len()), "{} quick cases", cases.len());
         let (long, on_chip): (Vec<&Case>, Vec<&Case>) = cases.iter().partition(|c| c.is_long());
         assert!(on_chip.iter().all(|c| c.elements() <= 1 << 18 && c.heads < 16));
-        // About eight long cases from 64K to 8M, small B·H (compute-sanitizer runs them too).
+        // About eight long cases from 64K to 8M, small B·H (compute-sanitizer runs them too),
+        // every one with its backward, some with several backward launch groups.
         assert_eq!(long.len(), 8);
-        assert!(long.iter().all(|c| c.batch * c.heads <= 6));
+        assert!(long.iter().all(|c| c.batch * c.heads <= 6 && c.checks_backward()));
+        assert!(long.iter().filter(|c| backward_groups(c) >= 2).count() >= 2);
+        for gates in [GateSet::None, GateSet::Both] {
+            assert!(long.iter().any(|c| c.gates == gates), "no quick long case with gates {gates:?}");
+        }
         for n in [LONG_FFT_SIZES[0], LONG_FFT_SIZES[7]] {
             assert!(long.iter().any(|c| c.fft_size == n), "no quick case at N = {n}");
         }
@@ -996,7 +1052,23 @@ mod tests {
         assert!(cost < 30.0, "quick long cases: estimated host cost {cost:.0} s");
     }
 
-    /// What issue 4 asks of the long sweep (forward only, so far).
+    /// Launch groups of a long case's backward.
+    fn backward_groups(c: &Case) -> usize {
+        let per_launch =
+            flashfftconv_abi::fftconv::long_backward_pairs_per_launch(c.fft_size.trailing_zeros()) as usize;
+        (c.heads * c.batch.div_ceil(2)).div_ceil(per_launch)
+    }
+
+    /// Whether a long case's backward has a head whose pairs lie in two launch groups.
+    fn splits_a_head(c: &Case) -> bool {
+        let per_launch =
+            flashfftconv_abi::fftconv::long_backward_pairs_per_launch(c.fft_size.trailing_zeros()) as usize;
+        let per_head = c.batch.div_ceil(2);
+        let pairs = c.heads * per_head;
+        (1..pairs.div_ceil(per_launch)).any(|g| !(g * per_launch).is_multiple_of(per_head))
+    }
+
+    /// What issue 4 asks of the long sweep.
     fn covers_long(cases: &[Case]) {
         for (ni, &n) in LONG_FFT_SIZES.iter().enumerate() {
             let at_n: Vec<&Case> = cases.iter().filter(|c| c.fft_size == n).collect();
@@ -1023,6 +1095,28 @@ mod tests {
                     assert!(at_n.iter().any(|c| c.path == path && c.gates == gates), "N={n}: no {path:?} {gates:?}");
                 }
             }
+            // The backward at every N: each dtype with each gate set, circular and causal, raw
+            // and prepared k, odd B (a pair with one row) and several heads.
+            let backward: Vec<&&Case> = at_n.iter().filter(|c| c.checks_backward()).collect();
+            for dtype in dtypes() {
+                for gates in [GateSet::None, GateSet::Both] {
+                    assert!(
+                        backward.iter().any(|c| c.dtype == dtype && c.gates == gates),
+                        "N={n}: no backward {dtype:?} case with gates {gates:?}"
+                    );
+                }
+            }
+            for kind in ["causal", "bidirectional"] {
+                assert!(backward.iter().any(|c| c.kind() == kind), "N={n}: no {kind} backward case");
+            }
+            for path in [KernelPath::Raw, KernelPath::Prepared] {
+                assert!(backward.iter().any(|c| c.path == path), "N={n}: no {path:?} backward case");
+            }
+            assert!(backward.iter().any(|c| c.batch % 2 == 1 && c.batch > 1), "N={n}: no backward case with odd B > 1");
+            assert!(backward.iter().any(|c| c.heads > 1), "N={n}: no backward case with H > 1");
+            if n <= 1 << 20 {
+                assert!(at_n.iter().all(|c| c.checks_backward() || c.heads == 16), "N={n}: a forward-only cell");
+            }
         }
         // H = 16, and launches split into groups (more pairs than the workspace holds).
         assert!(cases.iter().any(|c| c.heads == 16));
@@ -1031,12 +1125,22 @@ mod tests {
             (c.heads * c.batch.div_ceil(2)).div_ceil(per_launch)
         };
         assert!(cases.iter().filter(|c| groups(c) >= 2).count() >= 2, "no case with several launch groups");
-        assert!(cases.iter().any(|c| c.offset % 2 == 1), "no odd-offset long case");
+        // The backward's groups: a head split across groups at small and large N (64K: 204 pairs
+        // per group; 8M: one).
+        let split: Vec<&Case> = cases.iter().filter(|c| c.checks_backward() && splits_a_head(c)).collect();
+        for n in [LONG_FFT_SIZES[0], LONG_FFT_SIZES[7]] {
+            assert!(split.iter().any(|c| c.fft_size == n), "N={n}: no backward case splitting a head across groups");
+        }
+        assert!(split.len() >= 4, "{} backward cases split a head across groups", split.len());
+        assert!(cases.iter().any(|c| c.offset % 2 == 1 && c.checks_backward()), "no odd-offset long backward case");
         for dtype in dtypes() {
-            assert!(cases.iter().any(|c| c.scale == Scale::Small && c.dtype == dtype), "no small-scale long {dtype:?}");
+            assert!(
+                cases.iter().any(|c| c.scale == Scale::Small && c.dtype == dtype && c.checks_backward()),
+                "no small-scale long {dtype:?} backward case"
+            );
         }
         for c in cases {
-            assert!(c.is_long() && !c.checks_backward());
+            assert!(c.is_long());
             assert!((1..=c.fft_size).contains(&c.len) && (1..=c.fft_size).contains(&c.kernel_len), "{c:?}");
         }
     }
@@ -1048,11 +1152,14 @@ mod tests {
         assert!(all[first_long..].iter().all(|c| c.is_long()), "long cases come after every on-chip case");
         let long = &all[first_long..];
         covers_long(long);
-        // ≲ 2 minutes of the GPU machine's 16 cores, at the on-chip sweep's measured efficiency
-        // (~6 busy cores: 488 thread-seconds in 80 s wall).
+        // ≲ 2–3 minutes of the GPU machine's 16 cores at the measured efficiency of the sweeps
+        // (~5–6 busy cores: 488 thread-seconds in 80 s wall on chip, the long forward-only
+        // cases 244 thread-seconds in ~53 s).
         let cost: f64 = long.iter().map(estimated_cost).sum();
         assert!(cost < 700.0, "long cases: estimated host cost {cost:.0} s");
         assert!(long.iter().all(|c| estimated_cost(c) <= CASE_COST_CAP), "a long case above the per-case cap");
+        // No case on chip is forward only.
+        assert!(all[..first_long].iter().all(|c| c.checks_backward()));
     }
 
     #[test]

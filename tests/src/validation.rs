@@ -162,25 +162,11 @@ struct FwdCall {
     expect: Expect,
 }
 
-/// One invalid backward call: which gates are given, which gate gradients are requested, and
-/// the lengths of `dk` and `dy`.
-#[derive(Clone, Copy)]
-struct BwdCall {
-    case: &'static str,
-    in_gate: bool,
-    out_gate: bool,
-    d_in_gate: bool,
-    d_out_gate: bool,
-    dk_len: usize,
-    dy_len: usize,
-    expect: Expect,
-}
-
 /// Runs the invalid FFT-convolution calls: plans of unsupported sizes, forward with L or Lk
 /// above N, short buffers, prepared kernels of the wrong size or head count, backward with a
-/// short `dk`/`dy` and with gate gradients requested without their gates; on a long plan
-/// (N = 65536), L above N and the backward (not implemented yet). Each must return its error
-/// before any launch and leave every output (tensor and guards) NaN.
+/// short `dk`/`dy`, with gate gradients requested without their gates and with a prepared kernel
+/// of another size; on a long plan (N = 65536), L above N and the same backward rejections. Each
+/// must return its error before any launch and leave every output (tensor and guards) NaN.
 pub fn run_fftconv(gpu: &Gpu, stream: &Arc<CudaStream>) -> flashfftconv::Result<Vec<Rejection>> {
     let mut out = Vec::new();
     for (case, n) in [
@@ -301,8 +287,51 @@ pub fn run_fftconv(gpu: &Gpu, stream: &Arc<CudaStream>) -> flashfftconv::Result<
         out.push(rejection(call.case, result, call.expect, &[untouched(stream, &y)?]));
     }
 
-    // Backward: short dk / dy, and gate gradients requested without their gates.
-    let (dk_ok, dy_ok) = (FFT_H * FFT_N, B * FFT_H * FFT_L);
+    // Backward: short dk / dy, gate gradients requested without their gates, a prepared kernel of
+    // another size.
+    let names = [
+        "fftconv backward: dk one element too short",
+        "fftconv backward: dy one element too short",
+        "fftconv backward: d_in_gate requested without in_gate",
+        "fftconv backward: d_out_gate requested without out_gate",
+        "fftconv backward: gate gradients requested without gates",
+        "fftconv backward: prepared kernel of N = 512 on an N = 256 plan",
+    ];
+    out.extend(run_backward_rejections(gpu, stream, &conv, FFT_L, 512, names)?);
+    out.extend(run_fftconv_long(gpu, stream)?);
+    Ok(out)
+}
+
+/// One invalid backward call: which gates are given, which gate gradients are requested, the
+/// lengths of `dk` and `dy`, and the plan size of a prepared kernel (else raw).
+#[derive(Clone, Copy)]
+struct BwdCall {
+    case: &'static str,
+    in_gate: bool,
+    out_gate: bool,
+    d_in_gate: bool,
+    d_out_gate: bool,
+    dk_len: usize,
+    dy_len: usize,
+    prepared_n: Option<usize>,
+    expect: Expect,
+}
+
+/// The invalid backward calls on `conv` (B = 2, H = 3, L = `len`, Lk = N) named by `names`, in
+/// order: `dk` and `dy` one element short, `d_in_gate` / `d_out_gate` / both requested without
+/// their gates, a kernel prepared by a plan of size `other_n`. Each must be rejected before any
+/// launch with every output (tensor and guards) still NaN.
+fn run_backward_rejections(
+    gpu: &Gpu,
+    stream: &Arc<CudaStream>,
+    conv: &FftConv,
+    len: usize,
+    other_n: usize,
+    names: [&'static str; 6],
+) -> flashfftconv::Result<Vec<Rejection>> {
+    let n = conv.fft_size();
+    let data = |len: usize| -> Vec<f64> { (0..len).map(|i| ((i % 7) as f64 - 3.0) / 4.0).collect() };
+    let (dk_ok, dy_ok) = (FFT_H * n, B * FFT_H * len);
     let ok = BwdCall {
         case: "",
         in_gate: true,
@@ -311,38 +340,33 @@ pub fn run_fftconv(gpu: &Gpu, stream: &Arc<CudaStream>) -> flashfftconv::Result<
         d_out_gate: true,
         dk_len: dk_ok,
         dy_len: dy_ok,
+        prepared_n: None,
         expect: too_small,
     };
     let backward_calls = [
-        BwdCall { case: "fftconv backward: dk one element too short", dk_len: dk_ok - 1, ..ok },
-        BwdCall { case: "fftconv backward: dy one element too short", dy_len: dy_ok - 1, ..ok },
-        BwdCall {
-            case: "fftconv backward: d_in_gate requested without in_gate",
-            in_gate: false,
-            expect: gradient_without_gate,
-            ..ok
-        },
-        BwdCall {
-            case: "fftconv backward: d_out_gate requested without out_gate",
-            out_gate: false,
-            d_in_gate: false,
-            expect: gradient_without_gate,
-            ..ok
-        },
-        BwdCall {
-            case: "fftconv backward: gate gradients requested without gates",
-            in_gate: false,
-            out_gate: false,
-            expect: gradient_without_gate,
-            ..ok
-        },
+        BwdCall { case: names[0], dk_len: dk_ok - 1, ..ok },
+        BwdCall { case: names[1], dy_len: dy_ok - 1, ..ok },
+        BwdCall { case: names[2], in_gate: false, expect: gradient_without_gate, ..ok },
+        BwdCall { case: names[3], out_gate: false, d_in_gate: false, expect: gradient_without_gate, ..ok },
+        BwdCall { case: names[4], in_gate: false, out_gate: false, expect: gradient_without_gate, ..ok },
+        BwdCall { case: names[5], prepared_n: Some(other_n), expect: mismatch, ..ok },
     ];
-    let n_u = B * FFT_H * FFT_L;
+    let n_u = B * FFT_H * len;
     let u = Guarded::<bf16>::upload(stream, &data(n_u), 0)?;
     let ig = Guarded::<bf16>::upload(stream, &data(n_u), 0)?;
     let og = Guarded::<bf16>::upload(stream, &data(n_u), 0)?;
     let k = Guarded::<f32>::upload(stream, &data(dk_ok), 0)?;
+    let k_view = k.buf.slice(k.range());
+    let mut out = Vec::new();
     for call in backward_calls {
+        let prepared = match call.prepared_n {
+            Some(other) => Some(FftConv::new(gpu, other)?.prepare(gpu, stream, &k_view, FFT_H, other.min(n))?),
+            None => None,
+        };
+        let kernel = match &prepared {
+            Some(p) => KernelInput::Prepared(p),
+            None => KernelInput::Raw { k: &k_view, kernel_len: n },
+        };
         let dy = Guarded::<bf16>::upload(stream, &data(call.dy_len), 0)?;
         let mut du = Guarded::<bf16>::poisoned(stream, n_u, 0)?;
         let mut dk = Guarded::<f32>::poisoned(stream, call.dk_len, 0)?;
@@ -355,8 +379,8 @@ pub fn run_fftconv(gpu: &Gpu, stream: &Arc<CudaStream>) -> flashfftconv::Result<
         let result = conv.backward(
             gpu,
             stream,
-            FftInput { u: &u.buf.slice(u.range()), batch: B, heads: FFT_H, len: FFT_L },
-            KernelInput::Raw { k: &k.buf.slice(k.range()), kernel_len: FFT_N },
+            FftInput { u: &u.buf.slice(u.range()), batch: B, heads: FFT_H, len },
+            kernel,
             Gates { in_gate: call.in_gate.then_some(&ig_view), out_gate: call.out_gate.then_some(&og_view) },
             &dy.buf.slice(dy.range()),
             FftConvGrads {
@@ -371,12 +395,12 @@ pub fn run_fftconv(gpu: &Gpu, stream: &Arc<CudaStream>) -> flashfftconv::Result<
             [untouched(stream, &du)?, untouched_f32(stream, &dk)?, untouched(stream, &din)?, untouched(stream, &dout)?];
         out.push(rejection(call.case, result, call.expect, &touched));
     }
-    out.extend(run_fftconv_long(gpu, stream)?);
     Ok(out)
 }
 
-/// The long sizes' own rejections: L above N on a long plan, and the backward, which the long
-/// sizes do not have yet.
+/// The long sizes' rejections (N = 65536): L above N in the forward and the backward, and the
+/// backward's rejections as on chip (short buffers, gate gradients without gates, a prepared
+/// kernel of another size: an on-chip one).
 fn run_fftconv_long(gpu: &Gpu, stream: &Arc<CudaStream>) -> flashfftconv::Result<Vec<Rejection>> {
     const N: usize = 65536;
     let mut out = Vec::new();
@@ -405,16 +429,14 @@ fn run_fftconv_long(gpu: &Gpu, stream: &Arc<CudaStream>) -> flashfftconv::Result
         &[untouched(stream, &y)?],
     ));
 
-    let n_u = B * FFT_H * N;
-    let u = Guarded::<bf16>::upload(stream, &data(n_u), 0)?;
-    let dy = Guarded::<bf16>::upload(stream, &data(n_u), 0)?;
-    let mut du = Guarded::<bf16>::poisoned(stream, n_u, 0)?;
+    let dy = Guarded::<bf16>::upload(stream, &data(over), 0)?;
+    let mut du = Guarded::<bf16>::poisoned(stream, over, 0)?;
     let mut dk = Guarded::<f32>::poisoned(stream, FFT_H * N, 0)?;
     let (du_r, dk_r) = (du.range(), dk.range());
     let result = conv.backward(
         gpu,
         stream,
-        FftInput { u: &u.buf.slice(u.range()), batch: B, heads: FFT_H, len: N },
+        FftInput { u: &u.buf.slice(u.range()), batch: B, heads: FFT_H, len: N + 1 },
         KernelInput::Raw { k: &k_view, kernel_len: N },
         Gates::none(),
         &dy.buf.slice(dy.range()),
@@ -427,12 +449,17 @@ fn run_fftconv_long(gpu: &Gpu, stream: &Arc<CudaStream>) -> flashfftconv::Result
     );
     stream.synchronize()?;
     let touched = [untouched(stream, &du)?, untouched_f32(stream, &dk)?];
-    out.push(rejection(
-        "fftconv backward: N = 65536 (the long-size backward is not implemented yet)",
-        result,
-        unsupported,
-        &touched,
-    ));
+    out.push(rejection("fftconv backward: L = N + 1 on an N = 65536 plan", result, unsupported, &touched));
+
+    let names = [
+        "fftconv backward (N = 65536): dk one element too short",
+        "fftconv backward (N = 65536): dy one element too short",
+        "fftconv backward (N = 65536): d_in_gate requested without in_gate",
+        "fftconv backward (N = 65536): d_out_gate requested without out_gate",
+        "fftconv backward (N = 65536): gate gradients requested without gates",
+        "fftconv backward (N = 65536): prepared kernel of N = 32768",
+    ];
+    out.extend(run_backward_rejections(gpu, stream, &conv, N / 2 + 1, 32768, names)?);
     Ok(out)
 }
 

@@ -362,6 +362,34 @@ pub enum LongPass {
     MidPrepare,
     /// Outer inverse stages, from the workspace into `y`.
     Out,
+    /// Row transforms storing each row's exact spectrum in place (backward).
+    MidSpectrum,
+    /// `dst = iFFT_row(A · conj(B))` from spectra in the workspace: `B` from the kernel
+    /// spectrum of the pair's head, or with `FLAG_B_BY_PAIR` from a second workspace (backward).
+    MidProduct,
+    /// `dk[h] += Σ partial[q]` over the launch's pairs `q` of head `h`, in pair order (no
+    /// tensor cores: a plain ordered sum).
+    DkSum,
+}
+
+/// [`LongPass::MidProduct`]: the second spectrum is the same pair's row of a second workspace
+/// (else the kernel spectrum of the pair's head).
+pub const FLAG_B_BY_PAIR: u32 = 1 << 3;
+
+/// Workspace bytes per pair of the long-size backward: two workspace rows (`z` and `dv`) and
+/// a `dk` partial of `Lk ≤ N` f32.
+pub const fn long_backward_pair_bytes(log2_n: u32) -> u64 {
+    2 * long_pair_bytes(log2_n) + (4u64 << log2_n)
+}
+
+/// Pairs one launch group of the long-size backward takes (at least 1).
+pub const fn long_backward_pairs_per_launch(log2_n: u32) -> u64 {
+    let p = LONG_WORKSPACE_BYTES / long_backward_pair_bytes(log2_n);
+    if p == 0 {
+        1
+    } else {
+        p
+    }
 }
 
 macro_rules! by_long_size {
@@ -395,7 +423,10 @@ impl LongPass {
             (LongPass::In, DType::F32) => by_long_size!("fftconv_long_in", "_f32", log2_n),
             (LongPass::Out, DType::BF16) => by_long_size!("fftconv_long_out", "_bf16", log2_n),
             (LongPass::Out, DType::F16) => by_long_size!("fftconv_long_out", "_f16", log2_n),
-            (LongPass::Out, DType::F32) => None,
+            (LongPass::Out, DType::F32) => by_long_size!("fftconv_long_out", "_f32", log2_n),
+            (LongPass::MidSpectrum, _) => Some("fftconv_long_mid_spectrum"),
+            (LongPass::MidProduct, _) => Some("fftconv_long_mid_product"),
+            (LongPass::DkSum, _) => Some("sum_dk_partials"),
         }
     }
 }
@@ -412,12 +443,22 @@ mod long_tests {
             assert_eq!(long_outer_log2(log2_n) + c, LONG_TILE_LOG2);
             assert_eq!((long_column_groups(log2_n) as u64) << c, 1 << LONG_INNER_LOG2);
             assert!(long_pairs_per_launch(log2_n) >= 4);
-            for pass in [LongPass::In, LongPass::Mid, LongPass::MidPrepare, LongPass::Out] {
+            for pass in [
+                LongPass::In,
+                LongPass::Mid,
+                LongPass::MidPrepare,
+                LongPass::Out,
+                LongPass::MidSpectrum,
+                LongPass::MidProduct,
+                LongPass::DkSum,
+            ] {
                 assert!(pass.entry_name(log2_n, DType::BF16).is_some());
             }
         }
         assert_eq!(LongPass::In.entry_name(23, DType::F32), Some("fftconv_long_in_n8388608_f32"));
-        assert_eq!(LongPass::Out.entry_name(16, DType::F32), None);
+        assert_eq!(LongPass::Out.entry_name(16, DType::F32), Some("fftconv_long_out_n65536_f32"));
+        assert!(long_backward_pairs_per_launch(23) >= 1);
+        assert!(long_backward_pairs_per_launch(16) * long_backward_pair_bytes(16) <= LONG_WORKSPACE_BYTES);
         assert_eq!(LongPass::Mid.entry_name(15, DType::BF16), None);
         const { assert!(LONG_MID_SHARED_BYTES <= 227 * 1024) };
     }

@@ -1,5 +1,5 @@
-//! Long FFT convolution (FFT sizes `N = 256 … 8388608`), with optional input and output gates:
-//! forward and backward up to `N = 32768`, forward only from `N = 65536` (see [Long
+//! Long FFT convolution (FFT sizes `N = 256 … 8388608`), with optional input and output gates,
+//! forward and backward (from `N = 65536` through a workspace the plan holds: see [Long
 //! sizes](#long-sizes)).
 //!
 //! ```text
@@ -53,10 +53,18 @@
 //! turned off must not use one plan on two streams at once). Make one plan per stream to let
 //! calls on different streams overlap.
 //!
-//! At the long sizes `prepare` and `forward` behave as below `N = 32768` (same validation and
-//! errors, no rule on B or H, 64-bit offsets); the prepared spectrum has the same size,
-//! `(2N + 1) · H` f32 (`8N · H` bytes: 64 MiB per head at `N = 8M`). [`FftConv::backward`]
-//! returns [`Error::Unsupported`] at the long sizes: it is not implemented yet.
+//! At the long sizes `prepare`, `forward` and `backward` behave as up to `N = 32768` (same API,
+//! validation and errors, no rule on B or H, 64-bit offsets); the prepared spectrum has the same
+//! size, `(2N + 1) · H` f32 (`8N · H` bytes: 64 MiB per head at `N = 8M`). The long-size backward
+//! allocates nothing beyond a raw kernel's temporary spectrum
+//! ([`FftConv::backward_workspace_bytes`] is 0): it runs its passes through the plan's workspace,
+//! in groups of fewer row pairs than the forward (two rows and a partial `dk` row of `Lk` f32 per
+//! pair: `⌊256 MiB / 20N⌋` pairs, from 204 at 64K down to 1 at 8M), and sums `dk` over the batch
+//! in a fixed order as on chip (bit-identical from run to run). Per group it runs the passes of
+//! two transforms in (`in_gate ⊙ u` and `out_gate ⊙ dy`), their two products (with each other
+//! for `dk`, with the kernel for `du`) and the outputs `du`, `d_in_gate` and the `dk` partials,
+//! then sums the partials; `d_out_gate` (`dy ⊙` the forward's convolution) adds the three
+//! forward passes.
 
 use crate::checks::{check_device, check_len, check_outputs_disjoint, grid_x, ordinal_of, Span};
 use crate::context::Gpu;
@@ -347,15 +355,18 @@ impl FftConv {
     /// Gradients of [`FftConv::forward`] given `dy (B, H, L)`: `du`, `dk` and the requested gate
     /// gradients. Asynchronous on `stream`, without synchronising.
     ///
-    /// Allocates, in stream order, a zeroed workspace of
+    /// Up to `N = 32768` it allocates, in stream order, a zeroed workspace of
     /// [`FftConv::backward_workspace_bytes`] bytes (per-block partial `dk` spectra, summed in a
     /// fixed order by a second launch) and, for a [`KernelInput::Raw`] kernel, a temporary for
-    /// its spectrum; both are freed after the launches.
+    /// its spectrum; both are freed after the launches. At the long sizes (`N ≥ 65536`) it uses
+    /// the plan's workspace instead (holding its lock while it queues, as `forward`): it zeroes
+    /// `dk` with a memset on `stream` and queues, per group of row pairs that fits the workspace,
+    /// its passes (module docs, [Long sizes](crate::fftconv#long-sizes): ten launches, nine
+    /// without `d_in_gate`, three more with `d_out_gate`); a raw kernel's spectrum is a temporary
+    /// as in `forward`.
     ///
     /// Errors before any launch: as [`FftConv::forward`], and
     /// [`Error::GradientWithoutInput`] for a gate gradient whose gate was not given.
-    /// [`Error::Unsupported`] for a plan of a long size (`N ≥ 65536`): the long-size backward is
-    /// not implemented yet.
     // The arguments mirror `forward`'s plus `dy` and the outputs; bundling them would only
     // rename the same fields.
     #[allow(clippy::too_many_arguments)]
@@ -369,7 +380,6 @@ impl FftConv {
         dy: &CudaView<'_, T>,
         grads: FftConvGrads<'_, '_, T>,
     ) -> Result<()> {
-        self.check_backward_supported()?;
         let (mut p, bhl) = self.check_inputs(gpu, &x, &kernel, &gates)?;
         let hk = p.heads as u64 * p.kernel_len as u64;
         if grads.d_in_gate.is_some() && gates.in_gate.is_none() {
@@ -400,6 +410,9 @@ impl FftConv {
         .chain(grads.d_out_gate.as_ref().map(|d| ("d_out_gate", ordinal_of(&**d))))
         {
             check_device(gpu, stream, what, ordinal)?;
+        }
+        if is_long(self.log2_n) {
+            return self.long_backward(gpu, stream, x, kernel, gates, dy, grads, p);
         }
         let (chunks, pairs_per_chunk) = backward_chunks(p.batch, p.heads, self.log2_n);
         p.chunks = chunks;
@@ -433,17 +446,18 @@ impl FftConv {
         let d_out_gate = d_out_gate.map(|d| d.device_ptr_mut(stream));
         let (in_gate_ptr, out_gate_ptr) = (raw_ptr(&in_gate), raw_ptr(&out_gate));
         let (d_in_gate_ptr, d_out_gate_ptr) = (raw_ptr(&d_in_gate), raw_ptr(&d_out_gate));
-        let mut inputs =
-            vec![("u", u_ptr, bhl, T::DTYPE), ("dy", dy_ptr, bhl, T::DTYPE), self.kernel_span(&kernel, kernel_ptr, &p)];
-        inputs.extend(gate_spans(in_gate_ptr, out_gate_ptr, bhl, T::DTYPE));
-        let mut outputs = vec![("du", du_ptr, bhl, T::DTYPE), ("dk", dk_ptr, hk, DType::F32)];
-        if d_in_gate_ptr != 0 {
-            outputs.push(("d_in_gate", d_in_gate_ptr, bhl, T::DTYPE));
-        }
-        if d_out_gate_ptr != 0 {
-            outputs.push(("d_out_gate", d_out_gate_ptr, bhl, T::DTYPE));
-        }
-        check_outputs_disjoint(&outputs, &inputs)?;
+        let unchecked = FftConvBackwardPtrs {
+            u: u_ptr,
+            in_gate: in_gate_ptr,
+            out_gate: out_gate_ptr,
+            dy: dy_ptr,
+            prepared: kernel_ptr,
+            du: du_ptr,
+            d_in_gate: d_in_gate_ptr,
+            d_out_gate: d_out_gate_ptr,
+            workspace: 0,
+        };
+        self.check_backward_overlaps::<T>(&kernel, &unchecked, dk_ptr, &p)?;
         p.flags |= gate_flags(in_gate_ptr, out_gate_ptr)
             | vector_flag(p.len, &[u_ptr, in_gate_ptr, out_gate_ptr, dy_ptr, du_ptr, d_in_gate_ptr, d_out_gate_ptr]);
 
@@ -489,8 +503,9 @@ impl FftConv {
 
     /// Bytes of the zeroed stream-ordered workspace [`FftConv::backward`] allocates for
     /// `(batch, heads)` (`flashfftconv_abi::fftconv::backward_workspace_bytes`). Values beyond
-    /// `u32::MAX` are clamped to it (backward rejects such shapes). 0 for the long sizes, which
-    /// have no backward yet.
+    /// `u32::MAX` are clamped to it (backward rejects such shapes). 0 for the long sizes
+    /// (`N ≥ 65536`), whose backward allocates nothing: it runs through the plan's workspace,
+    /// [`FftConv::workspace_bytes`].
     pub fn backward_workspace_bytes(&self, batch: usize, heads: usize) -> usize {
         if is_long(self.log2_n) {
             return 0;
@@ -499,6 +514,32 @@ impl FftConv {
         let (batch, heads) = (clamp(batch), clamp(heads));
         let (chunks, _) = backward_chunks(batch, heads, self.log2_n);
         usize::try_from(backward_workspace_bytes(chunks as u64, heads as u64, self.log2_n)).unwrap_or(usize::MAX)
+    }
+
+    /// The overlap checks of a backward call: `du`, `dk` and the requested gate gradients (non-zero
+    /// in `ptrs`) against `u`, `dy`, the kernel operand (`ptrs.prepared`, raw or prepared) and the
+    /// given gates, and against each other. `ptrs.workspace` is not checked.
+    fn check_backward_overlaps<T: FftElement>(
+        &self,
+        kernel: &KernelInput<'_, '_>,
+        ptrs: &FftConvBackwardPtrs,
+        dk: DevicePtr,
+        p: &FftConvParams,
+    ) -> Result<()> {
+        let bhl = p.batch as u64 * p.heads as u64 * p.len as u64;
+        let hk = p.heads as u64 * p.kernel_len as u64;
+        let FftConvBackwardPtrs { u, in_gate, out_gate, dy, prepared, du, d_in_gate, d_out_gate, .. } = *ptrs;
+        let mut inputs =
+            vec![("u", u, bhl, T::DTYPE), ("dy", dy, bhl, T::DTYPE), self.kernel_span(kernel, prepared, p)];
+        inputs.extend(gate_spans(in_gate, out_gate, bhl, T::DTYPE));
+        let mut outputs = vec![("du", du, bhl, T::DTYPE), ("dk", dk, hk, DType::F32)];
+        if d_in_gate != 0 {
+            outputs.push(("d_in_gate", d_in_gate, bhl, T::DTYPE));
+        }
+        if d_out_gate != 0 {
+            outputs.push(("d_out_gate", d_out_gate, bhl, T::DTYPE));
+        }
+        check_outputs_disjoint(&outputs, &inputs)
     }
 
     /// Validated kernel parameters for a call; flags, chunks and pairs per chunk zero.
@@ -517,24 +558,6 @@ impl FftConv {
             value: bytes,
             expected: format!("≤ {}", usize::MAX),
         })
-    }
-
-    /// [`Error::Unsupported`] for the long sizes, whose backward is not implemented yet.
-    fn check_backward_supported(&self) -> Result<()> {
-        if is_long(self.log2_n) {
-            return Err(Error::Unsupported {
-                what: "fft_size",
-                value: self.fft_size() as u64,
-                expected: format!(
-                    "a size with a backward: the long-size backward (fft_size {} ..= {}) is not implemented yet; \
-                     backward supports fft_size ≤ {}",
-                    1u64 << LONG_MIN_LOG2_N,
-                    1u64 << LONG_MAX_LOG2_N,
-                    1u64 << MAX_LOG2_N
-                ),
-            });
-        }
-        Ok(())
     }
 
     /// The overlap checks of a forward call (`y` against `u`, the kernel operand and the gates,
@@ -871,16 +894,14 @@ mod tests {
     }
 
     #[test]
-    fn long_backward_is_unsupported_with_a_reason() {
+    fn long_backward_allocates_no_workspace() {
         for log2_n in MIN_LOG2_N..=MAX_LOG2_N {
-            plan(log2_n).check_backward_supported().unwrap();
+            assert!(plan(log2_n).backward_workspace_bytes(2, 3) > 0);
         }
+        // The long sizes' backward runs through the plan's workspace.
         for log2_n in LONG_MIN_LOG2_N..=LONG_MAX_LOG2_N {
-            let e = plan(log2_n).check_backward_supported().unwrap_err();
-            assert!(matches!(e, Error::Unsupported { what: "fft_size", value, .. } if value == 1 << log2_n), "{e}");
-            let text = e.to_string();
-            assert!(text.contains("not implemented yet") && text.contains("65536 ..= 8388608"), "{text}");
             assert_eq!(plan(log2_n).backward_workspace_bytes(2, 3), 0);
+            assert_eq!(plan(log2_n).backward_workspace_bytes(usize::MAX, usize::MAX), 0);
         }
     }
 
@@ -981,9 +1002,9 @@ mod tests {
         // Prepare and dk per size; forward and backward per size for bf16, split bf16 and f16.
         assert_eq!(names.len(), 8 * (2 + 2 * 3));
         assert!(names.contains(&"fftconv_fwd_n4096_bf16") && names.contains(&"fftconv_dk_n32768"));
-        // Then the long sizes' passes: in (bf16, f16, f32) and out (bf16, f16) per size, mid and
-        // mid-prepare once.
-        assert_eq!(kernel_names().len(), names.len() + 8 * 5 + 2);
+        // Then the long sizes' passes: in and out (bf16, f16, f32) per size; mid, mid-prepare,
+        // mid-spectrum, mid-product and sum-dk once.
+        assert_eq!(kernel_names().len(), names.len() + 8 * 6 + 5);
     }
 
     #[test]
@@ -1006,6 +1027,10 @@ mod tests {
             (LongPass::Mid, DType::BF16, 2),
             (LongPass::MidPrepare, DType::F32, 2),
             (LongPass::Out, DType::F16, 3),
+            (LongPass::Out, DType::F32, 3),
+            (LongPass::MidSpectrum, DType::F32, 1),
+            (LongPass::MidProduct, DType::F32, 3),
+            (LongPass::DkSum, DType::F32, 2),
         ] {
             let name = pass.entry_name(20, dtype).expect("entry");
             let entry = crate::PTX_SM90.split(&format!(".entry {name}(")).nth(1).expect("entry present");

@@ -231,8 +231,8 @@ pub(crate) unsafe fn fftconv_dk(
 ///   `cfg.shared_mem_bytes` (`LONG_OUTER_SHARED_BYTES`), and the grid is
 ///   `params.pairs · long_column_groups(log2 N)` blocks;
 /// - `x` holds `params.batch · params.heads · params.len` elements; `gate` is 0 or holds as
-///   many, non-zero exactly when `FLAG_IN_GATE` is set; `FLAG_VECTOR` is set only when every
-///   `(B, H, L)` pointer of the call is 16-byte aligned and `params.len % 8 == 0`;
+///   many, non-zero exactly when `FLAG_IN_GATE` is set; `FLAG_VECTOR` is set only when `x`
+///   and `gate` are 16-byte aligned and `params.len % 8 == 0`;
 /// - `params.pair0 + params.pairs ≤ params.heads · ⌈params.batch / 2⌉` and `params.pairs ≤
 ///   long_pairs_per_launch(log2 N)`; `workspace` holds `params.pairs · long_pair_bytes(log2 N)`
 ///   bytes and overlaps no other buffer;
@@ -291,14 +291,15 @@ pub(crate) unsafe fn fftconv_long_mid(
 /// `gate`) into the positions below `params.len` of the rows of pairs `params.pair0 ..`.
 ///
 /// # Safety
-/// - `f` is the *out* kernel for `N = 2^params.log2_n` and `y`'s element type, its maximum
-///   dynamic shared memory attribute admits `cfg.shared_mem_bytes` (`LONG_OUTER_SHARED_BYTES`),
-///   and the grid is `params.pairs · long_column_groups(log2 N)` blocks;
-/// - `workspace` holds the rows of a *mid* launch with the same `params`, queued before this one
-///   on the same stream;
+/// - `f` is the *out* kernel for `N = 2^params.log2_n` and `y`'s element type (bf16, f16, or f32
+///   for the backward's `dk` partials), its maximum dynamic shared memory attribute admits
+///   `cfg.shared_mem_bytes` (`LONG_OUTER_SHARED_BYTES`), and the grid is
+///   `params.pairs · long_column_groups(log2 N)` blocks;
+/// - `workspace` holds `params.pairs` rows written by a *mid* launch (`fftconv_long_mid` or
+///   `fftconv_long_mid_product`) queued before this one on the same stream;
 /// - `y` holds `params.batch · params.heads · params.len` elements and overlaps no other buffer;
 ///   `gate` is 0 or holds as many, non-zero exactly when `FLAG_OUT_GATE` is set; `FLAG_VECTOR`
-///   as for [`fftconv_long_in`];
+///   is set only when `y` and `gate` are 16-byte aligned and `params.len % 8 == 0`;
 /// - all buffers stay alive until the stream has run the launch.
 pub(crate) unsafe fn fftconv_long_out(
     stream: &CudaStream,
@@ -314,5 +315,104 @@ pub(crate) unsafe fn fftconv_long_out(
     builder.arg(&workspace).arg(&gate).arg(&y).arg(&params);
     // SAFETY: the caller's contract above matches the kernel's.
     unsafe { builder.launch(cfg) }?;
+    Ok(())
+}
+
+/// Launches `fftconv_long_mid_spectrum(z, params)`: replaces each of workspace rows
+/// `0 .. params.pairs` (written by an *in* launch with the same pairs) by its exact spectrum, in
+/// place.
+///
+/// # Safety
+/// - `f` is that kernel, its maximum dynamic shared memory attribute admits
+///   `cfg.shared_mem_bytes` (`LONG_MID_SHARED_BYTES`), and the grid is
+///   `params.pairs · 2^long_outer_log2(log2 N)` blocks;
+/// - `z` holds `params.pairs · long_pair_bytes(log2 N)` bytes written by an *in* launch queued
+///   before this one on the same stream, and overlaps no buffer another launch of the call
+///   accesses concurrently;
+/// - the buffer stays alive until the stream has run the launch.
+pub(crate) unsafe fn fftconv_long_mid_spectrum(
+    stream: &CudaStream,
+    f: &CudaFunction,
+    cfg: LaunchConfig,
+    z: DevicePtr,
+    params: LongFftParams,
+) -> Result<()> {
+    let params = ByValue(params);
+    let mut builder = stream.launch_builder(f);
+    builder.arg(&z).arg(&params);
+    // SAFETY: the caller's contract above matches the kernel's.
+    unsafe { builder.launch(cfg) }?;
+    Ok(())
+}
+
+/// Launches `fftconv_long_mid_product(dst, a, b, params)`: for each pair `q` of the launch,
+/// `dst` row `q` = the inverse row transforms of `A_q · conj(B)`, `A` the spectra in workspace
+/// `a` and `B` the same pair's row of workspace `b` (with `FLAG_B_BY_PAIR`) or the prepared kernel
+/// spectrum `b` of the pair's head (without it).
+///
+/// # Safety
+/// - `f` is that kernel, its maximum dynamic shared memory attribute admits
+///   `cfg.shared_mem_bytes` (`LONG_MID_SHARED_BYTES`), and the grid is
+///   `params.pairs · 2^long_outer_log2(log2 N)` blocks;
+/// - `a` (and `b` with `FLAG_B_BY_PAIR`) holds `params.pairs · long_pair_bytes(log2 N)` bytes of
+///   spectra written by `fftconv_long_mid_spectrum` launches queued before this one on the same
+///   stream; without the flag `b` holds `prepared_len(params.heads, N)` f32 of a complete
+///   prepared spectrum for this `N`, and `params.pair0 + params.pairs ≤ params.heads ·
+///   ⌈params.batch / 2⌉`;
+/// - `dst` holds as many bytes as `a` and is `a`, `b` or a buffer overlapping neither;
+/// - all buffers stay alive until the stream has run the launch.
+pub(crate) unsafe fn fftconv_long_mid_product(
+    stream: &CudaStream,
+    f: &CudaFunction,
+    cfg: LaunchConfig,
+    dst: DevicePtr,
+    a: DevicePtr,
+    b: DevicePtr,
+    params: LongFftParams,
+) -> Result<()> {
+    let params = ByValue(params);
+    let mut builder = stream.launch_builder(f);
+    builder.arg(&dst).arg(&a).arg(&b).arg(&params);
+    // SAFETY: the caller's contract above matches the kernel's.
+    unsafe { builder.launch(cfg) }?;
+    Ok(())
+}
+
+/// Launches `sum_dk_partials(partials, dk, params)`: `dk[h·Lk + m] += Σ partials[q·Lk + m]` over
+/// the launch's pairs `q` (in increasing `q`) whose head is `h`, with `Lk = params.len`.
+///
+/// # Safety
+/// - `f` is that kernel and the grid is `heads_spanned · ⌈Lk / 256⌉` blocks of 256 threads
+///   without dynamic shared memory (`heads_spanned` the heads of pairs `params.pair0 ..
+///   params.pair0 + params.pairs`, `⌈params.batch / 2⌉` pairs per head);
+/// - `partials` holds `params.pairs · Lk` f32 written before this launch on the same stream;
+/// - `dk` holds `params.heads · Lk` f32, was zeroed (or accumulated by the earlier groups'
+///   launches) in stream order, and overlaps no other buffer;
+/// - both buffers stay alive until the stream has run the launch.
+pub(crate) unsafe fn sum_dk_partials(
+    stream: &CudaStream,
+    f: &CudaFunction,
+    cfg: LaunchConfig,
+    partials: DevicePtr,
+    dk: DevicePtr,
+    params: LongFftParams,
+) -> Result<()> {
+    let params = ByValue(params);
+    let mut builder = stream.launch_builder(f);
+    builder.arg(&partials).arg(&dk).arg(&params);
+    // SAFETY: the caller's contract above matches the kernel's.
+    unsafe { builder.launch(cfg) }?;
+    Ok(())
+}
+
+/// Queues a memset of `bytes` bytes at `ptr` to zero on `stream`.
+///
+/// # Safety
+/// `ptr .. ptr + bytes` lies inside one live allocation of the stream's device that stays alive
+/// until the stream has run the memset, and no other work accesses it concurrently.
+pub(crate) unsafe fn zero_bytes(stream: &CudaStream, ptr: DevicePtr, bytes: usize) -> Result<()> {
+    stream.context().bind_to_thread()?;
+    // SAFETY: the caller's contract above.
+    unsafe { cudarc::driver::result::memset_d8_async(ptr, 0, bytes, stream.cu_stream()) }?;
     Ok(())
 }

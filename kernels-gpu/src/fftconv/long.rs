@@ -14,7 +14,8 @@
 
 use super::*;
 use flashfftconv_abi::fftconv::{
-    long_column_groups, long_columns_log2, long_outer_log2, LongFftParams, LONG_INNER_LOG2, LONG_TILE_LOG2,
+    long_column_groups, long_columns_log2, long_outer_log2, LongFftParams, FLAG_B_BY_PAIR, LONG_INNER_LOG2,
+    LONG_TILE_LOG2,
 };
 
 /// Chunks of 8 values in an *in*/*out* tile per thread.
@@ -113,6 +114,72 @@ unsafe fn store_complex8(at: *mut f32, re: &[f32; 8], im: &[f32; 8], e: i32) {
     }
 }
 
+/// [`long_mid`] modes.
+pub const MID_CONV: u32 = 0;
+/// See [`long_mid`].
+pub const MID_PREPARE: u32 = 1;
+/// See [`long_mid`].
+pub const MID_SPECTRUM: u32 = 2;
+
+/// Stores a lane's four spectrum values `2^e · (re, im)` (32 contiguous bytes at `at`, in
+/// [`spectrum_index`] order); returns their largest component magnitude.
+///
+/// # Safety
+/// `at` is 16-byte aligned with 8 writable f32.
+#[inline(always)]
+unsafe fn store_spectrum4(at: *mut f32, re: &[f32; 4], im: &[f32; 4], e: i32) -> f32 {
+    let mut w = [0u32; 8];
+    let mut mx = 0.0f32;
+    for i in 0..4 {
+        let (a, b) = (scale_pow2(re[i], e), scale_pow2(im[i], e));
+        mx = mx.max(a.abs()).max(b.abs());
+        w[2 * i] = a.to_bits();
+        w[2 * i + 1] = b.to_bits();
+    }
+    // SAFETY: guaranteed by the caller.
+    unsafe {
+        device::store_16b(at as *mut u8, [w[0], w[1], w[2], w[3]]);
+        device::store_16b(at.add(4) as *mut u8, [w[4], w[5], w[6], w[7]]);
+    }
+    mx
+}
+
+/// How pass *out* writes 8 values of a row: `y[row + 8·chunk + i] = v[i] · gate[…]` (no gate
+/// if null) at positions below `len`.
+pub trait OutRow: Sized {
+    /// # Safety
+    /// As `store_chunk`: `y` (and `gate`) hold the row; `vector` as in `load_chunk`.
+    unsafe fn store_row_chunk(y: *mut Self, gate: *const Self, row: u64, chunk: u32, len: u32, vector: bool, v: [f32; 8]);
+}
+
+macro_rules! out_row_16bit {
+    ($($t:ty),*) => {$(
+        impl OutRow for $t {
+            #[inline(always)]
+            unsafe fn store_row_chunk(y: *mut Self, gate: *const Self, row: u64, chunk: u32, len: u32, vector: bool, v: [f32; 8]) {
+                // SAFETY: forwarded.
+                unsafe { store_chunk::<$t>(y, gate, row, chunk, len, vector, v) }
+            }
+        }
+    )*};
+}
+out_row_16bit!(crate::element::Bf16, crate::element::F16);
+
+impl OutRow for f32 {
+    #[inline(always)]
+    unsafe fn store_row_chunk(y: *mut Self, gate: *const Self, row: u64, chunk: u32, len: u32, _vector: bool, v: [f32; 8]) {
+        let start = chunk * 8;
+        for (i, x) in v.iter().enumerate() {
+            let pos = start + i as u32;
+            if pos < len {
+                let at = (row + pos as u64) as usize;
+                // SAFETY: guaranteed by the caller; `pos < len`.
+                unsafe { *y.add(at) = if gate.is_null() { *x } else { *x * *gate.add(at) } };
+            }
+        }
+    }
+}
+
 /// Largest magnitude in `v`.
 #[inline(always)]
 fn max_abs(v: &[[f32; 8]; 2]) -> f32 {
@@ -188,19 +255,22 @@ pub unsafe fn long_in<E: Element, const LOG2_N: u32>(x: *const E, gate: *const E
     }
 }
 
-/// Pass *mid* (`PREPARE = false`): row `j` of a pair's workspace row is transformed,
-/// multiplied by the kernel spectrum's row `j`, inverted and written back, exact.
-/// With `PREPARE`, the rows are the kernel's (one head per "pair"): the exact spectrum is
-/// stored in `prepared` and each head's largest component magnitude is max-reduced into
-/// `prepared[H·2N + h]` (zeroed by the host before).
+/// Pass *mid*, by `MODE`:
+/// * [`MID_CONV`]: row `j` of a pair's workspace row is transformed, multiplied by the kernel
+///   spectrum's row `j`, inverted and written back, exact;
+/// * [`MID_PREPARE`]: the rows are the kernel's (one head per "pair"): the exact spectrum is
+///   stored in `prepared` and each head's largest component magnitude is max-reduced into
+///   `prepared[H·2N + h]` (zeroed by the host before);
+/// * [`MID_SPECTRUM`]: the row's exact spectrum replaces it in the workspace (`prepared`
+///   unused).
 ///
 /// # Safety
 /// `z` holds `p.pairs` workspace rows written by pass *in*; `prepared` a prepared spectrum of
 /// `p.heads` heads for `N = 2^p.log2_n` (written by the `PREPARE` launches of the same heads
-/// before, or, with `PREPARE`, to be written); grid `p.pairs · N₁`, block `THREADS`, shared
+/// before, or, with `MID_PREPARE`, to be written); grid `p.pairs · N₁`, block `THREADS`, shared
 /// memory `LONG_MID_SHARED_BYTES`.
 #[inline(always)]
-pub unsafe fn long_mid<const PREPARE: bool>(z: *mut f32, prepared: *mut f32, p: LongFftParams) {
+pub unsafe fn long_mid<const MODE: u32>(z: *mut f32, prepared: *mut f32, p: LongFftParams) {
     let log2_n = p.log2_n;
     let sm = Smem::new(LONG_INNER_LOG2, true);
     let st = SlotThreads::new(LONG_INNER_LOG2);
@@ -228,26 +298,27 @@ pub unsafe fn long_mid<const PREPARE: bool>(z: *mut f32, prepared: *mut f32, p: 
     let n2 = 2u64 << log2_n;
     let spectrum = prepared.wrapping_add((h * n2 + ((j as u64) << (LONG_INNER_LOG2 + 1))) as usize);
     let head_max = prepared.wrapping_add((p.heads as u64 * n2 + h) as usize);
-    if PREPARE {
+    if MODE == MID_SPECTRUM {
+        // SAFETY: all threads between barriers; each lane writes its tile's values over the
+        // row, which every thread finished reading before the transform's first barrier.
+        unsafe {
+            forward_fft::<true, _>(&sm, LONG_INNER_LOG2, &dft16, &dft_first, |tile, re, im| {
+                let at = 2 * spectrum_index(tile.local, lane(), 0) as usize;
+                store_spectrum4(row.add(at), re, im, e - transform_scale_log2(LONG_INNER_LOG2));
+            });
+        }
+        return;
+    }
+    if MODE == MID_PREPARE {
         // SAFETY: the reduction area's maximum word, ordered by the transform's barriers.
         unsafe {
             if thread_x() == 0 {
                 device::st_shared_f32(slot_word(&sm, 3, 0), 0.0);
             }
             forward_fft::<true, _>(&sm, LONG_INNER_LOG2, &dft16, &dft_first, |tile, re, im| {
-                let e_spec = e - transform_scale_log2(LONG_INNER_LOG2);
-                let mut w = [0u32; 8];
-                let mut mx = 0.0f32;
-                for i in 0..4 {
-                    let (a, b) = (scale_pow2(re[i], e_spec), scale_pow2(im[i], e_spec));
-                    mx = mx.max(a.abs()).max(b.abs());
-                    w[2 * i] = a.to_bits();
-                    w[2 * i + 1] = b.to_bits();
-                }
-                device::atomic_max_shared_u32(slot_word(&sm, 3, 0), mx.to_bits());
                 let at = 2 * spectrum_index(tile.local, lane(), 0) as usize;
-                device::store_16b(spectrum.add(at) as *mut u8, [w[0], w[1], w[2], w[3]]);
-                device::store_16b(spectrum.add(at + 4) as *mut u8, [w[4], w[5], w[6], w[7]]);
+                let mx = store_spectrum4(spectrum.add(at), re, im, e - transform_scale_log2(LONG_INNER_LOG2));
+                device::atomic_max_shared_u32(slot_word(&sm, 3, 0), mx.to_bits());
             });
             sync_threads();
             if thread_x() == 0 {
@@ -290,7 +361,7 @@ pub unsafe fn long_mid<const PREPARE: bool>(z: *mut f32, prepared: *mut f32, p: 
 /// `z` holds `p.pairs` workspace rows; `gate` (if flagged) and `y` the `(B, H, len)` rows;
 /// grid, block and shared memory as [`long_in`].
 #[inline(always)]
-pub unsafe fn long_out<E: Element<Acc = f32>, const LOG2_N: u32>(
+pub unsafe fn long_out<E: OutRow, const LOG2_N: u32>(
     z: *const f32,
     gate: *const E,
     y: *mut E,
@@ -365,10 +436,116 @@ pub unsafe fn long_out<E: Element<Acc = f32>, const LOG2_N: u32>(
                     *x = scale_pow2(*x, e_out);
                 }
             }
-            store_chunk::<E>(y, gate, rows.first, g >> 3, p.len, vector, v[0]);
+            E::store_row_chunk(y, gate, rows.first, g >> 3, p.len, vector, v[0]);
             if let Some(second) = rows.second {
-                store_chunk::<E>(y, gate, second, g >> 3, p.len, vector, v[1]);
+                E::store_row_chunk(y, gate, second, g >> 3, p.len, vector, v[1]);
             }
         }
     }
+}
+
+/// Backward row pass: `dst_row = iFFT_row(A · conj(B))` for row `j` of pair `q`, where `A` is
+/// the spectrum row in `a` (from [`MID_SPECTRUM`]) and `B` the spectrum row of the same pair
+/// in `b` (with `FLAG_B_BY_PAIR`) or of the pair's head in the prepared kernel spectrum `b`.
+/// Exact f32 out; `dst` may be `a` or `b` (each block reads its rows before writing its row).
+///
+/// # Safety
+/// `a`, `dst` (and `b` by pair) hold `p.pairs` workspace rows; `b` by head a prepared spectrum
+/// of `p.heads` heads; grid `p.pairs · N₁`, block `THREADS`, shared memory
+/// `LONG_MID_SHARED_BYTES`.
+#[inline(always)]
+pub unsafe fn long_mid_product(dst: *mut f32, a: *const f32, b: *const f32, p: LongFftParams) {
+    let log2_n = p.log2_n;
+    let sm = Smem::new(LONG_INNER_LOG2, true);
+    let st = SlotThreads::new(LONG_INNER_LOG2);
+    let (j, q) = ((block_x() / p.pairs as u64) as u32, block_x() % p.pairs as u64);
+    let h = (p.pair0 as u64 + q) / p.pairs_per_head() as u64;
+    let n2 = 2u64 << log2_n;
+    let row_off = (q * n2 + ((j as u64) << (LONG_INNER_LOG2 + 1))) as usize;
+    let by_pair = p.flags & FLAG_B_BY_PAIR != 0;
+    let a_row = a.wrapping_add(row_off);
+    let b_row = if by_pair { b.wrapping_add(row_off) } else { b.wrapping_add((h * n2) as usize + row_off - (q * n2) as usize) };
+    // Largest magnitudes: of A's row, and of B's row (or the head's, kept with the spectrum).
+    let (mut ma, mut mb) = (0.0f32, 0.0f32);
+    for k in 0..ROW_CHUNKS_PER_THREAD {
+        let c = st.index + k * THREADS;
+        // SAFETY: 8 complex values of the rows.
+        unsafe {
+            ma = ma.max(max_abs(&load_complex8(a_row.add(16 * c as usize))));
+            if by_pair {
+                mb = mb.max(max_abs(&load_complex8(b_row.add(16 * c as usize))));
+            }
+        }
+    }
+    // SAFETY: all threads; the reduction area (each call ends with a barrier).
+    let e_a = norm_exponent(unsafe { slot_max(&sm, &st, ma) });
+    let mb = if by_pair {
+        // SAFETY: as above.
+        unsafe { slot_max(&sm, &st, mb) }
+    } else {
+        // SAFETY: the head's maximum, after its spectrum.
+        unsafe { *b.wrapping_add((p.heads as u64 * n2 + h) as usize) }
+    };
+    let sigma = pow2(-norm_exponent(mb));
+    // The product enters the planes where the last forward stage would have left it.
+    let g_last = stage(LONG_INNER_LOG2, num_stages(LONG_INNER_LOG2) - 1);
+    let mut t = thread_x() >> 5;
+    while t < (1 << (LONG_INNER_LOG2 - 7)) {
+        let (addr, _) = tile_address(&sm, LONG_INNER_LOG2, g_last, 0, t);
+        // SAFETY: a lane's four spectrum values of both rows (32 bytes each).
+        let (av, bv) = unsafe { (load_spectrum4(a_row, t), load_spectrum4(b_row, t)) };
+        let (mut re, mut im) = ([0.0f32; 4], [0.0f32; 4]);
+        for e in 0..4 {
+            let x = (scale_pow2(av[e].0, -e_a), scale_pow2(av[e].1, -e_a));
+            (re[e], im[e]) = times_kernel::<true>(x, sigma, bv[e]);
+        }
+        // SAFETY: this warp's tile of the planes (nothing else touches them yet).
+        unsafe { store_tile::<true>(&sm, g_last, addr, &re, &im) };
+        t += WARPS;
+    }
+    let (dft16, dft_first) = (Dft::new(4), Dft::new(LONG_INNER_LOG2 % 4));
+    // SAFETY: all threads; starts with a barrier after the tiles above.
+    unsafe { inverse_fft::<true>(&sm, LONG_INNER_LOG2, &dft16, &dft_first) };
+    sync_threads();
+    let e_out = e_a - transform_scale_log2(LONG_INNER_LOG2) - log2_pow2(sigma);
+    let dst_row = dst.wrapping_add(row_off);
+    for k in 0..ROW_CHUNKS_PER_THREAD {
+        let c = st.index + k * THREADS;
+        // SAFETY: a chunk of the planes after the barrier; 8 complex values of this block's row
+        // (all reads of `a` and `b` happened before the barriers above).
+        unsafe {
+            let (re, im) = (read_chunk::<true>(&sm, 8 * c, 0), read_chunk::<true>(&sm, 8 * c, 1));
+            store_complex8(dst_row.add(16 * c as usize), &re, &im, e_out);
+        }
+    }
+}
+
+/// `dk[h·Lk + m] += Σ partials[q·Lk + m]` over the launch's pairs `q` of head `h`, in
+/// increasing `q` (deterministic). Block `h_local · ⌈Lk/THREADS⌉ + chunk`.
+///
+/// # Safety
+/// `partials` holds `p.pairs` rows of `p.len` f32, `dk` `p.heads` rows; grid
+/// `heads_spanned · ⌈Lk/THREADS⌉`, block `THREADS`.
+#[inline(always)]
+pub unsafe fn sum_dk_partials(partials: *const f32, dk: *mut f32, p: LongFftParams) {
+    let lk = p.len as u64;
+    let chunks = lk.div_ceil(THREADS as u64);
+    let pph = p.pairs_per_head() as u64;
+    let h = p.pair0 as u64 / pph + block_x() / chunks;
+    let m = (block_x() % chunks) * THREADS as u64 + thread_x() as u64;
+    if m >= lk || h >= p.heads as u64 {
+        return;
+    }
+    let (first, end) = (p.pair0 as u64, p.pair0 as u64 + p.pairs as u64);
+    let q0 = (h * pph).max(first);
+    let q1 = ((h + 1) * pph).min(end);
+    let mut sum = 0.0f32;
+    let mut pair = q0;
+    while pair < q1 {
+        // SAFETY: row `pair − pair0` of the partials, `m < Lk`.
+        sum += unsafe { *partials.add(((pair - first) * lk + m) as usize) };
+        pair += 1;
+    }
+    // SAFETY: `h < H`, `m < Lk`.
+    unsafe { *dk.add((h * lk + m) as usize) += sum };
 }

@@ -1,5 +1,5 @@
-//! The long sizes (`N = 65536 … 8388608`): `prepare` and `forward` as three passes through the
-//! plan's workspace (`flashfftconv_abi::fftconv`, "Long sizes", describes the passes).
+//! The long sizes (`N = 65536 … 8388608`): `prepare`, `forward` and `backward` as passes through
+//! the plan's workspace (`flashfftconv_abi::fftconv`, "Long sizes", describes the passes).
 //!
 //! The `H · ⌈B/2⌉` row pairs (head-major, as on chip; for `prepare`, the `H` rows of `k`) are
 //! taken in launch groups of at most [`long_pairs_per_launch`] pairs, the workspace's capacity.
@@ -7,26 +7,45 @@
 //! for `prepare`, *mid-prepare* writing the spectrum instead) and, for `forward`, *out*
 //! (workspace → `y`). Every launch of a call is queued on the caller's stream while the call
 //! holds the workspace's lock and its cudarc write guard.
+//!
+//! `backward` takes groups of at most [`long_backward_pairs_per_launch`] pairs `P`, the workspace
+//! split as `W1` (`P` rows), `W2` (`P` rows) and `P` partial `dk` rows of `Lk` f32
+//! ([`backward_layout`]). With `z = in_gate ⊙ u` and `dv = out_gate ⊙ dy`, per group:
+//! 1. *in* (`u`, `in_gate`) → `W1`, *mid-spectrum*: `W1 = FFT(z)`;
+//! 2. *in* (`dy`, `out_gate`) → `W2`, *mid-spectrum*: `W2 = FFT(dv)`;
+//! 3. *mid-product* by pair: `W1` = rows of `iFFT(W2 · conj W1)` (the correlations of `dv` and `z`);
+//! 4. *mid-product* with the kernel: `W2` = rows of `iFFT(W2 · conj K)` (`dz`);
+//! 5. *out* (`W2`, gate `in_gate`) → `du`; with `d_in_gate`, *out* (`W2`, gate `u`) → `d_in_gate`;
+//! 6. *out* in f32 (`W1`, the real part of each pair: both rows' correlations summed) → the
+//!    partials, one row per pair;
+//! 7. *sum-dk*: `dk[h] += Σ partials` of the group's pairs of head `h`, in pair order (`dk` is
+//!    zeroed before the first group: the sum over the batch is in a fixed order, deterministic);
+//! 8. with `d_out_gate`, the forward's passes with `dy` as the output gate:
+//!    `d_out_gate = dy ⊙ conv(z, k)`.
 
-use super::{kernel_device_ptr, raw_ptr, shared_memory_message, FftConv, FftElement, FftInput, Gates, KernelInput};
+use super::{
+    kernel_device_ptr, raw_ptr, shared_memory_message, vector_flag, FftConv, FftConvGrads, FftElement, FftInput, Gates,
+    KernelInput,
+};
 use crate::checks::grid_x;
 use crate::context::Gpu;
 use crate::error::{Error, Result};
-use crate::launch::{self, DevicePtr, FftConvForwardPtrs};
+use crate::launch::{self, DevicePtr, FftConvBackwardPtrs, FftConvForwardPtrs};
 use cudarc::driver::{
     CudaFunction, CudaSlice, CudaStream, CudaView, CudaViewMut, DevicePtr as _, DevicePtrMut as _, LaunchConfig,
 };
 use flashfftconv_abi::fftconv::{
-    long_column_groups, long_outer_log2, long_pairs_per_launch, prepared_len, FftConvParams, LongFftParams, LongPass,
-    LONG_MAX_LOG2_N, LONG_MID_SHARED_BYTES, LONG_MIN_LOG2_N, LONG_OUTER_SHARED_BYTES, THREADS,
+    long_backward_pairs_per_launch, long_column_groups, long_outer_log2, long_pair_bytes, long_pairs_per_launch,
+    prepared_len, FftConvParams, LongFftParams, LongPass, FLAG_B_BY_PAIR, FLAG_IN_GATE, FLAG_OUT_GATE, LONG_MAX_LOG2_N,
+    LONG_MID_SHARED_BYTES, LONG_MIN_LOG2_N, LONG_OUTER_SHARED_BYTES, THREADS,
 };
 use flashfftconv_abi::DType;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// Every pass with the dtypes the host launches it for: *in* for the data dtypes and f32 (the
-/// kernel `k`), *out* for the data dtypes, *mid* and *mid-prepare* once (their names do not depend
-/// on the dtype).
-const PASS_DTYPES: [(LongPass, DType); 7] = [
+/// kernel `k`), *out* for the data dtypes and f32 (the backward's `dk` partials), the *mid*
+/// passes and *sum-dk* once (their names do not depend on the dtype).
+const PASS_DTYPES: [(LongPass, DType); 11] = [
     (LongPass::In, DType::BF16),
     (LongPass::In, DType::F16),
     (LongPass::In, DType::F32),
@@ -34,15 +53,24 @@ const PASS_DTYPES: [(LongPass, DType); 7] = [
     (LongPass::MidPrepare, DType::F32),
     (LongPass::Out, DType::BF16),
     (LongPass::Out, DType::F16),
+    (LongPass::Out, DType::F32),
+    (LongPass::MidSpectrum, DType::F32),
+    (LongPass::MidProduct, DType::F32),
+    (LongPass::DkSum, DType::F32),
 ];
 
-/// Dynamic shared memory of a pass's launches.
+/// Dynamic shared memory of a pass's launches (*sum-dk* uses none).
 pub(super) const fn pass_shared_bytes(pass: LongPass) -> u32 {
     match pass {
         LongPass::In | LongPass::Out => LONG_OUTER_SHARED_BYTES,
-        LongPass::Mid | LongPass::MidPrepare => LONG_MID_SHARED_BYTES,
+        LongPass::Mid | LongPass::MidPrepare | LongPass::MidSpectrum | LongPass::MidProduct => LONG_MID_SHARED_BYTES,
+        LongPass::DkSum => 0,
     }
 }
+
+/// Values of `dk` one *sum-dk* block sums (one per thread).
+const DK_SUM_BLOCK: u64 = 256;
+const _: () = assert!(THREADS as u64 == DK_SUM_BLOCK);
 
 /// Fails when a long pass needs more dynamic shared memory per block than `limit` bytes.
 pub(super) fn check_shared_memory(log2_n: u32, limit: u64) -> Result<()> {
@@ -101,11 +129,21 @@ pub(super) fn launch_groups(total: u32, per_launch: u64) -> impl Iterator<Item =
 
 /// The launch configuration of a pass over `pairs` pairs for `N = 2^log2_n`: grid
 /// `pairs · long_column_groups` for *in* and *out*, `pairs · N₁` for the *mid* passes (computed
-/// in `u64`, checked against the grid limit).
+/// in `u64`, checked against the grid limit). *sum-dk*'s grid is not per pair:
+/// [`dk_sum_config`].
 pub(super) fn pass_config(pass: LongPass, log2_n: u32, pairs: u32) -> Result<LaunchConfig> {
     let per_pair = match pass {
         LongPass::In | LongPass::Out => long_column_groups(log2_n) as u64,
-        LongPass::Mid | LongPass::MidPrepare => 1u64 << long_outer_log2(log2_n),
+        LongPass::Mid | LongPass::MidPrepare | LongPass::MidSpectrum | LongPass::MidProduct => {
+            1u64 << long_outer_log2(log2_n)
+        }
+        LongPass::DkSum => {
+            return Err(Error::Unsupported {
+                what: "long pass",
+                value: pairs as u64,
+                expected: "a pass with a grid per pair (sum_dk_partials: dk_sum_config)".into(),
+            });
+        }
     };
     Ok(LaunchConfig {
         grid_dim: (grid_x(pairs as u64 * per_pair)?, 1, 1),
@@ -117,6 +155,102 @@ pub(super) fn pass_config(pass: LongPass, log2_n: u32, pairs: u32) -> Result<Lau
 /// The parameters of one launch group of a call with parameters `p` (its flags included).
 pub(super) fn group_params(p: &FftConvParams, log2_n: u32, (pair0, pairs): (u32, u32)) -> LongFftParams {
     LongFftParams { batch: p.batch, heads: p.heads, len: p.len, flags: p.flags, log2_n, pair0, pairs, reserved: 0 }
+}
+
+/// The launch configuration of *sum-dk* for a backward group with parameters `lp` (`lp.len` =
+/// `Lk`): `heads_spanned · ⌈Lk / 256⌉` blocks of 256 threads, no dynamic shared memory, where
+/// `heads_spanned` counts the heads of pairs `lp.pair0 .. lp.pair0 + lp.pairs` (`lp.pairs ≥ 1`).
+pub(super) fn dk_sum_config(lp: &LongFftParams) -> Result<LaunchConfig> {
+    let per_head = lp.pairs_per_head().max(1) as u64;
+    let first = lp.pair0 as u64 / per_head;
+    let last = (lp.pair0 as u64 + lp.pairs.max(1) as u64 - 1) / per_head;
+    let chunks = (lp.len as u64).div_ceil(DK_SUM_BLOCK);
+    Ok(LaunchConfig {
+        grid_dim: (grid_x((last - first + 1) * chunks)?, 1, 1),
+        block_dim: (THREADS, 1, 1),
+        shared_mem_bytes: pass_shared_bytes(LongPass::DkSum),
+    })
+}
+
+/// Where one backward launch group of `pairs` pairs keeps its rows in the workspace (byte
+/// offsets): `W1` at 0 (`pairs` rows of `long_pair_bytes`), `W2` after it, then the `dk`
+/// partials (`pairs · Lk` f32); `end` is the bytes used.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct BackwardLayout {
+    /// Offset of `W2`.
+    pub w2: u64,
+    /// Offset of the partials.
+    pub partials: u64,
+    /// Bytes used.
+    pub end: u64,
+}
+
+/// The [`BackwardLayout`] of a group of `pairs` pairs for `N = 2^log2_n` and `Lk = kernel_len`.
+pub(super) fn backward_layout(log2_n: u32, pairs: u32, kernel_len: u32) -> BackwardLayout {
+    let rows = pairs as u64 * long_pair_bytes(log2_n);
+    BackwardLayout { w2: rows, partials: 2 * rows, end: 2 * rows + pairs as u64 * kernel_len as u64 * 4 }
+}
+
+/// The parameters of every launch of one backward group.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct BackwardGroupParams {
+    /// *in* of `u` with `in_gate` (steps 1 and 8), also *mid* of step 8.
+    pub in_u: LongFftParams,
+    /// *in* of `dy` with `out_gate` (as the pass's input gate).
+    pub in_dy: LongFftParams,
+    /// *mid-spectrum* (no flags).
+    pub spectrum: LongFftParams,
+    /// *mid-product* by pair (`FLAG_B_BY_PAIR`).
+    pub product_by_pair: LongFftParams,
+    /// *mid-product* with the kernel spectrum (no flags).
+    pub product_kernel: LongFftParams,
+    /// *out* into `du` with `in_gate` (as the pass's output gate).
+    pub out_du: LongFftParams,
+    /// *out* into `d_in_gate` with `u` as the gate.
+    pub out_d_in_gate: LongFftParams,
+    /// *out* in f32 into the partials: `batch = 1`, `heads = pairs`, `len = Lk`, pairs `0 ..`.
+    pub out_partials: LongFftParams,
+    /// *sum-dk*: the group with `len = Lk`, no flags.
+    pub dk_sum: LongFftParams,
+    /// *out* into `d_out_gate` with `dy` as the gate.
+    pub out_d_out_gate: LongFftParams,
+}
+
+/// The parameters of the launches of backward group `group` of a call with shape `p` (its flags
+/// are ignored) and buffers `ptrs` (0 for absent gates and gradients): gate flags from the gates
+/// each pass reads, `FLAG_VECTOR` from the `(B, H, L)` pointers each pass reads or writes.
+pub(super) fn backward_group_params(
+    p: &FftConvParams,
+    log2_n: u32,
+    group: (u32, u32),
+    ptrs: &FftConvBackwardPtrs,
+) -> BackwardGroupParams {
+    let base = group_params(&FftConvParams { flags: 0, ..*p }, log2_n, group);
+    let with = |flags: u32| LongFftParams { flags, ..base };
+    let gate = |ptr: DevicePtr, flag: u32| if ptr != 0 { flag } else { 0 };
+    let vector = |ptrs: &[DevicePtr]| vector_flag(p.len, ptrs);
+    let FftConvBackwardPtrs { u, in_gate, out_gate, dy, du, d_in_gate, d_out_gate, .. } = *ptrs;
+    BackwardGroupParams {
+        in_u: with(gate(in_gate, FLAG_IN_GATE) | vector(&[u, in_gate])),
+        in_dy: with(gate(out_gate, FLAG_IN_GATE) | vector(&[dy, out_gate])),
+        spectrum: with(0),
+        product_by_pair: with(FLAG_B_BY_PAIR),
+        product_kernel: with(0),
+        out_du: with(gate(in_gate, FLAG_OUT_GATE) | vector(&[du, in_gate])),
+        out_d_in_gate: with(FLAG_OUT_GATE | vector(&[d_in_gate, u])),
+        out_partials: LongFftParams {
+            batch: 1,
+            heads: group.1,
+            len: p.kernel_len,
+            flags: 0,
+            log2_n,
+            pair0: 0,
+            pairs: group.1,
+            reserved: 0,
+        },
+        dk_sum: LongFftParams { len: p.kernel_len, ..with(0) },
+        out_d_out_gate: with(FLAG_OUT_GATE | vector(&[d_out_gate, dy])),
+    }
 }
 
 impl FftConv {
@@ -233,6 +367,122 @@ impl FftConv {
         Ok(())
     }
 
+    /// [`FftConv::backward`] at a long size, after its shape, length, gradient and device checks
+    /// (`p` holds the validated shape, flags zero). The passes per launch group are listed in the
+    /// module docs.
+    // The arguments are `backward`'s plus its validated parameters.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn long_backward<T: FftElement>(
+        &self,
+        gpu: &Gpu,
+        stream: &Arc<CudaStream>,
+        x: FftInput<'_, '_, T>,
+        kernel: KernelInput<'_, '_>,
+        gates: Gates<'_, '_, T>,
+        dy: &CudaView<'_, T>,
+        grads: FftConvGrads<'_, '_, T>,
+        p: FftConvParams,
+    ) -> Result<()> {
+        let pairs = total_pairs(p.batch, p.heads)?;
+        let kernels = LongBackwardKernels::load(self, gpu, T::DTYPE)?;
+        let prepare = match kernel {
+            KernelInput::Raw { .. } => Some(LongPrepareKernels::load(self, gpu)?),
+            KernelInput::Prepared(_) => None,
+        };
+        let dk_bytes = p.heads as u64 * p.kernel_len as u64 * 4;
+        let dk_bytes = usize::try_from(dk_bytes).map_err(|_| Error::Unsupported {
+            what: "dk bytes",
+            value: dk_bytes,
+            expected: format!("≤ {}", usize::MAX),
+        })?;
+
+        let FftConvGrads { du, dk, d_in_gate, d_out_gate } = grads;
+        let (u_ptr, _u_sync) = x.u.device_ptr(stream);
+        let in_gate = gates.in_gate.map(|g| g.device_ptr(stream));
+        let out_gate = gates.out_gate.map(|g| g.device_ptr(stream));
+        let (dy_ptr, _dy_sync) = dy.device_ptr(stream);
+        let (kernel_ptr, _kernel_sync) = kernel_device_ptr(&kernel, stream);
+        let (du_ptr, _du_sync) = du.device_ptr_mut(stream);
+        let (dk_ptr, _dk_sync) = dk.device_ptr_mut(stream);
+        let d_in_gate = d_in_gate.map(|d| d.device_ptr_mut(stream));
+        let d_out_gate = d_out_gate.map(|d| d.device_ptr_mut(stream));
+        let mut ptrs = FftConvBackwardPtrs {
+            u: u_ptr,
+            in_gate: raw_ptr(&in_gate),
+            out_gate: raw_ptr(&out_gate),
+            dy: dy_ptr,
+            prepared: kernel_ptr,
+            du: du_ptr,
+            d_in_gate: raw_ptr(&d_in_gate),
+            d_out_gate: raw_ptr(&d_out_gate),
+            workspace: 0,
+        };
+        self.check_backward_overlaps::<T>(&kernel, &ptrs, dk_ptr, &p)?;
+
+        let mut workspace = self.lock_workspace()?;
+        let (workspace_ptr, _workspace_sync) = workspace.device_ptr_mut(stream);
+        ptrs.workspace = workspace_ptr;
+        // SAFETY: dk holds H · Lk f32 (checked by `backward`), its write guard lives until the end
+        // of this function; it overlaps no other buffer of the call (checked above).
+        unsafe { launch::zero_bytes(stream, dk_ptr, dk_bytes) }?;
+        let temporary = match &prepare {
+            // SAFETY: `kernel_ptr` is the raw `k`, checked to hold H · Lk f32; its guard and the
+            // workspace's live until the end of this function, after the launches are queued.
+            Some(kernels) => Some(unsafe {
+                self.queue_long_prepare(stream, kernels, kernel_ptr, p.heads, p.kernel_len, workspace_ptr)
+            }?),
+            None => None,
+        };
+        let temporary_ptr = temporary.as_ref().map(|t| t.device_ptr(stream));
+        ptrs.prepared = temporary_ptr.as_ref().map_or(kernel_ptr, |(ptr, _)| *ptr);
+
+        let k = &kernels;
+        for group in launch_groups(pairs, long_backward_pairs_per_launch(self.log2_n)) {
+            let gp = backward_group_params(&p, self.log2_n, group, &ptrs);
+            let layout = backward_layout(self.log2_n, group.1, p.kernel_len);
+            let (w1, w2, partials) = (workspace_ptr, workspace_ptr + layout.w2, workspace_ptr + layout.partials);
+            let outer = pass_config(LongPass::In, self.log2_n, group.1)?;
+            let rows = pass_config(LongPass::MidSpectrum, self.log2_n, group.1)?;
+            let dk_cfg = dk_sum_config(&gp.dk_sum)?;
+            // SAFETY: the kernels match T and N and their shared-memory limits were raised to the
+            // configs' sizes (≤ the device's opt-in limit, checked by `new`), with the grids the
+            // passes take for the group's pairs (`dk_sum_config` for sum-dk); u, dy, the given
+            // gates, du and the requested gate gradients hold B · H · L elements and dk H · Lk
+            // f32 (checked by `backward`); each pass's gate flag matches the gate it is given
+            // and its FLAG_VECTOR was derived from the very pointers it reads and writes
+            // (`backward_group_params`); the group lies inside the H · ⌈B/2⌉ pairs and holds at
+            // most `long_backward_pairs_per_launch` of them, so W1, W2 and the partials
+            // (`backward_layout`, end ≤ LONG_WORKSPACE_BYTES) fit this plan's workspace, locked,
+            // and are disjoint; every launch of the call is queued in order on one stream, each
+            // reading what the earlier ones wrote (in → spectrum → product → out → sum-dk; the
+            // step-8 passes reuse W1 after the partials were written from it); dk was zeroed
+            // above on this stream; `ptrs.prepared` is a spectrum of H heads for N (checked, or
+            // queued just before on this stream); the outputs overlap no input nor each other
+            // (checked); the guards keep every buffer's stream tracking until after the launches.
+            unsafe {
+                launch::fftconv_long_in(stream, &k.input, outer, ptrs.u, ptrs.in_gate, w1, gp.in_u)?;
+                launch::fftconv_long_mid_spectrum(stream, &k.spectrum, rows, w1, gp.spectrum)?;
+                launch::fftconv_long_in(stream, &k.input, outer, ptrs.dy, ptrs.out_gate, w2, gp.in_dy)?;
+                launch::fftconv_long_mid_spectrum(stream, &k.spectrum, rows, w2, gp.spectrum)?;
+                launch::fftconv_long_mid_product(stream, &k.product, rows, w1, w2, w1, gp.product_by_pair)?;
+                launch::fftconv_long_mid_product(stream, &k.product, rows, w2, w2, ptrs.prepared, gp.product_kernel)?;
+                launch::fftconv_long_out(stream, &k.output, outer, w2, ptrs.in_gate, ptrs.du, gp.out_du)?;
+                if ptrs.d_in_gate != 0 {
+                    launch::fftconv_long_out(stream, &k.output, outer, w2, ptrs.u, ptrs.d_in_gate, gp.out_d_in_gate)?;
+                }
+                launch::fftconv_long_out(stream, &k.partials, outer, w1, 0, partials, gp.out_partials)?;
+                launch::sum_dk_partials(stream, &k.dk_sum, dk_cfg, partials, dk_ptr, gp.dk_sum)?;
+                if ptrs.d_out_gate != 0 {
+                    launch::fftconv_long_in(stream, &k.input, outer, ptrs.u, ptrs.in_gate, w1, gp.in_u)?;
+                    launch::fftconv_long_mid(stream, &k.mid, rows, w1, ptrs.prepared, gp.in_u)?;
+                    let d_out = gp.out_d_out_gate;
+                    launch::fftconv_long_out(stream, &k.output, outer, w1, ptrs.dy, ptrs.d_out_gate, d_out)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Allocates a prepared spectrum for `heads` heads in stream order, zeroes its per-head max
     /// slots, and queues, per launch group of heads, the *in* pass (f32, from `k_ptr`) and the
     /// *mid-prepare* pass writing the group's spectra.
@@ -312,10 +562,39 @@ impl LongPrepareKernels {
     }
 }
 
+/// The passes of a long-size backward for one data dtype.
+struct LongBackwardKernels {
+    /// *in* for the data dtype (`u`, `dy`).
+    input: CudaFunction,
+    /// *mid* (the forward's, for `d_out_gate`).
+    mid: CudaFunction,
+    spectrum: CudaFunction,
+    product: CudaFunction,
+    /// *out* for the data dtype (`du`, the gate gradients).
+    output: CudaFunction,
+    /// *out* in f32 (the `dk` partials).
+    partials: CudaFunction,
+    dk_sum: CudaFunction,
+}
+
+impl LongBackwardKernels {
+    fn load(conv: &FftConv, gpu: &Gpu, dtype: DType) -> Result<Self> {
+        Ok(LongBackwardKernels {
+            input: conv.long_function(gpu, LongPass::In, dtype)?,
+            mid: conv.long_function(gpu, LongPass::Mid, dtype)?,
+            spectrum: conv.long_function(gpu, LongPass::MidSpectrum, dtype)?,
+            product: conv.long_function(gpu, LongPass::MidProduct, dtype)?,
+            output: conv.long_function(gpu, LongPass::Out, dtype)?,
+            partials: conv.long_function(gpu, LongPass::Out, DType::F32)?,
+            dk_sum: conv.long_function(gpu, LongPass::DkSum, DType::F32)?,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use flashfftconv_abi::fftconv::{long_pair_bytes, FLAG_IN_GATE, FLAG_OUT_GATE, FLAG_VECTOR, LONG_WORKSPACE_BYTES};
+    use flashfftconv_abi::fftconv::{FLAG_VECTOR, LONG_WORKSPACE_BYTES};
 
     #[test]
     fn launch_groups_cover_every_pair_once() {
@@ -335,6 +614,8 @@ mod tests {
         assert_eq!(last, (u32::MAX - 3, 3));
         assert_eq!(launch_groups(u32::MAX, 4).count() as u64, (u32::MAX as u64).div_ceil(4));
     }
+
+    use flashfftconv_abi::fftconv::{FLAG_IN_GATE, FLAG_OUT_GATE};
 
     #[test]
     fn every_group_fits_the_workspace() {
@@ -372,13 +653,141 @@ mod tests {
         // 8M: N₁ = 512, C = 16: 1024 in/out blocks per pair.
         assert_eq!(pass_config(LongPass::Out, 23, 4).expect("config").grid_dim, (4096, 1, 1));
         assert_eq!(pass_config(LongPass::MidPrepare, 23, 4).expect("config").grid_dim, (2048, 1, 1));
+        // The backward's mid passes take the mid grid; sum-dk has its own.
+        for pass in [LongPass::MidSpectrum, LongPass::MidProduct] {
+            let cfg = pass_config(pass, 16, 10).expect("config");
+            assert_eq!((cfg.grid_dim, cfg.shared_mem_bytes), ((40, 1, 1), LONG_MID_SHARED_BYTES));
+        }
+        assert!(matches!(pass_config(LongPass::DkSum, 16, 10), Err(Error::Unsupported { .. })));
         // The largest launch of any size stays far below the grid limit.
         for log2_n in LONG_MIN_LOG2_N..=LONG_MAX_LOG2_N {
             let pairs = long_pairs_per_launch(log2_n) as u32;
-            for pass in [LongPass::In, LongPass::Mid, LongPass::MidPrepare, LongPass::Out] {
+            for pass in [
+                LongPass::In,
+                LongPass::Mid,
+                LongPass::MidPrepare,
+                LongPass::Out,
+                LongPass::MidSpectrum,
+                LongPass::MidProduct,
+            ] {
                 assert!(pass_config(pass, log2_n, pairs).expect("config").grid_dim.0 <= 1 << 20);
             }
         }
+    }
+
+    fn backward_params(batch: u32, heads: u32, kernel_len: u32, (pair0, pairs): (u32, u32)) -> LongFftParams {
+        LongFftParams { batch, heads, len: kernel_len, flags: 0, log2_n: 20, pair0, pairs, reserved: 0 }
+    }
+
+    #[test]
+    fn dk_sum_grid_spans_the_groups_heads() {
+        let grid = |lp: LongFftParams| {
+            let cfg = dk_sum_config(&lp).expect("config");
+            assert_eq!((cfg.block_dim, cfg.shared_mem_bytes), ((256, 1, 1), 0));
+            cfg.grid_dim.0
+        };
+        // B = 3: 2 pairs per head. Pairs 0..6 are heads 0..3; Lk = 1000: 4 blocks per head.
+        assert_eq!(grid(backward_params(3, 3, 1000, (0, 6))), 3 * 4);
+        // A group starting and ending inside heads: pairs 3..6 are heads 1 (pair 3) and 2.
+        assert_eq!(grid(backward_params(3, 3, 1000, (3, 3))), 2 * 4);
+        // One pair (8M: one pair per group), Lk = 256 and 257.
+        assert_eq!(grid(backward_params(3, 1, 256, (1, 1))), 1);
+        assert_eq!(grid(backward_params(3, 1, 257, (1, 1))), 2);
+        // B = 1 and 2: one pair per head; B = 9: 5 per head, a group of 204 pairs from pair 0
+        // spans heads 0 ..= 40, the next from 204 heads 40 ..= 81.
+        assert_eq!(grid(backward_params(1, 300, 1, (0, 204))), 204);
+        assert_eq!(grid(backward_params(2, 300, 1, (204, 96))), 96);
+        assert_eq!(grid(backward_params(9, 100, 1, (0, 204))), 41);
+        assert_eq!(grid(backward_params(9, 100, 1, (204, 204))), 42);
+        // The largest: u32::MAX heads of one pair each, Lk = 8M, checked against the grid limit.
+        let lp = backward_params(1, u32::MAX, 1 << 23, (0, 1));
+        assert_eq!(grid(lp), 1 << 15);
+    }
+
+    #[test]
+    fn backward_groups_fit_the_workspace() {
+        for log2_n in LONG_MIN_LOG2_N..=LONG_MAX_LOG2_N {
+            let per_launch = long_backward_pairs_per_launch(log2_n);
+            assert!(per_launch >= 1 && per_launch < long_pairs_per_launch(log2_n));
+            // Lk = N is the largest partial row.
+            for (pair0, pairs) in launch_groups(3 * per_launch as u32 + 1, per_launch) {
+                let layout = backward_layout(log2_n, pairs, 1 << log2_n);
+                assert!(layout.end <= LONG_WORKSPACE_BYTES, "{log2_n} {pair0}");
+                assert_eq!(layout.w2, pairs as u64 * long_pair_bytes(log2_n));
+                assert_eq!(layout.partials, 2 * layout.w2);
+                // Rows and partials start 16-byte aligned (the workspace itself is 256-byte).
+                assert!(layout.w2.is_multiple_of(256) && layout.partials.is_multiple_of(256));
+            }
+        }
+        // 64K: 20 · 64K bytes per pair, 204 pairs; 8M: one pair per group.
+        assert_eq!(long_backward_pairs_per_launch(16), 204);
+        assert_eq!(long_backward_pairs_per_launch(23), 1);
+        assert_eq!(
+            backward_layout(16, 2, 5),
+            BackwardLayout { w2: 2 << 19, partials: 4 << 19, end: (4 << 19) + 2 * 5 * 4 }
+        );
+    }
+
+    fn backward_ptrs(aligned: bool, gates: bool, gate_grads: bool) -> FftConvBackwardPtrs {
+        let at = |i: u64, given: bool| if given { (i << 20) + if aligned { 0 } else { 2 } } else { 0 };
+        FftConvBackwardPtrs {
+            u: at(1, true),
+            in_gate: at(2, gates),
+            out_gate: at(3, gates),
+            dy: at(4, true),
+            prepared: 5 << 20,
+            du: at(6, true),
+            d_in_gate: at(7, gate_grads),
+            d_out_gate: at(8, gate_grads),
+            workspace: 9 << 20,
+        }
+    }
+
+    #[test]
+    fn backward_passes_get_their_own_flags() {
+        let p = FftConvParams {
+            batch: 3,
+            heads: 7,
+            len: 70000,
+            kernel_len: 5000,
+            flags: FLAG_VECTOR | FLAG_IN_GATE,
+            chunks: 0,
+            pairs_per_chunk: 0,
+            reserved: 0,
+        };
+        let gp = backward_group_params(&p, 17, (8, 4), &backward_ptrs(true, true, true));
+        let call = group_params(&FftConvParams { flags: 0, ..p }, 17, (8, 4));
+        let with = |flags| LongFftParams { flags, ..call };
+        let (v, ig, og) = (FLAG_VECTOR, FLAG_IN_GATE, FLAG_OUT_GATE);
+        assert_eq!(gp.in_u, with(ig | v));
+        assert_eq!(gp.in_dy, with(ig | v)); // out_gate is the in pass's input gate
+        assert_eq!((gp.spectrum, gp.product_kernel), (with(0), with(0)));
+        assert_eq!(gp.product_by_pair, with(FLAG_B_BY_PAIR));
+        assert_eq!(gp.out_du, with(og | v));
+        assert_eq!(gp.out_d_in_gate, with(og | v));
+        assert_eq!(gp.out_d_out_gate, with(og | v));
+        assert_eq!(gp.dk_sum, LongFftParams { len: 5000, ..with(0) });
+        // The partials: one "head" per pair of the group, rows of Lk f32 from pair 0.
+        assert_eq!(
+            gp.out_partials,
+            LongFftParams { batch: 1, heads: 4, len: 5000, flags: 0, log2_n: 17, pair0: 0, pairs: 4, reserved: 0 }
+        );
+        assert_eq!(gp.out_partials.pairs_per_head(), 1);
+
+        // No gates: no gate flags (d_in_gate / d_out_gate are not launched then).
+        let gp = backward_group_params(&p, 17, (8, 4), &backward_ptrs(true, false, false));
+        assert_eq!((gp.in_u, gp.in_dy, gp.out_du), (with(v), with(v), with(v)));
+        // Misaligned pointers or L % 8 ≠ 0: no vector path, per pass.
+        let gp = backward_group_params(&p, 17, (8, 4), &backward_ptrs(false, true, true));
+        assert_eq!((gp.in_u, gp.in_dy, gp.out_du, gp.out_d_in_gate), (with(ig), with(ig), with(og), with(og)));
+        let odd = FftConvParams { len: 70001, ..p };
+        let gp = backward_group_params(&odd, 17, (8, 4), &backward_ptrs(true, true, true));
+        assert_eq!(gp.in_u.flags, ig);
+        // Only the pass whose pointer is misaligned loses the vector path.
+        let mut ptrs = backward_ptrs(true, true, true);
+        ptrs.d_in_gate += 2;
+        let gp = backward_group_params(&p, 17, (8, 4), &ptrs);
+        assert_eq!((gp.out_d_in_gate.flags, gp.out_du.flags, gp.in_u.flags), (og, og | v, ig | v));
     }
 
     #[test]
@@ -426,9 +835,18 @@ mod tests {
     #[test]
     fn long_kernel_names() {
         let names = kernel_names();
-        // Per size: in (bf16, f16, f32) and out (bf16, f16); mid and mid-prepare once.
-        assert_eq!(names.len(), 8 * 5 + 2);
-        for name in ["fftconv_long_in_n65536_f32", "fftconv_long_out_n8388608_bf16", "fftconv_long_mid_prepare"] {
+        // Per size: in and out (bf16, f16, f32); mid, mid-prepare, mid-spectrum, mid-product and
+        // sum-dk once.
+        assert_eq!(names.len(), 8 * 6 + 5);
+        for name in [
+            "fftconv_long_in_n65536_f32",
+            "fftconv_long_out_n8388608_bf16",
+            "fftconv_long_out_n65536_f32",
+            "fftconv_long_mid_prepare",
+            "fftconv_long_mid_spectrum",
+            "fftconv_long_mid_product",
+            "sum_dk_partials",
+        ] {
             assert!(names.contains(&name), "{name}");
         }
     }
