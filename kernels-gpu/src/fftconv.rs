@@ -374,13 +374,22 @@ fn cmul(a: (f32, f32), b: (f32, f32)) -> (f32, f32) {
     (fmaf32(a.0, b.0, -(a.1 * b.1)), fmaf32(a.0, b.1, a.1 * b.0))
 }
 
-/// f16 pairs of `(lo, hi)` and, with `SPLIT`, of their rounding remainders.
+/// log2 of the factor the low parts of split values are stored with: `x − f16(x)` is about
+/// 2⁻¹¹ of `x`, so without it the low parts of values below 2⁻³ fall into f16's subnormals
+/// (spacing 2⁻²⁴) and lose bits. That happened for sparse data, whose transforms shrink by
+/// 2⁻² per radix-16 stage (one value of L = 1 in N = 8K ends near 2⁻¹⁰: only ~3 bits of low
+/// part, ≈ 2⁻¹⁴ relative), and failed f16 at `L = 1` by up to 8.7× the floor.
+const LO_SHIFT: i32 = 11;
+
+/// f16 pairs of `(lo, hi)` and, with `SPLIT`, of their rounding remainders times
+/// `2^LO_SHIFT`.
 #[inline(always)]
 fn split_pack(lo: f32, hi: f32) -> (u32, u32) {
     let h = device::pack_f16x2(lo, hi);
     let back_lo = device::f16_to_f32(h as u16);
     let back_hi = device::f16_to_f32((h >> 16) as u16);
-    (h, device::pack_f16x2(lo - back_lo, hi - back_hi))
+    let up = pow2(LO_SHIFT);
+    (h, device::pack_f16x2((lo - back_lo) * up, (hi - back_hi) * up))
 }
 
 /// Shared-memory address this lane gives `ldmatrix`/`stmatrix` for tile `local` of `slot` in
@@ -493,16 +502,22 @@ unsafe fn run_stage<const SPLIT: bool, const INV: bool, F: FnMut(&Tile, &mut [f3
             im[u] = device::mma_f16(a_im_re, xr, [0.0; 4]);
             im[u] = device::mma_f16(&dft.re, xi, im[u]);
             if SPLIT {
+                // The cross terms (data low part × matrix, matrix low part × data), both
+                // scaled by `2^LO_SHIFT`, in their own accumulators.
                 let (lr, li) = ([lo[u][0], lo[u][1]], [lo[u][2], lo[u][3]]);
-                re[u] = device::mma_f16(&dft.re, lr, re[u]);
-                re[u] = device::mma_f16(a_re_im, li, re[u]);
-                im[u] = device::mma_f16(a_im_re, lr, im[u]);
-                im[u] = device::mma_f16(&dft.re, li, im[u]);
-                // The matrix's low part times the data's high part.
-                re[u] = device::mma_f16(&dft.re_lo, xr, re[u]);
-                re[u] = device::mma_f16(a_re_im_lo, xi, re[u]);
-                im[u] = device::mma_f16(a_im_re_lo, xr, im[u]);
-                im[u] = device::mma_f16(&dft.re_lo, xi, im[u]);
+                let mut re_lo = device::mma_f16(&dft.re, lr, [0.0; 4]);
+                re_lo = device::mma_f16(a_re_im, li, re_lo);
+                let mut im_lo = device::mma_f16(a_im_re, lr, [0.0; 4]);
+                im_lo = device::mma_f16(&dft.re, li, im_lo);
+                re_lo = device::mma_f16(&dft.re_lo, xr, re_lo);
+                re_lo = device::mma_f16(a_re_im_lo, xi, re_lo);
+                im_lo = device::mma_f16(a_im_re_lo, xr, im_lo);
+                im_lo = device::mma_f16(&dft.re_lo, xi, im_lo);
+                let down = pow2(-LO_SHIFT);
+                for e in 0..4 {
+                    re[u][e] = fmaf32(re_lo[e], down, re[u][e]);
+                    im[u][e] = fmaf32(im_lo[e], down, im[u][e]);
+                }
             }
         }
         for u in 0..TILES_AT_ONCE {
@@ -961,7 +976,7 @@ unsafe fn combine_chunk<const SPLIT: bool>(sm: &Smem, log2_n: u32, c: u32, split
         let half = |p: usize| device::f16_to_f32((sa[p][i / 2] >> (16 * (i as u32 & 1))) as u16);
         let mut a = (half(0), half(1));
         if split {
-            a = (a.0 + half(2), a.1 + half(3));
+            a = (fmaf32(half(2), pow2(-LO_SHIFT), a.0), fmaf32(half(3), pow2(-LO_SHIFT), a.1));
         }
         out[0][0][i] = a.0 + t.0;
         out[0][1][i] = a.1 + t.1;
@@ -987,9 +1002,10 @@ unsafe fn read_chunk<const SPLIT: bool>(sm: &Smem, pos: u32, part: u32) -> [f32;
     if SPLIT {
         // SAFETY: as above.
         let lo = unsafe { device::ld_shared_16b(sm.chunk(part + 2, pos)) };
+        let down = pow2(-LO_SHIFT);
         for w in 0..4 {
-            v[2 * w] += device::f16_to_f32(lo[w] as u16);
-            v[2 * w + 1] += device::f16_to_f32((lo[w] >> 16) as u16);
+            v[2 * w] = fmaf32(device::f16_to_f32(lo[w] as u16), down, v[2 * w]);
+            v[2 * w + 1] = fmaf32(device::f16_to_f32((lo[w] >> 16) as u16), down, v[2 * w + 1]);
         }
     }
     v
