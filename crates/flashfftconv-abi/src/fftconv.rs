@@ -256,7 +256,7 @@ impl FftConvKernel {
 // Long sizes (N = 64K … 8M): three passes through a global workspace.
 //
 // `N = N₁ · N₂` with `N₂ = 2^LONG_INNER_LOG2` (the row transform, on chip in one block) and
-// `N₁ = N / N₂` (the outer transform, 4 … 512). Position `n = n₁·N₂ + n₂`. The same decimation in
+// `N₁ = N / N₂` (the outer transform, 8 … 1024). Position `n = n₁·N₂ + n₂`. The same decimation in
 // frequency as on chip, split where it crosses HBM:
 // * pass *in* (`fftconv_long_in_*`): a block takes `C` columns `n₂ ∈ [c₀, c₀ + C)` of one pair
 //   (all `N₁` rows: `N₁ · C = 2^LONG_TILE_LOG2` values), applies the outer stages with their
@@ -275,7 +275,7 @@ pub const LONG_MIN_LOG2_N: u32 = 16;
 /// Largest long FFT size, log2 (8M).
 pub const LONG_MAX_LOG2_N: u32 = 23;
 /// log2 of `N₂`, the row transform of pass *mid*.
-pub const LONG_INNER_LOG2: u32 = 14;
+pub const LONG_INNER_LOG2: u32 = 13;
 /// log2 of the values an *in*/*out* block holds (`N₁` rows × `C` columns).
 pub const LONG_TILE_LOG2: u32 = 13;
 /// Bytes of the plan's workspace for long sizes: launches take as many pairs as fit.
@@ -291,7 +291,7 @@ pub const fn long_outer_log2(log2_n: u32) -> u32 {
     log2_n - LONG_INNER_LOG2
 }
 
-/// log2 `C`, the columns of an *in*/*out* block (16 at 8M, 2048 at 64K).
+/// log2 `C`, the columns of an *in*/*out* block (8 at 8M, 1024 at 64K).
 pub const fn long_columns_log2(log2_n: u32) -> u32 {
     LONG_TILE_LOG2 - long_outer_log2(log2_n)
 }
@@ -439,7 +439,7 @@ mod long_tests {
     fn long_geometry() {
         for log2_n in LONG_MIN_LOG2_N..=LONG_MAX_LOG2_N {
             let c = long_columns_log2(log2_n);
-            assert!((4..=11).contains(&c), "{log2_n}: C = 2^{c}");
+            assert!((3..=10).contains(&c), "{log2_n}: C = 2^{c}");
             assert_eq!(long_outer_log2(log2_n) + c, LONG_TILE_LOG2);
             assert_eq!((long_column_groups(log2_n) as u64) << c, 1 << LONG_INNER_LOG2);
             assert!(long_pairs_per_launch(log2_n) >= 4);
