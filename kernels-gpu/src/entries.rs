@@ -192,7 +192,12 @@ pub unsafe extern "ptx-kernel" fn fftconv_long_mid_spectrum(z: *mut f32, p: Long
 
 /// Long sizes, backward row product. # Safety: see `fftconv::long::long_mid_product`.
 #[unsafe(no_mangle)]
-pub unsafe extern "ptx-kernel" fn fftconv_long_mid_product(dst: *mut f32, a: *const f32, b: *const f32, p: LongFftParams) {
+pub unsafe extern "ptx-kernel" fn fftconv_long_mid_product(
+    dst: *mut f32,
+    a: *const f32,
+    b: *const f32,
+    p: LongFftParams,
+) {
     // SAFETY: the host's launch layer validated the buffers against `p`.
     unsafe { fftconv::long::long_mid_product(dst, a, b, p) }
 }

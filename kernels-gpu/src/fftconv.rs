@@ -313,7 +313,8 @@ fn unit_root(m: u32, log2_s: u32) -> (f32, f32) {
     let r = (4 * m) as i32 - (q << log2_s) as i32;
     let x = r as f32 * (FRAC_PI_2 * pow2(-(log2_s as i32)));
     let x2 = x * x;
-    let sin = x * fmaf32(x2, fmaf32(x2, fmaf32(x2, fmaf32(x2, 1.0 / 362880.0, -1.0 / 5040.0), 1.0 / 120.0), -1.0 / 6.0), 1.0);
+    let sin =
+        x * fmaf32(x2, fmaf32(x2, fmaf32(x2, fmaf32(x2, 1.0 / 362880.0, -1.0 / 5040.0), 1.0 / 120.0), -1.0 / 6.0), 1.0);
     let cos = fmaf32(x2, fmaf32(x2, fmaf32(x2, fmaf32(x2, 1.0 / 40320.0, -1.0 / 720.0), 1.0 / 24.0), -0.5), 1.0);
     // exp(i·(qπ/2 + x)), conjugated.
     let (c, s) = match q & 3 {
@@ -335,8 +336,11 @@ fn outer_root<const SPLIT: bool>(n: u32, log2_n: u32) -> (f32, f32) {
     }
 }
 
-/// `W_16^m = exp(−2πi·m/16)` for `m < 16`, correctly rounded to f32.
-static ROOTS_16: [(f32, f32); 16] = {
+/// `W_16^m = exp(−2πi·m/16)` for `m < 16`, correctly rounded to f32. Unmangled: a mangled
+/// symbol carries a crate hash that depends on the checkout's path, and the committed PTX must
+/// be the same wherever it is rebuilt.
+#[unsafe(no_mangle)]
+static FFTCONV_ROOTS_16: [(f32, f32); 16] = {
     const C: f32 = 0.923_879_5; // cos(π/8)
     const S: f32 = 0.382_683_43; // sin(π/8)
     const H: f32 = core::f32::consts::FRAC_1_SQRT_2;
@@ -360,11 +364,11 @@ static ROOTS_16: [(f32, f32); 16] = {
     ]
 };
 
-/// `W_r^m` for `r = 2^log2_r ≤ 16`, correctly rounded: a lookup in [`ROOTS_16`] (cheaper per
+/// `W_r^m` for `r = 2^log2_r ≤ 16`, correctly rounded: a lookup in [`FFTCONV_ROOTS_16`] (cheaper per
 /// block than `sin/cos.approx`, and exact; the per-block set-up matters at small `N`).
 #[inline(always)]
 fn radix_root(m: u32, log2_r: u32) -> (f32, f32) {
-    ROOTS_16[((m << (4 - log2_r)) & 15) as usize]
+    FFTCONV_ROOTS_16[((m << (4 - log2_r)) & 15) as usize]
 }
 
 /// `a · b` for complex `a`, `b` (as pairs).

@@ -149,7 +149,15 @@ unsafe fn store_spectrum4(at: *mut f32, re: &[f32; 4], im: &[f32; 4], e: i32) ->
 pub trait OutRow: Sized {
     /// # Safety
     /// As `store_chunk`: `y` (and `gate`) hold the row; `vector` as in `load_chunk`.
-    unsafe fn store_row_chunk(y: *mut Self, gate: *const Self, row: u64, chunk: u32, len: u32, vector: bool, v: [f32; 8]);
+    unsafe fn store_row_chunk(
+        y: *mut Self,
+        gate: *const Self,
+        row: u64,
+        chunk: u32,
+        len: u32,
+        vector: bool,
+        v: [f32; 8],
+    );
 }
 
 macro_rules! out_row_16bit {
@@ -167,7 +175,15 @@ out_row_16bit!(crate::element::Bf16, crate::element::F16);
 
 impl OutRow for f32 {
     #[inline(always)]
-    unsafe fn store_row_chunk(y: *mut Self, gate: *const Self, row: u64, chunk: u32, len: u32, _vector: bool, v: [f32; 8]) {
+    unsafe fn store_row_chunk(
+        y: *mut Self,
+        gate: *const Self,
+        row: u64,
+        chunk: u32,
+        len: u32,
+        _vector: bool,
+        v: [f32; 8],
+    ) {
         let start = chunk * 8;
         for (i, x) in v.iter().enumerate() {
             let pos = start + i as u32;
@@ -361,12 +377,7 @@ pub unsafe fn long_mid<const MODE: u32>(z: *mut f32, prepared: *mut f32, p: Long
 /// `z` holds `p.pairs` workspace rows; `gate` (if flagged) and `y` the `(B, H, len)` rows;
 /// grid, block and shared memory as [`long_in`].
 #[inline(always)]
-pub unsafe fn long_out<E: OutRow, const LOG2_N: u32>(
-    z: *const f32,
-    gate: *const E,
-    y: *mut E,
-    p: LongFftParams,
-) {
+pub unsafe fn long_out<E: OutRow, const LOG2_N: u32>(z: *const f32, gate: *const E, y: *mut E, p: LongFftParams) {
     let sm = Smem::new(LONG_TILE_LOG2, true);
     let st = SlotThreads::new(LONG_TILE_LOG2);
     let blk = TileBlock::of(&p, LOG2_N);
@@ -464,7 +475,8 @@ pub unsafe fn long_mid_product(dst: *mut f32, a: *const f32, b: *const f32, p: L
     let row_off = (q * n2 + ((j as u64) << (LONG_INNER_LOG2 + 1))) as usize;
     let by_pair = p.flags & FLAG_B_BY_PAIR != 0;
     let a_row = a.wrapping_add(row_off);
-    let b_row = if by_pair { b.wrapping_add(row_off) } else { b.wrapping_add((h * n2) as usize + row_off - (q * n2) as usize) };
+    let b_row =
+        if by_pair { b.wrapping_add(row_off) } else { b.wrapping_add((h * n2) as usize + row_off - (q * n2) as usize) };
     // Largest magnitudes: of A's row, and of B's row (or the head's, kept with the spectrum).
     let (mut ma, mut mb) = (0.0f32, 0.0f32);
     for k in 0..ROW_CHUNKS_PER_THREAD {
