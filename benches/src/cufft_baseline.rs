@@ -107,7 +107,8 @@ fn dtype_slot(dtype: DType) -> Result<usize, BoxError> {
 }
 
 impl CufftKernels {
-    /// Compiles the elementwise kernels (this module's CUDA C source) with NVRTC for `compute_90` and loads it on `stream`'s context.
+    /// Compiles the elementwise kernels (this module's CUDA C source) with NVRTC for
+    /// `compute_90` and loads them on `stream`'s context.
     /// Errs (without panicking) when libnvrtc or libcufft cannot be loaded.
     pub fn new(stream: &Arc<CudaStream>) -> Result<Self, BoxError> {
         // SAFETY: only dlopen probes; no library function is called.
