@@ -60,6 +60,23 @@ pub unsafe fn load_16b(ptr: *const u8) -> [u32; 4] {
     [a, b, c, d]
 }
 
+/// 16 bytes from global memory through the coherent path (for data this launch wrote, e.g. a
+/// thread reading back what it stored earlier).
+///
+/// # Safety
+/// `ptr` is 16-byte aligned and points to 16 readable bytes of global memory.
+#[inline(always)]
+pub unsafe fn load_16b_coherent(ptr: *const u8) -> [u32; 4] {
+    let (a, b, c, d): (u32, u32, u32, u32);
+    // SAFETY: guaranteed by the caller.
+    unsafe {
+        asm!("ld.global.v4.u32 {{{a}, {b}, {c}, {d}}}, [{p}];",
+             a = out(reg32) a, b = out(reg32) b, c = out(reg32) c, d = out(reg32) d,
+             p = in(reg64) ptr, options(readonly, nostack));
+    }
+    [a, b, c, d]
+}
+
 /// 8 bytes from global memory through the read-only path.
 ///
 /// # Safety

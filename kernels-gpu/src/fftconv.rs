@@ -31,8 +31,8 @@ use crate::element::Element;
 use core::f32::consts::{FRAC_PI_2, PI};
 use core::intrinsics::fmaf32;
 use flashfftconv_abi::fftconv::{
-    backward_scratch_offset, halves, inner_log2, pairs_per_block, planes, spectrum_index, stash_bytes, FftConvParams,
-    FLAG_IN_GATE, FLAG_OUT_GATE, FLAG_VECTOR, THREADS,
+    backward_scratch_offset, forward_rows_stash, halves, inner_log2, pairs_per_block, planes, spectrum_index,
+    stash_bytes, FftConvParams, FLAG_IN_GATE, FLAG_OUT_GATE, FLAG_VECTOR, THREADS,
 };
 
 pub mod long;
@@ -68,10 +68,17 @@ struct Smem {
 impl Smem {
     #[inline(always)]
     fn new(log2_n: u32, split: bool) -> Self {
+        Self::with_stash(log2_n, split, true)
+    }
+
+    /// As [`Smem::new`]; without `stash` (the forward's [`StashAt::Rows`]) the reduction area
+    /// follows the planes directly.
+    #[inline(always)]
+    fn with_stash(log2_n: u32, split: bool, stash: bool) -> Self {
         let base = device::dynamic_shared_base();
         let plane_bytes = pairs_per_block(log2_n) << (inner_log2(log2_n) + 1);
-        let stash = base + plane_bytes * planes(split);
-        Smem { base, plane_bytes, stash, reduce: stash + stash_bytes(log2_n) }
+        let stash_at = base + plane_bytes * planes(split);
+        Smem { base, plane_bytes, stash: stash_at, reduce: stash_at + if stash { stash_bytes(log2_n) } else { 0 } }
     }
 
     /// Address of stash chunk `pos / 8` of `plane` (0 real, 1 imaginary; split: 2 and 3 their
@@ -862,13 +869,15 @@ const LOAD_GROUP: usize = 4;
 
 /// [`input_exponent`], then, without an outer step, [`fill_planes`]: from registers when the
 /// slot's threads hold at most `held_max` (≤ [`HELD_CHUNKS`]) chunks each, so that the rows are
-/// read once.
-/// Returns the exponent and whether the planes were filled.
+/// read once. With `BY_LEN`, only the chunks below `len` count (the rest of the planes is
+/// zeroed): a causal row of `N/2` is then held where a full one would be read twice. (Without
+/// it the choice is made at compile time: the backward kernels, whose registers rose by 30 with
+/// both paths compiled.) Returns the exponent and whether the planes were filled.
 ///
 /// # Safety
 /// As [`fill_planes`].
 #[inline(always)]
-unsafe fn load_input<E: Element, const SPLIT: bool>(
+unsafe fn load_input<E: Element, const SPLIT: bool, const BY_LEN: bool>(
     sm: &Smem,
     log2_n: u32,
     st: &SlotThreads,
@@ -877,11 +886,13 @@ unsafe fn load_input<E: Element, const SPLIT: bool>(
 ) -> (i32, bool) {
     let log2_inner = inner_log2(log2_n);
     let per_thread = (1u32 << (log2_inner - 3)) / st.count;
+    let loaded = if BY_LEN { inp.len.div_ceil(8).div_ceil(st.count).min(per_thread) } else { per_thread };
     if halves(log2_n) > 1 {
         // SAFETY: forwarded.
         return (unsafe { input_exponent(sm, st, inp, held_max) }, false);
     }
-    if per_thread > held_max.min(HELD_CHUNKS) {
+    let held_cap = held_max.min(HELD_CHUNKS);
+    if loaded > held_cap {
         // SAFETY: forwarded.
         let e = unsafe { input_exponent(sm, st, inp, held_max) };
         // SAFETY: forwarded.
@@ -890,27 +901,28 @@ unsafe fn load_input<E: Element, const SPLIT: bool>(
     }
     let mut held = [[[0.0f32; 8]; 2]; HELD_CHUNKS as usize];
     for k in 0..HELD_CHUNKS {
-        if k < per_thread {
+        if k < held_cap && k < loaded {
             // SAFETY: forwarded.
             held[k as usize] = unsafe { pair_chunk(inp, st.index + k * st.count) };
         }
     }
     let mut m = 0.0f32;
-    for k in 0..HELD_CHUNKS as usize {
-        for part in 0..2 {
-            for i in 0..8 {
-                m = m.max(held[k][part][i].abs());
+    for k in 0..HELD_CHUNKS {
+        if k < held_cap {
+            for part in 0..2 {
+                for i in 0..8 {
+                    m = m.max(held[k as usize][part][i].abs());
+                }
             }
         }
     }
     // SAFETY: forwarded.
     let e = norm_exponent(unsafe { slot_max(sm, st, m) });
-    for k in 0..HELD_CHUNKS {
-        if k < per_thread {
-            let pos = (st.slot << log2_inner) + 8 * (st.index + k * st.count);
-            // SAFETY: forwarded; the planes are free after the barriers of `slot_max`.
-            unsafe { write_chunk::<SPLIT>(sm, pos, &held[k as usize], e) };
-        }
+    for k in 0..per_thread {
+        let pos = (st.slot << log2_inner) + 8 * (st.index + k * st.count);
+        let v = if k < held_cap && k < loaded { held[k as usize] } else { [[0.0; 8]; 2] };
+        // SAFETY: forwarded; the planes are free after the barriers of `slot_max`.
+        unsafe { write_chunk::<SPLIT>(sm, pos, &v, e) };
     }
     (e, true)
 }
@@ -922,6 +934,80 @@ unsafe fn load_input<E: Element, const SPLIT: bool>(
 #[inline(always)]
 fn stash_split<const SPLIT: bool>(log2_n: u32, len: u32) -> bool {
     SPLIT && (len as u64) * 4 <= 1u64 << log2_n
+}
+
+/// Where the outer step keeps the first half's result until the second half's is ready.
+#[derive(Clone, Copy)]
+enum StashAt {
+    /// The shared-memory stash; `split` as [`stash_split`].
+    Shared { split: bool },
+    /// The output rows themselves, as f16 bit patterns in their first `N'` positions, which
+    /// the recombination then overwrites (each position by the thread that stashed it). Used by
+    /// unsplit forwards with `L ≥ N'`: without the 64 KiB stash a second block fits per SM.
+    /// The second row is absent for an odd batch's last pair (whose imaginary part is not
+    /// written), both for an idle slot.
+    Rows { rows: [Option<*mut u16>; 2], vector: bool },
+}
+
+impl StashAt {
+    /// The stash of a forward that writes `y` (`rows` of it, length `len`): the rows when
+    /// [`forward_rows_stash`] allows (the launch then has no shared stash), else shared memory.
+    #[inline(always)]
+    fn forward<E, const SPLIT: bool>(log2_n: u32, len: u32, y: *mut E, rows: Option<Rows>, vector: bool) -> Self {
+        if forward_rows_stash(log2_n, SPLIT, len) {
+            let at = |offset: u64| (y as *mut u16).wrapping_add(offset as usize);
+            let rows = match rows {
+                Some(r) => [Some(at(r.first)), r.second.map(at)],
+                None => [None, None],
+            };
+            StashAt::Rows { rows, vector }
+        } else {
+            StashAt::Shared { split: stash_split::<SPLIT>(log2_n, len) }
+        }
+    }
+}
+
+/// Stores the slot's result (one transform of size `N'`) as f16 into the output rows of
+/// [`StashAt::Rows`]: chunk `c` of each part goes to positions `8c..8c + 8` of its row.
+///
+/// # Safety
+/// After the inverse transform and a barrier; the rows hold at least `N'` elements, 16-byte
+/// aligned if `vector`. Slot 0 only.
+#[inline(always)]
+unsafe fn stash_to_rows<const SPLIT: bool>(
+    sm: &Smem,
+    log2_inner: u32,
+    st: &SlotThreads,
+    rows: [Option<*mut u16>; 2],
+    vector: bool,
+) {
+    let chunks = 1u32 << (log2_inner - 3);
+    let mut c = st.index;
+    while c < chunks {
+        for (part, row) in rows.iter().enumerate() {
+            if let Some(row) = *row {
+                // SAFETY: forwarded.
+                let v = unsafe { read_chunk::<SPLIT>(sm, 8 * c, part as u32) };
+                let mut hi = [0u32; 4];
+                for i in 0..4 {
+                    hi[i] = device::pack_f16x2(v[2 * i], v[2 * i + 1]);
+                }
+                // SAFETY: positions `8c..8c + 8 ≤ N'` of the row, which holds at least `N'`.
+                unsafe {
+                    let at = row.add(8 * c as usize);
+                    if vector {
+                        device::store_16b(at as *mut u8, hi);
+                    } else {
+                        for i in 0..4 {
+                            *at.add(2 * i) = hi[i] as u16;
+                            *at.add(2 * i + 1) = (hi[i] >> 16) as u16;
+                        }
+                    }
+                }
+            }
+        }
+        c += st.count;
+    }
 }
 
 /// Copies the slot's result (one transform of size `N'`) into the stash as f16, or, when
@@ -963,14 +1049,23 @@ unsafe fn stash_result<const SPLIT: bool>(sm: &Smem, log2_inner: u32, st: &SlotT
 /// # Safety
 /// After the second half's inverse transform and a barrier.
 #[inline(always)]
-unsafe fn combine_chunk<const SPLIT: bool>(sm: &Smem, log2_n: u32, c: u32, split: bool) -> [[[f32; 8]; 2]; 2] {
+unsafe fn combine_chunk<const SPLIT: bool>(sm: &Smem, log2_n: u32, c: u32, at: StashAt) -> [[[f32; 8]; 2]; 2] {
     let log2_inner = inner_log2(log2_n);
     let mut out = [[[0.0f32; 8]; 2]; 2];
     let mut sa = [[0u32; 4]; 4];
-    // SAFETY: chunks of the planes and the stash.
+    let split = matches!(at, StashAt::Shared { split: true });
+    // SAFETY: chunks of the planes and the stash; the rows' chunk was stored by this thread.
     let (br, bi) = unsafe {
-        for plane in 0..if split { 4 } else { 2 } {
-            sa[plane as usize] = device::ld_shared_16b(sm.stash_chunk(log2_inner, plane, 8 * c, split));
+        match at {
+            StashAt::Shared { split } => {
+                for plane in 0..if split { 4 } else { 2 } {
+                    sa[plane as usize] = device::ld_shared_16b(sm.stash_chunk(log2_inner, plane, 8 * c, split));
+                }
+            }
+            StashAt::Rows { rows, vector } => {
+                sa[0] = row_chunk_bits(rows[0], c, vector);
+                sa[1] = row_chunk_bits(rows[1], c, vector);
+            }
         }
         (read_chunk::<SPLIT>(sm, 8 * c, 0), read_chunk::<SPLIT>(sm, 8 * c, 1))
     };
@@ -988,6 +1083,30 @@ unsafe fn combine_chunk<const SPLIT: bool>(sm: &Smem, log2_n: u32, c: u32, split
         out[1][1][i] = a.1 - t.1;
     }
     out
+}
+
+/// The 8 f16 bit patterns at positions `8c..8c + 8` of a [`StashAt::Rows`] row (zeros for an
+/// absent row), as stored by [`stash_to_rows`].
+///
+/// # Safety
+/// As [`stash_to_rows`]; called by the thread that stored the chunk.
+#[inline(always)]
+unsafe fn row_chunk_bits(row: Option<*mut u16>, c: u32, vector: bool) -> [u32; 4] {
+    let mut bits = [0u32; 4];
+    if let Some(row) = row {
+        // SAFETY: forwarded.
+        unsafe {
+            let at = row.add(8 * c as usize);
+            if vector {
+                bits = device::load_16b_coherent(at as *const u8);
+            } else {
+                for i in 0..4 {
+                    bits[i] = *at.add(2 * i) as u32 | (*at.add(2 * i + 1) as u32) << 16;
+                }
+            }
+        }
+    }
+    bits
 }
 
 /// The slot's result chunk `c` (8 positions) of plane pair `(part, part + 2)` in f32.
@@ -1072,6 +1191,7 @@ unsafe fn store_pair<E: Element<Acc = f32>, const SPLIT: bool, const OUTS: usize
     scale_log2: i32,
     len: u32,
     vector: bool,
+    stash: StashAt,
 ) {
     let log2_inner = inner_log2(log2_n);
     let inner_chunks = 1u32 << (log2_inner - 3);
@@ -1104,7 +1224,7 @@ unsafe fn store_pair<E: Element<Acc = f32>, const SPLIT: bool, const OUTS: usize
     } else {
         while c < inner_chunks && 8 * c < len {
             // SAFETY: forwarded.
-            let v = unsafe { combine_chunk::<SPLIT>(sm, log2_n, c, stash_split::<SPLIT>(log2_n, len)) };
+            let v = unsafe { combine_chunk::<SPLIT>(sm, log2_n, c, stash) };
             for h in 0..2u32 {
                 let chunk = c + h * inner_chunks;
                 if 8 * chunk < len {
@@ -1293,6 +1413,7 @@ unsafe fn conv_pass<
     inp: &PairInput<E>,
     (e, prefilled): (i32, bool),
     invert: bool,
+    stash: StashAt,
     dfts: (&Dft, &Dft),
     mut prefetch: P,
     mut spectrum: S,
@@ -1312,7 +1433,10 @@ unsafe fn conv_pass<
                 inverse_fft::<SPLIT>(sm, log2_inner, dfts.0, dfts.1);
                 if half + 1 < halves(log2_n) {
                     sync_threads();
-                    stash_result::<SPLIT>(sm, log2_inner, st, stash_split::<SPLIT>(log2_n, inp.len));
+                    match stash {
+                        StashAt::Shared { split } => stash_result::<SPLIT>(sm, log2_inner, st, split),
+                        StashAt::Rows { rows, vector } => stash_to_rows::<SPLIT>(sm, log2_inner, st, rows, vector),
+                    }
                 }
             }
         }
@@ -1339,7 +1463,7 @@ pub unsafe fn forward<E: Element<Acc = f32>, const LOG2_N: u32, const SPLIT: boo
     y: *mut E,
     p: FftConvParams,
 ) {
-    let sm = Smem::new(LOG2_N, SPLIT);
+    let sm = Smem::with_stash(LOG2_N, SPLIT, !forward_rows_stash(LOG2_N, SPLIT, p.len));
     let st = SlotThreads::new(LOG2_N);
     let log2_inner = inner_log2(LOG2_N);
     let slots = pairs_per_block(LOG2_N) as u64;
@@ -1348,13 +1472,14 @@ pub unsafe fn forward<E: Element<Acc = f32>, const LOG2_N: u32, const SPLIT: boo
     let (h, j) = ((pair / pph) as u32, (pair % pph) as u32);
     let rows = if h < p.heads { Some(Rows::of(&p, h, j)) } else { None };
     let vector = p.flags & FLAG_VECTOR != 0;
+    let stash = StashAt::forward::<E, SPLIT>(LOG2_N, p.len, y, rows, vector);
     let gate_in = if p.flags & FLAG_IN_GATE != 0 { in_gate } else { core::ptr::null() };
     let gate_out = if p.flags & FLAG_OUT_GATE != 0 { out_gate } else { core::ptr::null() };
     // SAFETY: the rows lie in `u`, the gates and `y`; every active slot's head spectrum is read.
     unsafe {
-        let held = if SPLIT { 2 } else { HELD_CHUNKS };
+        let held = if SPLIT || LOG2_N >= 13 { 2 } else { HELD_CHUNKS };
         let inp = PairInput { rows, x: u, gate: gate_in, len: p.len, vector };
-        let ez = load_input::<E, SPLIT>(&sm, LOG2_N, &st, &inp, held);
+        let ez = load_input::<E, SPLIT, true>(&sm, LOG2_N, &st, &inp, held);
         // The DFT fragments only after the load, so that they are not live next to its values.
         let dfts = (&Dft::new(4), &Dft::new(log2_inner % 4));
         conv_pass::<E, SPLIT, _, _, _>(
@@ -1364,6 +1489,7 @@ pub unsafe fn forward<E: Element<Acc = f32>, const LOG2_N: u32, const SPLIT: boo
             &inp,
             ez,
             true,
+            stash,
             dfts,
             |half| {
                 // Split kernels sit at the register limit of two blocks per SM: no prefetch.
@@ -1393,7 +1519,7 @@ pub unsafe fn forward<E: Element<Acc = f32>, const LOG2_N: u32, const SPLIT: boo
                 if let Some(r) = rows {
                     let (_, sigma) = head_spectrum(prepared, p.heads, LOG2_N, h);
                     let e_out = ez.0 - 2 * transform_scale_log2(log2_inner) - LOG2_N as i32 - log2_pow2(sigma);
-                    store_pair::<E, SPLIT, 1>(&sm, LOG2_N, &st, r, [(y, gate_out)], e_out, p.len, vector);
+                    store_pair::<E, SPLIT, 1>(&sm, LOG2_N, &st, r, [(y, gate_out)], e_out, p.len, vector, stash);
                 }
             },
         );
@@ -1454,6 +1580,7 @@ pub unsafe fn backward<E: Element<Acc = f32>, const LOG2_N: u32, const SPLIT: bo
     // SAFETY: the scratch rows follow the partials in the workspace.
     let scratch = unsafe { workspace.add(scratch_base as usize) } as *mut f32;
     let dfts = (&Dft::new(4), &Dft::new(log2_inner % 4));
+    let stash = StashAt::Shared { split: stash_split::<SPLIT>(LOG2_N, p.len) };
     let end = pph.min((c + 1) * p.pairs_per_chunk);
     let mut first = c * p.pairs_per_chunk;
     while first < end {
@@ -1466,7 +1593,7 @@ pub unsafe fn backward<E: Element<Acc = f32>, const LOG2_N: u32, const SPLIT: bo
         // SAFETY: the rows lie in the (B, H, L) buffers; the workspace rows are this block's.
         unsafe {
             let inp = PairInput { rows, x: u, gate: gate_in, len: p.len, vector };
-            let ez = load_input::<E, SPLIT>(&sm, LOG2_N, &st, &inp, 1);
+            let ez = load_input::<E, SPLIT, false>(&sm, LOG2_N, &st, &inp, 1);
             publish(&sm, &st, 1, ez.0);
             let want_v = !d_out.is_null();
             conv_pass::<E, SPLIT, _, _, _>(
@@ -1476,6 +1603,7 @@ pub unsafe fn backward<E: Element<Acc = f32>, const LOG2_N: u32, const SPLIT: bo
                 &inp,
                 ez,
                 want_v,
+                stash,
                 dfts,
                 // No prefetch in the backward: it costs the registers of a second block per SM.
                 |_| {},
@@ -1496,12 +1624,12 @@ pub unsafe fn backward<E: Element<Acc = f32>, const LOG2_N: u32, const SPLIT: bo
                 || {
                     if let Some(r) = rows {
                         let e_v = ez.0 - e_transforms - log2_sigma;
-                        store_pair::<E, SPLIT, 1>(&sm, LOG2_N, &st, r, [(d_out, dy)], e_v, p.len, vector);
+                        store_pair::<E, SPLIT, 1>(&sm, LOG2_N, &st, r, [(d_out, dy)], e_v, p.len, vector, stash);
                     }
                 },
             );
             let inp_dv = PairInput { rows, x: dy, gate: gate_out, len: p.len, vector };
-            let ed = load_input::<E, SPLIT>(&sm, LOG2_N, &st, &inp_dv, 1);
+            let ed = load_input::<E, SPLIT, false>(&sm, LOG2_N, &st, &inp_dv, 1);
             publish(&sm, &st, 2, ed.0);
             conv_pass::<E, SPLIT, _, _, _>(
                 &sm,
@@ -1510,6 +1638,7 @@ pub unsafe fn backward<E: Element<Acc = f32>, const LOG2_N: u32, const SPLIT: bo
                 &inp_dv,
                 ed,
                 true,
+                stash,
                 dfts,
                 |_| {},
                 |half, tile, re, im| {
@@ -1540,7 +1669,17 @@ pub unsafe fn backward<E: Element<Acc = f32>, const LOG2_N: u32, const SPLIT: bo
                 || {
                     if let Some(r) = rows {
                         let e_dz = ed.0 - e_transforms - log2_sigma;
-                        store_pair::<E, SPLIT, 2>(&sm, LOG2_N, &st, r, [(du, gate_in), (d_in, u)], e_dz, p.len, vector);
+                        store_pair::<E, SPLIT, 2>(
+                            &sm,
+                            LOG2_N,
+                            &st,
+                            r,
+                            [(du, gate_in), (d_in, u)],
+                            e_dz,
+                            p.len,
+                            vector,
+                            stash,
+                        );
                     }
                 },
             );
@@ -1661,7 +1800,9 @@ pub unsafe fn kernel_grad<const LOG2_N: u32, const SPLIT: bool>(workspace: *cons
                 }
             } else {
                 // SAFETY: after the second half's inverse and the barrier.
-                let v = unsafe { combine_chunk::<SPLIT>(&sm, LOG2_N, c, stash_split::<SPLIT>(LOG2_N, lk)) };
+                let v = unsafe {
+                    combine_chunk::<SPLIT>(&sm, LOG2_N, c, StashAt::Shared { split: stash_split::<SPLIT>(LOG2_N, lk) })
+                };
                 for e in 0..8u32 {
                     write(8 * c + e, v[0][0][e as usize]);
                     write(8 * (c + inner_chunks) + e, v[1][0][e as usize]);

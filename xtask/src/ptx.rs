@@ -44,7 +44,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use crate::util::{self, rel, Context, Result};
-use crate::{bail, nvtools, ptxas};
+use crate::{bail, nvtools, ptxas, rules};
 
 pub const TARGET: &str = "nvptx64-nvidia-cuda";
 /// The kernel crate, relative to the repository root.
@@ -271,7 +271,33 @@ pub fn build(root: &Path, target_dir: &Path) -> Result<String> {
     if entries(&ptx).is_empty() {
         bail!("{} holds no `.entry`: no kernel was exported", artifact.display());
     }
-    Ok(ptx)
+    launch_bounds(&ptx, rules::MIN_BLOCKS_PER_SM)
+}
+
+/// Adds `.maxntid threads, 1, 1` and `.minnctapersm blocks` to each named entry (between its
+/// parameter list and its body): the PTX form of `__launch_bounds__`, which Rust cannot
+/// express. Fails if a named entry is missing or its declaration has an unexpected shape.
+fn launch_bounds(ptx: &str, bounds: &[(&str, u32, u32)]) -> Result<String> {
+    let mut out = String::with_capacity(ptx.len() + 64 * bounds.len());
+    let mut pending: Option<(u32, u32)> = None;
+    let mut done = 0;
+    for line in ptx.split_inclusive('\n') {
+        let trimmed = line.trim_start();
+        if let Some(rest) = trimmed.strip_prefix(".visible .entry ").or_else(|| trimmed.strip_prefix(".entry ")) {
+            let name = rest.split(['(', ' ']).next().unwrap_or("");
+            pending = bounds.iter().find(|b| b.0 == name).map(|b| (b.1, b.2));
+        }
+        if let (Some((threads, blocks)), true) = (pending, trimmed.starts_with('{')) {
+            out.push_str(&format!(".maxntid {threads}, 1, 1\n.minnctapersm {blocks}\n"));
+            pending = None;
+            done += 1;
+        }
+        out.push_str(line);
+    }
+    if done != bounds.len() {
+        bail!("launch bounds: {} of {} named entries found in the PTX ({bounds:?})", done, bounds.len());
+    }
+    Ok(out)
 }
 
 /// The committed PTX must be a function of the sources and the pinned toolchain only.
@@ -381,6 +407,14 @@ fn relink_if_linker_changed(target_dir: &Path, linker: &Path) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn adds_launch_bounds() {
+        let ptx = ".visible .entry a(\n.param .u64 p\n)\n{\nret;\n}\n.visible .entry b(\n)\n{\n}\n";
+        let out = launch_bounds(ptx, &[("b", 256, 3)]).unwrap();
+        assert_eq!(out, ".visible .entry a(\n.param .u64 p\n)\n{\nret;\n}\n.visible .entry b(\n)\n.maxntid 256, 1, 1\n.minnctapersm 3\n{\n}\n");
+        assert!(launch_bounds(ptx, &[("c", 256, 3)]).is_err());
+    }
 
     #[test]
     fn finds_entries() {

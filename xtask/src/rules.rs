@@ -29,6 +29,28 @@ pub fn needs_tensor_cores(kernel: &str) -> bool {
     TENSOR_CORE_PREFIXES.iter().any(|p| kernel.starts_with(p))
 }
 
+/// Kernels that must fit this many blocks per SM, with the threads per block they launch with:
+/// `cargo xtask ptx` gives each the PTX directives `.maxntid` and `.minnctapersm` (CUDA C's
+/// `__launch_bounds__`), so that `ptxas` keeps their registers within `65536 / (blocks ·
+/// threads)`. Only where it was measured to pay (see docs/perf-notes.md); the ptxas check
+/// still fails if the bound makes a hot kernel spill.
+pub const MIN_BLOCKS_PER_SM: &[(&str, u32, u32)] = &[
+    ("fftconv_fwd_n256_bf16", 256, 4),
+    ("fftconv_fwd_n8192_bf16", 256, 3),
+    ("fftconv_fwd_n16384_bf16", 256, 3),
+    ("fftconv_fwd_n32768_bf16", 256, 2),
+    ("fftconv_bwd_n256_bf16", 256, 2),
+    ("fftconv_bwd_n256_bf16_split", 256, 2),
+    ("fftconv_bwd_n256_f16", 256, 2),
+    ("fftconv_bwd_n512_bf16", 256, 2),
+    ("fftconv_bwd_n1024_bf16", 256, 2),
+    ("fftconv_bwd_n2048_bf16", 256, 2),
+    ("fftconv_bwd_n2048_bf16_split", 256, 2),
+    ("fftconv_bwd_n4096_bf16", 256, 2),
+    ("fftconv_bwd_n4096_bf16_split", 256, 2),
+    ("fftconv_bwd_n4096_f16", 256, 2),
+];
+
 /// `conv1d_*, fftconv_*` for messages.
 pub fn describe(prefixes: &[&str]) -> String {
     prefixes.iter().map(|p| format!("`{p}*`")).collect::<Vec<_>>().join(", ")
@@ -45,5 +67,14 @@ mod tests {
         assert!(!is_hot("smoke_add_one"));
         assert!(needs_tensor_cores("fftconv_fwd_bf16_n4096"));
         assert!(!needs_tensor_cores("conv1d_fwd_bf16_k4"));
+    }
+
+    #[test]
+    fn occupancy_bounds_fit_the_register_file() {
+        for &(name, threads, blocks) in MIN_BLOCKS_PER_SM {
+            assert!(is_hot(name), "{name}");
+            // At least 32 registers per thread must remain (ptxas's smallest useful budget).
+            assert!(threads * blocks * 32 <= 65536, "{name}");
+        }
     }
 }

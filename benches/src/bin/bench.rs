@@ -12,6 +12,8 @@
 //! * `--no-torch`, `--no-cufft` (fftconv): skip a baseline;
 //! * `--quick`: fewer rows (conv1d: 2, fftconv: 3, fftconv --long: 2), for a smoke run;
 //! * `--dtype bf16|f16` (fftconv): only that dtype's rows;
+//! * `--len L` (fftconv, repeatable): only rows of sequence length L (for profiling one row);
+//! * `--setting causal|circular` (fftconv): only rows of that setting;
 //! * `--long` (fftconv): issue 4's long-size table instead (gated bf16, causal L = 32K … 4M,
 //!   circular N = L = 1M … 4M; measured at the B, H of `fftconv::long_table_shapes` and scaled to
 //!   B = 64, H = 768; forward and backward), JSON `fftconv-long-<device>.json`. On the GPU machine:
@@ -27,7 +29,7 @@ use std::process::{Command, ExitCode};
 
 const USAGE: &str =
     "usage: bench [--op conv1d|fftconv] [--out FILE | --out-dir DIR] [--torch-script FILE] [--no-torch] \
-                     [--no-cufft] [--quick] [--dtype bf16|f16] [--long]";
+                     [--no-cufft] [--quick] [--dtype bf16|f16] [--len L]... [--setting causal|circular] [--long]";
 
 const TIMING_NOTE: &str =
     "median of 30 CUDA-event-timed launches after 5 warm-up launches; inputs rotated across copies totalling ≥ 3× L2";
@@ -39,6 +41,8 @@ struct Args {
     script: Option<String>,
     quick: bool,
     dtype: Option<String>,
+    lens: Vec<usize>,
+    setting: Option<String>,
     torch: bool,
     cufft: bool,
     long: bool,
@@ -52,6 +56,8 @@ fn parse_args() -> Result<Args, String> {
         script: None,
         quick: false,
         dtype: None,
+        lens: Vec::new(),
+        setting: None,
         torch: true,
         cufft: true,
         long: false,
@@ -66,6 +72,11 @@ fn parse_args() -> Result<Args, String> {
             "--torch-script" => args.script = Some(value("--torch-script")?),
             "--quick" => args.quick = true,
             "--dtype" => args.dtype = Some(value("--dtype")?),
+            "--len" => {
+                let v = value("--len")?;
+                args.lens.push(v.parse().map_err(|_| format!("--len takes a length, not `{v}`"))?);
+            }
+            "--setting" => args.setting = Some(value("--setting")?),
             "--no-torch" => args.torch = false,
             "--no-cufft" => args.cufft = false,
             "--long" => args.long = true,
@@ -257,6 +268,12 @@ fn run_fftconv(gpu: &Gpu, args: &Args) -> Result<(), String> {
     };
     if let Some(dtype) = &args.dtype {
         shapes.retain(|s| s.dtype == dtype);
+    }
+    if !args.lens.is_empty() {
+        shapes.retain(|s| args.lens.contains(&s.len));
+    }
+    if let Some(setting) = &args.setting {
+        shapes.retain(|s| s.setting == setting);
     }
     let mut rows: Vec<FftConvBenchRow> = Vec::new();
     for shape in &shapes {

@@ -152,6 +152,25 @@ pub const fn shared_bytes(log2_n: u32, split: bool) -> u32 {
     pairs_per_block(log2_n) * (1 << inner_log2(log2_n)) * 2 * planes(split) + stash_bytes(log2_n) + REDUCE_BYTES
 }
 
+/// Whether a forward launch keeps the outer step's first-half result in its output rows
+/// instead of the shared stash: unsplit kernels with an outer step and `L ≥ N'`, where each
+/// row of the pair has room for its part's `N'` values (as f16 bit patterns, overwritten by the
+/// result). The launch then needs [`forward_shared_bytes`], 64 KiB less, and a second block
+/// fits per SM.
+pub const fn forward_rows_stash(log2_n: u32, split: bool, len: u32) -> bool {
+    halves(log2_n) > 1 && !split && len >= 1 << inner_log2(log2_n)
+}
+
+/// Dynamic shared memory of a forward launch: [`shared_bytes`] less the stash when
+/// [`forward_rows_stash`].
+pub const fn forward_shared_bytes(log2_n: u32, split: bool, len: u32) -> u32 {
+    if forward_rows_stash(log2_n, split, len) {
+        shared_bytes(log2_n, split) - stash_bytes(log2_n)
+    } else {
+        shared_bytes(log2_n, split)
+    }
+}
+
 /// Index (in complex elements) within a head's prepared spectrum of the spectrum value the
 /// kernels hold at tile `tile`, lane `lane`, accumulator element `elem` of the last forward
 /// stage of the on-chip transform: every thread reads its four values as 32 contiguous bytes.

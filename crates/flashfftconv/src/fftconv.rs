@@ -75,9 +75,9 @@ use cudarc::driver::{
     sys, CudaFunction, CudaSlice, CudaStream, CudaView, CudaViewMut, DevicePtr as _, DevicePtrMut as _, LaunchConfig,
 };
 use flashfftconv_abi::fftconv::{
-    backward_chunks, backward_workspace_bytes, is_long, kernel_split, pairs_per_block, prepared_len, shared_bytes,
-    FftConvKernel, FftConvParams, FLAG_IN_GATE, FLAG_OUT_GATE, FLAG_VECTOR, LONG_MAX_LOG2_N, LONG_MIN_LOG2_N,
-    LONG_WORKSPACE_BYTES, MAX_LOG2_N, MIN_LOG2_N, THREADS,
+    backward_chunks, backward_workspace_bytes, forward_shared_bytes, is_long, kernel_split, pairs_per_block,
+    prepared_len, shared_bytes, FftConvKernel, FftConvParams, FLAG_IN_GATE, FLAG_OUT_GATE, FLAG_VECTOR,
+    LONG_MAX_LOG2_N, LONG_MIN_LOG2_N, LONG_WORKSPACE_BYTES, MAX_LOG2_N, MIN_LOG2_N, THREADS,
 };
 use flashfftconv_abi::DType;
 use std::sync::{Arc, Mutex};
@@ -317,7 +317,7 @@ impl FftConv {
         let cfg = LaunchConfig {
             grid_dim: (grid_x((p.heads as u64 * p.pairs_per_head() as u64).div_ceil(self.pairs_per_block()))?, 1, 1),
             block_dim: (THREADS, 1, 1),
-            shared_mem_bytes: shared_bytes(self.log2_n, split),
+            shared_mem_bytes: forward_shared_bytes(self.log2_n, split, p.len),
         };
 
         let (u_ptr, _u_sync) = x.u.device_ptr(stream);
