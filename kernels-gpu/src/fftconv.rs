@@ -869,7 +869,7 @@ const LOAD_GROUP: usize = 4;
 
 /// [`input_exponent`], then, without an outer step, [`fill_planes`]: from registers when the
 /// slot's threads hold at most `held_max` (≤ [`HELD_CHUNKS`]) chunks each, so that the rows are
-/// read once. With `BY_LEN`, only the chunks below `len` count (the rest of the planes is
+/// read once. With `by_len` (a constant at every call), only the chunks below `len` count (the rest of the planes is
 /// zeroed): a causal row of `N/2` is then held where a full one would be read twice. (Without
 /// it the choice is made at compile time: the backward kernels, whose registers rose by 30 with
 /// both paths compiled.) Returns the exponent and whether the planes were filled.
@@ -877,16 +877,17 @@ const LOAD_GROUP: usize = 4;
 /// # Safety
 /// As [`fill_planes`].
 #[inline(always)]
-unsafe fn load_input<E: Element, const SPLIT: bool, const BY_LEN: bool>(
+unsafe fn load_input<E: Element, const SPLIT: bool>(
     sm: &Smem,
     log2_n: u32,
     st: &SlotThreads,
     inp: &PairInput<E>,
     held_max: u32,
+    by_len: bool,
 ) -> (i32, bool) {
     let log2_inner = inner_log2(log2_n);
     let per_thread = (1u32 << (log2_inner - 3)) / st.count;
-    let loaded = if BY_LEN { inp.len.div_ceil(8).div_ceil(st.count).min(per_thread) } else { per_thread };
+    let loaded = if by_len { inp.len.div_ceil(8).div_ceil(st.count).min(per_thread) } else { per_thread };
     if halves(log2_n) > 1 {
         // SAFETY: forwarded.
         return (unsafe { input_exponent(sm, st, inp, held_max) }, false);
@@ -1479,7 +1480,7 @@ pub unsafe fn forward<E: Element<Acc = f32>, const LOG2_N: u32, const SPLIT: boo
     unsafe {
         let held = if SPLIT || LOG2_N >= 13 { 2 } else { HELD_CHUNKS };
         let inp = PairInput { rows, x: u, gate: gate_in, len: p.len, vector };
-        let ez = load_input::<E, SPLIT, true>(&sm, LOG2_N, &st, &inp, held);
+        let ez = load_input::<E, SPLIT>(&sm, LOG2_N, &st, &inp, held, !SPLIT || LOG2_N <= 13);
         // The DFT fragments only after the load, so that they are not live next to its values.
         let dfts = (&Dft::new(4), &Dft::new(log2_inner % 4));
         conv_pass::<E, SPLIT, _, _, _>(
@@ -1593,7 +1594,7 @@ pub unsafe fn backward<E: Element<Acc = f32>, const LOG2_N: u32, const SPLIT: bo
         // SAFETY: the rows lie in the (B, H, L) buffers; the workspace rows are this block's.
         unsafe {
             let inp = PairInput { rows, x: u, gate: gate_in, len: p.len, vector };
-            let ez = load_input::<E, SPLIT, false>(&sm, LOG2_N, &st, &inp, 1);
+            let ez = load_input::<E, SPLIT>(&sm, LOG2_N, &st, &inp, 1, false);
             publish(&sm, &st, 1, ez.0);
             let want_v = !d_out.is_null();
             conv_pass::<E, SPLIT, _, _, _>(
@@ -1629,7 +1630,7 @@ pub unsafe fn backward<E: Element<Acc = f32>, const LOG2_N: u32, const SPLIT: bo
                 },
             );
             let inp_dv = PairInput { rows, x: dy, gate: gate_out, len: p.len, vector };
-            let ed = load_input::<E, SPLIT, false>(&sm, LOG2_N, &st, &inp_dv, 1);
+            let ed = load_input::<E, SPLIT>(&sm, LOG2_N, &st, &inp_dv, 1, false);
             publish(&sm, &st, 2, ed.0);
             conv_pass::<E, SPLIT, _, _, _>(
                 &sm,

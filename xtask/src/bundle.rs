@@ -17,8 +17,10 @@
 //! bash .device/run.sh python FILE [ARGS]      # python3 python/FILE (benches/python baselines)
 //! ```
 //!
-//! Binaries and the PTX copy are gzipped (the binaries embed the PTX and cubin; uncompressed
-//! the bundle nears the 64 MiB carry limit); run.sh unpacks a binary on first use.
+//! Binaries and the PTX copy are xz-compressed (the binaries embed the PTX and cubin:
+//! uncompressed the bundle nears the 64 MiB carry limit, gzipped it took 16 MiB, with xz 7 MiB,
+//! which leaves room for a second build to compare against); run.sh unpacks a binary on first
+//! use with python3's `lzma` (the GPU machine has python3; `xz` is not promised there).
 //! `conv1d` works in place of `fftconv` in each. Each step's output also goes to
 //! `$OUT/<step>.log` when `$OUT` is set (and the fftconv sweep's table and the bench JSON to
 //! `$OUT`). A binary that does not exist yet is skipped with a warning. The folder is replaced on each run; one that was
@@ -57,7 +59,7 @@ pub fn main(dir: Option<PathBuf>) -> Result<()> {
             let mut strip = Command::new(llvm.join("llvm-strip"));
             strip.arg("--strip-all").arg(&dest);
             util::output(&mut strip)?;
-            gzip(&dest)?;
+            compress(&dest)?;
             bundled.push(*bin);
         }
     }
@@ -71,7 +73,7 @@ pub fn main(dir: Option<PathBuf>) -> Result<()> {
             let dest = ptx_dir.join(name);
             std::fs::copy(&src, &dest).context(|| format!("cannot copy {file}"))?;
             if dest.extension().is_some_and(|e| e == "ptx") {
-                gzip(&dest)?;
+                compress(&dest)?;
             }
         } else {
             eprintln!("warning: {file} is missing (run `cargo xtask ptx` / `cargo xtask ptxas`)");
@@ -110,13 +112,14 @@ pub fn main(dir: Option<PathBuf>) -> Result<()> {
     Ok(())
 }
 
-/// Replaces `path` by `path.gz` (`gzip -9 -n`). The binaries embed the PTX and the cubin
-/// (~20 MiB each, ~5 MiB compressed), which would otherwise crowd the runner's 64 MiB carry
+/// Replaces `path` by `path.xz` (`xz -6`). The binaries embed the PTX and the cubin (~44 MiB
+/// together, ~3.5 MiB compressed), which would otherwise crowd the runner's 64 MiB carry
 /// limit; run.sh unpacks them on first use.
-fn gzip(path: &Path) -> Result<()> {
-    let mut cmd = Command::new("gzip");
-    cmd.args(["-9", "-n", "-f"]).arg(path);
-    util::output(&mut cmd)?;
+fn compress(path: &Path) -> Result<()> {
+    let mut cmd = Command::new("xz");
+    cmd.args(["-6", "-f", "-T2"]).arg(path);
+    util::output(&mut cmd)
+        .map_err(|e| util::Error(format!("{e}\n(the bundle needs `xz`: apt-get install xz-utils)")))?;
     Ok(())
 }
 
@@ -241,10 +244,12 @@ step() {
     return "$status"
 }
 
-# need BIN: unpacks ./BIN from ./BIN.gz on first use; fails if neither is there.
+# need BIN: unpacks ./BIN from ./BIN.xz on first use (python3's lzma: xz itself may be
+# missing there); fails if neither is there.
 need() {
-    if [ ! -x "./$1" ] && [ -f "./$1.gz" ]; then
-        gzip -dc "./$1.gz" > "./$1.tmp" && chmod +x "./$1.tmp" && mv "./$1.tmp" "./$1"
+    if [ ! -x "./$1" ] && [ -f "./$1.xz" ]; then
+        python3 -c 'import lzma, shutil, sys; shutil.copyfileobj(lzma.open(sys.argv[1]), open(sys.argv[2], "wb"))' \
+            "./$1.xz" "./$1.tmp" && chmod +x "./$1.tmp" && mv "./$1.tmp" "./$1"
     fi
     if [ ! -x "./$1" ]; then
         echo "run.sh: ./$1 is not in this bundle (it did not exist when \`cargo xtask bundle\` ran)" >&2

@@ -276,26 +276,34 @@ pub fn build(root: &Path, target_dir: &Path) -> Result<String> {
 
 /// Adds `.maxntid threads, 1, 1` and `.minnctapersm blocks` to each named entry (between its
 /// parameter list and its body): the PTX form of `__launch_bounds__`, which Rust cannot
-/// express. Fails if a named entry is missing or its declaration has an unexpected shape.
+/// express. A name ending in `*` names every entry with that prefix. Fails if a name matches no
+/// entry.
 fn launch_bounds(ptx: &str, bounds: &[(&str, u32, u32)]) -> Result<String> {
+    let matches = |pattern: &str, name: &str| match pattern.strip_suffix('*') {
+        Some(prefix) => name.starts_with(prefix),
+        None => name == pattern,
+    };
     let mut out = String::with_capacity(ptx.len() + 64 * bounds.len());
     let mut pending: Option<(u32, u32)> = None;
-    let mut done = 0;
+    let mut used = vec![false; bounds.len()];
     for line in ptx.split_inclusive('\n') {
         let trimmed = line.trim_start();
         if let Some(rest) = trimmed.strip_prefix(".visible .entry ").or_else(|| trimmed.strip_prefix(".entry ")) {
             let name = rest.split(['(', ' ']).next().unwrap_or("");
-            pending = bounds.iter().find(|b| b.0 == name).map(|b| (b.1, b.2));
+            pending = bounds.iter().position(|b| matches(b.0, name)).map(|i| {
+                used[i] = true;
+                (bounds[i].1, bounds[i].2)
+            });
         }
         if let (Some((threads, blocks)), true) = (pending, trimmed.starts_with('{')) {
             out.push_str(&format!(".maxntid {threads}, 1, 1\n.minnctapersm {blocks}\n"));
             pending = None;
-            done += 1;
         }
         out.push_str(line);
     }
-    if done != bounds.len() {
-        bail!("launch bounds: {} of {} named entries found in the PTX ({bounds:?})", done, bounds.len());
+    let unused: Vec<&str> = bounds.iter().zip(&used).filter(|(_, u)| !**u).map(|(b, _)| b.0).collect();
+    if !unused.is_empty() {
+        bail!("launch bounds: no PTX entry matches {unused:?}");
     }
     Ok(out)
 }
@@ -414,6 +422,8 @@ mod tests {
         let out = launch_bounds(ptx, &[("b", 256, 3)]).unwrap();
         assert_eq!(out, ".visible .entry a(\n.param .u64 p\n)\n{\nret;\n}\n.visible .entry b(\n)\n.maxntid 256, 1, 1\n.minnctapersm 3\n{\n}\n");
         assert!(launch_bounds(ptx, &[("c", 256, 3)]).is_err());
+        let both = launch_bounds(ptx, &[("a*", 128, 2)]).unwrap();
+        assert_eq!(both.matches(".minnctapersm 2").count(), 1);
     }
 
     #[test]

@@ -32,7 +32,7 @@ pub fn needs_tensor_cores(kernel: &str) -> bool {
 /// Kernels that must fit this many blocks per SM, with the threads per block they launch with:
 /// `cargo xtask ptx` gives each the PTX directives `.maxntid` and `.minnctapersm` (CUDA C's
 /// `__launch_bounds__`), so that `ptxas` keeps their registers within `65536 / (blocks ·
-/// threads)`. Only where it was measured to pay (see docs/perf-notes.md); the ptxas check
+/// threads)`. A name ending in `*` is a prefix. Only where it was measured to pay (see docs/perf-notes.md); the ptxas check
 /// still fails if the bound makes a hot kernel spill.
 pub const MIN_BLOCKS_PER_SM: &[(&str, u32, u32)] = &[
     ("fftconv_fwd_n256_bf16", 256, 4),
@@ -72,7 +72,7 @@ mod tests {
     #[test]
     fn occupancy_bounds_fit_the_register_file() {
         for &(name, threads, blocks) in MIN_BLOCKS_PER_SM {
-            assert!(is_hot(name), "{name}");
+            assert!(is_hot(name.trim_end_matches('*')), "{name}");
             // At least 32 registers per thread must remain (ptxas's smallest useful budget).
             assert!(threads * blocks * 32 <= 65536, "{name}");
         }
