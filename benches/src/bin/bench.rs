@@ -12,6 +12,7 @@
 //! * `--no-torch`, `--no-cufft` (fftconv): skip a baseline;
 //! * `--quick`: fewer rows (conv1d: 2, fftconv: 3, fftconv --long: 2), for a smoke run;
 //! * `--dtype bf16|f16` (fftconv): only that dtype's rows;
+//! * `--layout bhl|blh` (conv1d): only that layout's rows;
 //! * `--long` (fftconv): issue 4's long-size table instead (gated bf16, causal L = 32K … 4M,
 //!   circular N = L = 1M … 4M; measured at the B, H of `fftconv::long_table_shapes` and scaled to
 //!   B = 64, H = 768; forward and backward), JSON `fftconv-long-<device>.json`. On the GPU machine:
@@ -27,7 +28,7 @@ use std::process::{Command, ExitCode};
 
 const USAGE: &str =
     "usage: bench [--op conv1d|fftconv] [--out FILE | --out-dir DIR] [--torch-script FILE] [--no-torch] \
-                     [--no-cufft] [--quick] [--dtype bf16|f16] [--long]";
+                     [--no-cufft] [--quick] [--dtype bf16|f16] [--long] [--layout bhl|blh]";
 
 const TIMING_NOTE: &str =
     "median of 30 CUDA-event-timed launches after 5 warm-up launches; inputs rotated across copies totalling ≥ 3× L2";
@@ -42,6 +43,7 @@ struct Args {
     torch: bool,
     cufft: bool,
     long: bool,
+    layout: Option<String>,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -55,6 +57,7 @@ fn parse_args() -> Result<Args, String> {
         torch: true,
         cufft: true,
         long: false,
+        layout: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -69,6 +72,7 @@ fn parse_args() -> Result<Args, String> {
             "--no-torch" => args.torch = false,
             "--no-cufft" => args.cufft = false,
             "--long" => args.long = true,
+            "--layout" => args.layout = Some(value("--layout")?),
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown argument `{other}`")),
         }
@@ -153,6 +157,9 @@ fn run_conv1d(gpu: &Gpu, args: &Args) -> Result<(), String> {
         let mut shapes = conv1d::table_shapes();
         if args.quick {
             shapes.retain(|s| s.len == 4096 && s.channels == 2048);
+        }
+        if let Some(layout) = &args.layout {
+            shapes.retain(|s| s.layout == layout.as_str());
         }
         let mut rows = Vec::new();
         for shape in &shapes {
