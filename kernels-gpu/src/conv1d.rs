@@ -13,15 +13,14 @@
 //!   per warp-wide store. The window's shift `(−pad_left) mod 8` is the same for the whole
 //!   launch, so the bodies are stamped once per shift value behind one uniform `match` and
 //!   the shift is free register renaming. Warps never wait for each other (no block barrier).
-//! * `(B, L, D)`: a warp owns tiles of 128 channels × `P` positions, copies each tile's input
-//!   rows into shared memory with `cp.async` (the next tile's while it computes one), and lane
-//!   `l` computes channels `4l .. 4l + 4` in groups of `G` outputs from shared memory; the tap
-//!   count of a tap chunk is a compile-time constant (8 stamped bodies).
+//! * `(B, L, D)`: a warp owns a tile of 128 channels × `P` positions, copies its input rows
+//!   into shared memory with `cp.async`, and lane `l` computes channels `4l .. 4l + 4` in groups
+//!   of `G` outputs from shared memory; the tap count of a tap chunk is a compile-time constant
+//!   (8 stamped bodies). The weight gradient stages its items the same way.
 //!
 //! The input gradient is this forward with taps reversed and `pad_left' = K − 1 − pad_left`
-//! (`FLAG_FLIP_TAPS`). Weight and bias gradients reduce over (batch, position) into partials in
-//! a fixed order (per warp for `(B, D, L)`, per block for `(B, L, D)`, whose warps stage their
-//! items like the forward), summed by `weight_grad_reduce`: deterministic, no atomics.
+//! (`FLAG_FLIP_TAPS`). Weight and bias gradients reduce over (batch, position) into per-warp
+//! partials in a fixed order, summed by `weight_grad_reduce`: deterministic, no atomics.
 
 use crate::device::{
     block_x, block_y, dynamic_shared_base, ld_shared_16b, load_16b, st_shared_16b, thread_x, thread_y,
@@ -851,63 +850,15 @@ unsafe fn dw_blh_group<T: LaneStaged, W: Element, const G: usize, const LIVE: us
     }
 }
 
-/// A tile of the `(B, L, D)` forward: batch, first output position and first channel.
-#[derive(Clone, Copy)]
-struct BlhTile {
-    b: u64,
-    j0: i64,
-    d_tile: u64,
-}
-
-/// Tile `t` of the `(B, L, D)` forward's flattened tiles (channel tile fastest, then position
-/// tile, then batch).
-#[inline(always)]
-fn blh_tile(t: u64, channel_tiles: u64, position_tiles: u64, tile_positions: u32) -> BlhTile {
-    let (rest, channel_tile) = div_rem(t, channel_tiles);
-    let (b, position_tile) = div_rem(rest, position_tiles);
-    BlhTile {
-        b,
-        j0: (position_tile * tile_positions as u64) as i64,
-        d_tile: channel_tile * BLH_CHANNELS_PER_BLOCK as u64,
-    }
-}
-
-/// `cp.async.commit_group`: closes this thread's group of copies issued since the last one.
-#[inline(always)]
-fn cp_async_commit() {
-    // SAFETY: no operands.
-    unsafe { asm!("cp.async.commit_group;", options(nostack)) };
-}
-
-/// `cp.async.wait_group 1`: waits until at most the newest committed group is pending.
-#[inline(always)]
-fn cp_async_wait_all_but_newest() {
-    // SAFETY: no operands; orders the waited-for copies before this thread's later accesses.
-    unsafe { asm!("cp.async.wait_group 1;", options(nostack)) };
-}
-
-/// Blocks in the x dimension of the grid.
-#[inline(always)]
-fn grid_blocks() -> u32 {
-    let out: u32;
-    // SAFETY: reads a special register.
-    unsafe { asm!("mov.u32 {o}, %nctaid.x;", o = out(reg32) out, options(pure, nomem, nostack)) };
-    out
-}
-
-/// Forward / input gradient, `(B, L, D)`. Grid: any number of blocks of `(32, FWD_BLH_WARPS)`
-/// threads with [`fwd_blh_shared_bytes`] of dynamic shared memory (the host launches a
-/// multiple of the channel tiles, so that a warp keeps its channels and taps). A tile is 128
-/// channels ([`BLH_CHANNELS_PER_BLOCK`]) × `P` output positions ([`blh_tile_positions`]) of
-/// one batch; warp `v` of `V` takes tiles `v, v + V, …`; lane `l` computes channels
-/// `4l .. 4l + 4`.
+/// Forward / input gradient, `(B, L, D)`. Grid: `⌈B · ⌈len_out / P⌉ · ⌈D / 128⌉ / 4⌉` blocks of
+/// `(32, 4)` threads with [`fwd_blh_shared_bytes`] of dynamic shared memory. Warp `v` of the
+/// launch owns channel tile `v mod ⌈D / 128⌉` (128 channels) of a tile of `P` positions
+/// ([`blh_tile_positions`]); lane `l` computes channels `4l .. 4l + 4` of it.
 ///
-/// K ≤ 8: the warp copies a tile's `P + K − 1` input rows into shared memory with `cp.async`
-/// (every copy in flight at once, no registers held), and copies the next tile's rows into
-/// its second buffer while it computes this one: each lane walks groups of `G` outputs,
-/// reading its channels of the group's `G + K − 1` rows from shared memory. K > 8: each
-/// (group, tap chunk) pass stages its own `G + 7` rows, unpipelined. Warps never wait for
-/// each other.
+/// The warp stages its `P + K − 1` input rows with `cp.async` (every copy in flight at once,
+/// no registers held), then each lane walks groups of `G` outputs, reading its channels of the
+/// group's `G + K − 1` rows from shared memory. K > 8: each (group, tap chunk) pass stages its
+/// own `G + 7` rows. Warps never wait for each other.
 ///
 /// # Safety
 /// As [`forward_bhl`], with this launch shape.
@@ -925,160 +876,97 @@ pub unsafe fn forward_blh<T: LaneStaged, W: Element, const G: usize>(
     let warp = thread_y();
     let channel_tiles = p.channels.div_ceil(BLH_CHANNELS_PER_BLOCK) as u64;
     let position_tiles = p.len_out.div_ceil(tile_positions) as u64;
-    let tiles = p.batch as u64 * position_tiles * channel_tiles;
-    let warps = grid_blocks() as u64 * block_warps() as u64;
-    let mut t = block_x() * block_warps() as u64 + warp as u64;
-    if t >= tiles {
+    let v = block_x() * block_warps() as u64 + warp as u64;
+    let (rest, channel_tile) = div_rem(v, channel_tiles);
+    let (b, position_tile) = div_rem(rest, position_tiles);
+    if b >= p.batch as u64 {
         return; // the whole warp: nothing waits for it
     }
     let channels = p.channels as u64;
+    let d_tile = channel_tile * BLH_CHANNELS_PER_BLOCK as u64;
+    let d0 = d_tile + (lane as usize * LANE) as u64;
+    let active = d0 < channels;
     let flip = p.flags & FLAG_FLIP_TAPS != 0;
     let (vin, vout) = (p.flags & FLAG_INPUT_VECTOR != 0, p.flags & FLAG_OUTPUT_VECTOR != 0);
     let row_bytes = BLH_CHANNELS_PER_BLOCK * elem;
-    let buffer_bytes = fwd_blh_stage_rows(elem) * row_bytes;
-    let region = dynamic_shared_base() + warp * 2 * buffer_bytes;
+    let region = dynamic_shared_base() + warp * fwd_blh_stage_rows(elem) * row_bytes;
+    let lane_addr = region + lane * LANE as u32 * elem;
+    // SAFETY: b < B.
+    let (x_b, y_b) = unsafe {
+        (x.add((b * p.len_in as u64 * channels) as usize), y.add((b * p.len_out as u64 * channels) as usize))
+    };
+    let j0 = (position_tile * tile_positions as u64) as i64;
     let tap_chunks = p.tap_chunks();
     let single = tap_chunks == 1;
-    let batch_in = p.len_in as u64 * channels;
-    let stage_rows = tile_positions + p.taps - 1;
-    let mut tile = blh_tile(t, channel_tiles, position_tiles, tile_positions);
-    if single {
-        // SAFETY: batch tile.b of x; the buffer is this warp's (launch shape).
-        unsafe {
-            stage_blh_rows::<T>(
-                x.add((tile.b * batch_in) as usize),
-                region,
-                tile.j0 - p.pad_left as i64,
-                stage_rows,
-                tile.d_tile,
-                &p,
-                lane,
-                vin,
-            )
-        };
-        cp_async_commit();
-    }
     let mut taps = [[0.0f32; LANE]; C];
+    if single {
+        // SAFETY: batch b of x; the region is this warp's (launch shape).
+        unsafe {
+            stage_blh_rows::<T>(x_b, region, j0 - p.pad_left as i64, tile_positions + p.taps - 1, d_tile, &p, lane, vin)
+        };
+    }
     let mut bias_lane = [0.0f32; LANE];
-    // Channel tile whose taps and bias are loaded (none yet).
-    let mut loaded = u64::MAX;
-    let mut buffer = 0u32;
-    while t < tiles {
-        let next = t + warps;
-        let d0 = tile.d_tile + (lane as usize * LANE) as u64;
-        let active = d0 < channels;
+    if active {
+        // Issued while the copies are in flight.
+        // SAFETY: channels < D are read, the rest are zero.
         if single {
-            if next < tiles {
-                let n = blh_tile(next, channel_tiles, position_tiles, tile_positions);
-                // The other buffer's reads (the previous tile) ended at the barrier at the end
-                // of the last iteration.
-                // SAFETY: as above.
-                unsafe {
-                    stage_blh_rows::<T>(
-                        x.add((n.b * batch_in) as usize),
-                        region + (buffer ^ 1) * buffer_bytes,
-                        n.j0 - p.pad_left as i64,
-                        stage_rows,
-                        n.d_tile,
-                        &p,
-                        lane,
-                        vin,
-                    )
-                };
-            }
-            // An empty group when there is no next tile: the wait below then covers this tile.
-            cp_async_commit();
+            taps = unsafe { load_taps_lane(w, d0, channels, p.taps, 0, flip) };
         }
-        if tile.d_tile != loaded {
-            loaded = tile.d_tile;
-            taps = [[0.0f32; LANE]; C];
-            bias_lane = [0.0f32; LANE];
-            if active {
-                // Issued while the copies are in flight.
-                // SAFETY: channels < D are read, the rest are zero.
-                if single {
-                    taps = unsafe { load_taps_lane(w, d0, channels, p.taps, 0, flip) };
-                }
-                for (ch, slot) in bias_lane.iter_mut().enumerate() {
-                    if d0 + (ch as u64) < channels {
-                        // SAFETY: channel < D.
-                        *slot = unsafe { load_bias(bias, d0 + ch as u64, &p) };
-                    }
-                }
+        for (ch, slot) in bias_lane.iter_mut().enumerate() {
+            if d0 + (ch as u64) < channels {
+                // SAFETY: channel < D.
+                *slot = unsafe { load_bias(bias, d0 + ch as u64, &p) };
             }
         }
-        if single {
-            // This tile's group is complete; the next tile's may still be in flight.
-            cp_async_wait_all_but_newest();
-            sync_warp();
-        }
-        let tile_region = region + buffer * buffer_bytes;
-        let lane_addr = tile_region + lane * LANE as u32 * elem;
-        // SAFETY: b < B.
-        let (x_b, y_b) =
-            unsafe { (x.add((tile.b * batch_in) as usize), y.add((tile.b * p.len_out as u64 * channels) as usize)) };
-        // The group loop stays rolled (an opaque trip count): unrolled, the compiler hoists
-        // every group's shared-memory reads and needs far more registers.
-        for g in 0..opaque(tile_positions / G as u32) as usize {
-            let jg = tile.j0 + (g * G) as i64;
-            if jg >= p.len_out as i64 {
-                break; // warp-uniform
-            }
-            let mut acc = [bias_lane.map(T::Acc::from_f32); G];
-            for tc in 0..tap_chunks {
-                let live = (p.taps - tc * C as u32).min(C as u32) as usize;
-                let first_row = if single {
-                    (g * G) as u32
-                } else {
-                    // The previous pass's reads are done before the buffer is rewritten.
-                    sync_warp();
-                    let start = jg - p.pad_left as i64 + (tc as i64) * C as i64;
-                    // SAFETY: as above.
-                    unsafe {
-                        stage_blh_rows::<T>(x_b, tile_region, start, (G + live - 1) as u32, tile.d_tile, &p, lane, vin)
-                    };
-                    if active {
-                        // SAFETY: as above.
-                        taps = unsafe { load_taps_lane(w, d0, channels, p.taps, tc, flip) };
-                    }
-                    cp_async_wait_all();
-                    sync_warp();
-                    0
-                };
-                if active {
-                    let addr = lane_addr + first_row * row_bytes;
-                    // SAFETY: rows first_row .. first_row + G + live − 1 were staged (below
-                    // P + K − 1, or below G + live − 1 in a per-pass stage) and synced above.
-                    unsafe { dispatch_live!(live, fwd_blh_group::<T, G>(addr, row_bytes, &taps, &mut acc)) };
-                }
-            }
-            if active {
-                for (i, acc_row) in acc.iter().enumerate() {
-                    let j = jg + i as i64;
-                    if j < p.len_out as i64 {
-                        // SAFETY: j < len_out; d0 < D.
-                        unsafe {
-                            store_lane(
-                                y_b.add((j as u64 * channels) as usize),
-                                d0 as i64,
-                                channels as i64,
-                                vout,
-                                *acc_row,
-                            )
-                        };
-                    }
-                }
-            }
-        }
-        // This buffer's reads are done before the next iteration copies into it.
+    }
+    if single {
+        cp_async_wait_all();
         sync_warp();
-        if !single {
-            // The per-pass taps belong to the last tap chunk: reload at the next tile.
-            loaded = u64::MAX;
+    }
+    // The group loop stays rolled (an opaque trip count): unrolled, the compiler hoists every
+    // group's shared-memory reads and the kernel needs 204 registers instead of ~100.
+    for g in 0..opaque(tile_positions / G as u32) as usize {
+        let jg = j0 + (g * G) as i64;
+        if jg >= p.len_out as i64 {
+            break; // warp-uniform
         }
-        buffer ^= 1;
-        t = next;
-        tile = blh_tile(t, channel_tiles, position_tiles, tile_positions);
+        let mut acc = [bias_lane.map(T::Acc::from_f32); G];
+        for tc in 0..tap_chunks {
+            let live = (p.taps - tc * C as u32).min(C as u32) as usize;
+            let first_row = if single {
+                (g * G) as u32
+            } else {
+                // The previous pass's reads are done before the region is rewritten.
+                sync_warp();
+                let start = jg - p.pad_left as i64 + (tc as i64) * C as i64;
+                // SAFETY: as above.
+                unsafe { stage_blh_rows::<T>(x_b, region, start, (G + live - 1) as u32, d_tile, &p, lane, vin) };
+                if active {
+                    // SAFETY: as above.
+                    taps = unsafe { load_taps_lane(w, d0, channels, p.taps, tc, flip) };
+                }
+                cp_async_wait_all();
+                sync_warp();
+                0
+            };
+            if active {
+                let addr = lane_addr + first_row * row_bytes;
+                // SAFETY: rows first_row .. first_row + G + live − 1 were staged (below
+                // P + K − 1, or below G + live − 1 in a per-pass stage) and synced above.
+                unsafe { dispatch_live!(live, fwd_blh_group::<T, G>(addr, row_bytes, &taps, &mut acc)) };
+            }
+        }
+        if active {
+            for (i, acc_row) in acc.iter_mut().enumerate() {
+                let j = jg + i as i64;
+                if j < p.len_out as i64 {
+                    // SAFETY: j < len_out; d0 < D.
+                    unsafe {
+                        store_lane(y_b.add((j as u64 * channels) as usize), d0 as i64, channels as i64, vout, *acc_row)
+                    };
+                }
+            }
+        }
     }
 }
 

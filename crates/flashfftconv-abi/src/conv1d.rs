@@ -192,8 +192,8 @@ pub mod geometry {
     /// gradient).
     pub const BLH_CHANNELS_PER_BLOCK: u32 = 32 * BLH_LANE_CHANNELS;
     /// Output positions of one warp's tile in the `(B, L, D)` kernels, for elements of
-    /// `elem_bytes`: the forward stages up to `positions + 7` input rows of its 128 channels in
-    /// shared memory (32 for 16-bit types, 16 for f32: a warp's two buffers stay under 24 KiB).
+    /// `elem_bytes`: the forward stages `positions + 7` input rows of its 128 channels in shared
+    /// memory (32 for 16-bit types, 16 for f32: a tile stays under 12 KiB).
     pub const fn blh_tile_positions(elem_bytes: u32) -> u32 {
         if elem_bytes >= 4 {
             16
@@ -227,17 +227,11 @@ pub mod geometry {
     /// faster than four-warp blocks on the H100).
     pub const FWD_BLH_WARPS: u32 = 1;
 
-    /// Dynamic shared memory of the `(B, L, D)` forward kernel: per warp, two buffers of staged
-    /// rows of [`BLH_CHANNELS_PER_BLOCK`] channels.
+    /// Dynamic shared memory of the `(B, L, D)` forward kernel: per warp, its staged rows of
+    /// [`BLH_CHANNELS_PER_BLOCK`] channels.
     pub const fn fwd_blh_shared_bytes(elem_bytes: u32) -> u32 {
-        FWD_BLH_WARPS * 2 * fwd_blh_stage_rows(elem_bytes) * BLH_CHANNELS_PER_BLOCK * elem_bytes
+        FWD_BLH_WARPS * fwd_blh_stage_rows(elem_bytes) * BLH_CHANNELS_PER_BLOCK * elem_bytes
     }
-
-    /// Warps the `(B, L, D)` forward launch aims for (about two waves of 9 warps on each of an
-    /// H100's 132 SMs); each takes `⌈tiles / warps⌉` tiles in turn, copying the next while it
-    /// computes one. Rounded to a multiple of the channel tiles, so that a warp keeps its
-    /// channels.
-    pub const FWD_BLH_TARGET_WARPS: u64 = 2400;
 
     /// Warps per block of the `(B, D, L)` weight-gradient kernel; each warp writes its own
     /// partial sums.

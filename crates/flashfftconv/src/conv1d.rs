@@ -338,16 +338,13 @@ impl DepthwiseConv1d {
                 block_dim: (32 * FWD_BHL_WARPS, 1, 1),
                 shared_mem_bytes: fwd_bhl_shared_bytes(dtype.size_bytes() as u32),
             },
-            // Warps take tiles of (batch, positions, 128 channels) in turn; warps are independent.
+            // One warp per (batch, tile of positions, 128 channels); warps are independent.
             Layout::Blh => {
                 let elem = dtype.size_bytes() as u32;
-                let channel_tiles = d.div_ceil(BLH_CHANNELS_PER_BLOCK as u64);
-                let row_tiles = b * lo.div_ceil(blh_tile_positions(elem) as u64);
-                // A multiple of the channel tiles (each warp keeps its channels), at most one
-                // warp per tile.
-                let warps = channel_tiles * FWD_BLH_TARGET_WARPS.div_ceil(channel_tiles).min(row_tiles);
+                let tiles =
+                    b * lo.div_ceil(blh_tile_positions(elem) as u64) * d.div_ceil(BLH_CHANNELS_PER_BLOCK as u64);
                 LaunchConfig {
-                    grid_dim: (grid_x(warps.div_ceil(FWD_BLH_WARPS as u64))?, 1, 1),
+                    grid_dim: (grid_x(tiles.div_ceil(FWD_BLH_WARPS as u64))?, 1, 1),
                     block_dim: (32, FWD_BLH_WARPS, 1),
                     shared_mem_bytes: fwd_blh_shared_bytes(elem),
                 }
