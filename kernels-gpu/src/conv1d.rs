@@ -13,9 +13,10 @@
 //!   per warp-wide store. The window's shift `(−pad_left) mod 8` is the same for the whole
 //!   launch, so the bodies are stamped once per shift value behind one uniform `match` and
 //!   the shift is free register renaming. Warps never wait for each other (no block barrier).
-//! * `(B, L, D)`: a lane owns 4 consecutive channels (one 8-byte load per position for 16-bit
-//!   types) and walks positions in groups of `G` outputs, loading each input position once per
-//!   group and tap chunk.
+//! * `(B, L, D)`: a warp owns a tile of 128 channels × `P` positions, copies its input rows
+//!   into shared memory with `cp.async`, and lane `l` computes channels `4l .. 4l + 4` in groups
+//!   of `G` outputs from shared memory; the tap count of a tap chunk is a compile-time constant
+//!   (8 stamped bodies). The weight gradient stages its items the same way.
 //!
 //! The input gradient is this forward with taps reversed and `pad_left' = K − 1 − pad_left`
 //! (`FLAG_FLIP_TAPS`). Weight and bias gradients reduce over (batch, position) into per-warp
@@ -621,86 +622,349 @@ unsafe fn load_taps_lane<W: Element>(
     out
 }
 
-/// Forward / input gradient, `(B, L, D)`. Grid: `B · ⌈len_out / 64⌉ · ⌈D / 128⌉` blocks of
-/// `(32, 4)` threads; a thread owns 4 channels × 16 positions.
+/// `cp.async` of 16 bytes from global to shared memory; the bytes past `src_bytes` (0 or 16)
+/// are filled with zeros, and with 0 nothing is read.
 ///
 /// # Safety
-/// As [`forward_bhl`].
+/// `dst` is a 16-byte-aligned shared address of this block; `src` is 16-byte aligned and, when
+/// `src_bytes` is 16, points to 16 readable bytes of global memory not written in this launch.
+/// The copy is complete only after [`cp_async_wait_all`].
 #[inline(always)]
-pub unsafe fn forward_blh<T: Element, W: Element, const G: usize>(
+unsafe fn cp_async_16b(dst: u32, src: *const u8, src_bytes: u32) {
+    // SAFETY: guaranteed by the caller.
+    unsafe {
+        asm!("cp.async.cg.shared.global [{d}], [{s}], 16, {n};", d = in(reg32) dst, s = in(reg64) src,
+             n = in(reg32) src_bytes, options(nostack));
+    }
+}
+
+/// Waits for this thread's `cp.async` copies; their bytes are then visible to this thread (a
+/// [`sync_warp`] after it makes them visible to the warp).
+#[inline(always)]
+fn cp_async_wait_all() {
+    // SAFETY: no operands; orders this thread's earlier copies before its later accesses.
+    unsafe { asm!("cp.async.wait_all;", options(nostack)) };
+}
+
+/// 8 bytes from shared memory.
+///
+/// # Safety
+/// `addr` is an 8-byte-aligned address inside the block's shared memory.
+#[inline(always)]
+unsafe fn ld_shared_8b(addr: u32) -> [u32; 2] {
+    let (a, b): (u32, u32);
+    // SAFETY: guaranteed by the caller.
+    unsafe {
+        asm!("ld.shared.v2.u32 {{{a}, {b}}}, [{p}];", a = out(reg32) a, b = out(reg32) b, p = in(reg32) addr,
+             options(readonly, nostack));
+    }
+    [a, b]
+}
+
+/// `v`, hidden from the optimiser (a loop bounded by it is not unrolled).
+#[inline(always)]
+fn opaque(v: u32) -> u32 {
+    let out: u32;
+    // SAFETY: a register move.
+    unsafe { asm!("mov.u32 {o}, {i};", o = out(reg32) out, i = in(reg32) v, options(pure, nomem, nostack)) };
+    out
+}
+
+/// Warps per block: the block's y extent.
+#[inline(always)]
+fn block_warps() -> u32 {
+    let out: u32;
+    // SAFETY: reads a special register.
+    unsafe { asm!("mov.u32 {o}, %ntid.y;", o = out(reg32) out, options(pure, nomem, nostack)) };
+    out
+}
+
+/// How a lane of the `(B, L, D)` forward reads its 4 channels of a staged row.
+pub trait LaneStaged: Staged {
+    /// The 4 elements at `addr` (8 bytes for 16-bit types, 16 for f32), widened.
+    ///
+    /// # Safety
+    /// `addr` is aligned to that size inside the block's shared memory.
+    unsafe fn ld_shared_lane(addr: u32) -> [f32; LANE];
+}
+
+macro_rules! lane_staged_16bit {
+    ($t:ty) => {
+        impl LaneStaged for $t {
+            #[inline(always)]
+            unsafe fn ld_shared_lane(addr: u32) -> [f32; LANE] {
+                // SAFETY: guaranteed by the caller.
+                Self::widen4(&unsafe { ld_shared_8b(addr) })
+            }
+        }
+    };
+}
+
+lane_staged_16bit!(Bf16);
+lane_staged_16bit!(F16);
+
+impl LaneStaged for f32 {
+    #[inline(always)]
+    unsafe fn ld_shared_lane(addr: u32) -> [f32; LANE] {
+        // SAFETY: guaranteed by the caller.
+        unsafe { ld_shared_16b(addr) }.map(f32::from_bits)
+    }
+}
+
+/// Stages input positions `start .. start + rows` of the 128 channels from `d_tile` of one
+/// batch (`x_b`, its `(len_in, D)` slab) into the warp's region: row `r` at
+/// `region + r · 128 · size_of::<T>()`, zero outside `[0, len_in) × [0, D)`. Vector inputs go
+/// through `cp.async` (16 bytes per lane and copy, 512 contiguous bytes per warp-wide copy,
+/// nothing held in registers); others element by element. The caller waits
+/// ([`cp_async_wait_all`]) and syncs the warp before reading.
+///
+/// # Safety
+/// `x_b` holds `len_in · D` elements; the region holds `rows` rows; all 32 lanes call it.
+#[inline(always)]
+unsafe fn stage_blh_rows<T: Staged>(
+    x_b: *const T,
+    region: u32,
+    start: i64,
+    rows: u32,
+    d_tile: u64,
+    p: &Conv1dParams,
+    lane: u32,
+    vector: bool,
+) {
+    let channels = p.channels as u64;
+    let len = p.len_in as i64;
+    let tile = BLH_CHANNELS_PER_BLOCK;
+    let row_pieces = tile * T::PIECES as u32 / C as u32;
+    let row_bytes = tile * core::mem::size_of::<T>() as u32;
+    let mut piece = lane;
+    while piece < rows * row_pieces {
+        let (r, c) = (piece / row_pieces, piece % row_pieces);
+        let pos = start + r as i64;
+        let d = d_tile + (c as usize * T::PIECE_ELEMS) as u64;
+        let dst = region + r * row_bytes + c * 16;
+        let inside = pos >= 0 && pos < len;
+        if vector {
+            // Vector rows: D is a multiple of 8, so a piece is wholly inside or outside [0, D).
+            let valid = inside && d < channels;
+            let (pos, d) = if valid { (pos as u64, d) } else { (0, 0) };
+            // SAFETY: (pos, d) is a valid, 16-byte-aligned piece of x_b (or nothing is read).
+            unsafe {
+                cp_async_16b(dst, x_b.add((pos * channels + d) as usize) as *const u8, if valid { 16 } else { 0 })
+            };
+        } else {
+            let mut bits = [0u32; C];
+            for e in 0..C {
+                if e < T::PIECE_ELEMS && inside && d + (e as u64) < channels {
+                    // SAFETY: 0 ≤ pos < len_in and the channel < D.
+                    bits[e] = unsafe { T::load_bits(x_b.add((pos as u64 * channels + d + e as u64) as usize)) };
+                }
+            }
+            // SAFETY: the region's piece (caller).
+            unsafe { st_shared_16b(dst, T::chunk_from_bits(bits)[0]) };
+        }
+        piece += 32;
+    }
+}
+
+/// Calls `$body::<…, LIVE>(args…)` with `LIVE` the run-time tap count `1 ..= 8` of a tap chunk
+/// as a compile-time constant (uniform): the `(B, L, D)` bodies then hold no per-(row, output)
+/// tap checks, and no registers for taps that do not exist.
+macro_rules! dispatch_live {
+    ($live:expr, $body:ident::<$($t:ty),*>($($arg:expr),*)) => {
+        match $live {
+            1 => $body::<$($t,)* 1>($($arg),*),
+            2 => $body::<$($t,)* 2>($($arg),*),
+            3 => $body::<$($t,)* 3>($($arg),*),
+            4 => $body::<$($t,)* 4>($($arg),*),
+            5 => $body::<$($t,)* 5>($($arg),*),
+            6 => $body::<$($t,)* 6>($($arg),*),
+            7 => $body::<$($t,)* 7>($($arg),*),
+            _ => $body::<$($t,)* 8>($($arg),*),
+        }
+    };
+}
+
+/// `acc[i] += Σ_{k < LIVE} taps[k] · row[i + k]` for a lane's 4 channels and `G` outputs, rows
+/// `row[m]` read from shared memory at `addr + m · row_bytes` when their turn comes (one row's
+/// registers live next to the accumulators and taps).
+///
+/// # Safety
+/// Rows `0 .. G + LIVE − 1` at `addr` are staged and synced; `addr` is aligned for
+/// [`LaneStaged::ld_shared_lane`].
+#[inline(always)]
+unsafe fn fwd_blh_group<T: LaneStaged, const G: usize, const LIVE: usize>(
+    addr: u32,
+    row_bytes: u32,
+    taps: &[[f32; LANE]; C],
+    acc: &mut [[T::Acc; LANE]; G],
+) {
+    for m in 0..G + LIVE - 1 {
+        // SAFETY: caller.
+        let xr = unsafe { T::ld_shared_lane(addr + m as u32 * row_bytes) };
+        for (i, acc_row) in acc.iter_mut().enumerate() {
+            if m >= i && m - i < LIVE {
+                for ch in 0..LANE {
+                    acc_row[ch] = acc_row[ch].fma(taps[m - i][ch], xr[ch]);
+                }
+            }
+        }
+    }
+}
+
+/// Weight-gradient counterpart of [`fwd_blh_group`]: `acc[k] += Σ_i dy[i] · x[i + k]` for
+/// `k < LIVE` over `G` outputs, plus `acc[8] += Σ_i dy[i]` with `bias`.
+///
+/// # Safety
+/// `dy` rows `0 .. G` at `dy_addr` and `x` rows `0 .. G + LIVE − 1` at `x_addr` are staged
+/// and synced; both addresses aligned as in [`fwd_blh_group`].
+#[inline(always)]
+unsafe fn dw_blh_group<T: LaneStaged, W: Element, const G: usize, const LIVE: usize>(
+    dy_addr: u32,
+    x_addr: u32,
+    row_bytes: u32,
+    bias: bool,
+    acc: &mut [[W::Acc; LANE]; C + 1],
+) {
+    let mut gy = [[0.0f32; LANE]; G];
+    for (i, gi) in gy.iter_mut().enumerate() {
+        // SAFETY: caller.
+        *gi = unsafe { T::ld_shared_lane(dy_addr + i as u32 * row_bytes) };
+    }
+    for m in 0..G + LIVE - 1 {
+        // SAFETY: caller.
+        let xr = unsafe { T::ld_shared_lane(x_addr + m as u32 * row_bytes) };
+        for (i, gi) in gy.iter().enumerate() {
+            if m >= i && m - i < LIVE {
+                for ch in 0..LANE {
+                    acc[m - i][ch] = acc[m - i][ch].fma(gi[ch], xr[ch]);
+                }
+            }
+        }
+    }
+    if bias {
+        for gi in gy.iter() {
+            for ch in 0..LANE {
+                acc[C][ch] = acc[C][ch].add(W::Acc::from_f32(gi[ch]));
+            }
+        }
+    }
+}
+
+/// Forward / input gradient, `(B, L, D)`. Grid: `⌈B · ⌈len_out / P⌉ · ⌈D / 128⌉ / 4⌉` blocks of
+/// `(32, 4)` threads with [`fwd_blh_shared_bytes`] of dynamic shared memory. Warp `v` of the
+/// launch owns channel tile `v mod ⌈D / 128⌉` (128 channels) of a tile of `P` positions
+/// ([`blh_tile_positions`]); lane `l` computes channels `4l .. 4l + 4` of it.
+///
+/// The warp stages its `P + K − 1` input rows with `cp.async` (every copy in flight at once,
+/// no registers held), then each lane walks groups of `G` outputs, reading its channels of the
+/// group's `G + K − 1` rows from shared memory. K > 8: each (group, tap chunk) pass stages its
+/// own `G + 7` rows. Warps never wait for each other.
+///
+/// # Safety
+/// As [`forward_bhl`], with this launch shape.
+#[inline(always)]
+pub unsafe fn forward_blh<T: LaneStaged, W: Element, const G: usize>(
     x: *const T,
     w: *const W,
     bias: *const W,
     y: *mut T,
     p: Conv1dParams,
 ) {
-    let channel_blocks = p.channels.div_ceil(BLH_CHANNELS_PER_BLOCK) as u64;
-    let row_blocks = p.len_out.div_ceil(FWD_BLH_ROWS_PER_BLOCK) as u64;
-    let (rest, channel_block) = div_rem(block_x(), channel_blocks);
-    let (b, row_block) = div_rem(rest, row_blocks);
-    let channels = p.channels as u64;
-    let block_d0 = channel_block * BLH_CHANNELS_PER_BLOCK as u64;
-    let d0 = block_d0 + thread_x() as u64 * LANE as u64;
-    let flip = p.flags & FLAG_FLIP_TAPS != 0;
-    let tap_chunks = p.tap_chunks();
-    let mut taps = [[0.0f32; LANE]; C];
-    if b >= p.batch as u64 || d0 >= channels {
-        return;
+    let elem = core::mem::size_of::<T>() as u32;
+    let tile_positions = blh_tile_positions(elem);
+    let lane = thread_x();
+    let warp = thread_y();
+    let channel_tiles = p.channels.div_ceil(BLH_CHANNELS_PER_BLOCK) as u64;
+    let position_tiles = p.len_out.div_ceil(tile_positions) as u64;
+    let v = block_x() * block_warps() as u64 + warp as u64;
+    let (rest, channel_tile) = div_rem(v, channel_tiles);
+    let (b, position_tile) = div_rem(rest, position_tiles);
+    if b >= p.batch as u64 {
+        return; // the whole warp: nothing waits for it
     }
+    let channels = p.channels as u64;
+    let d_tile = channel_tile * BLH_CHANNELS_PER_BLOCK as u64;
+    let d0 = d_tile + (lane as usize * LANE) as u64;
+    let active = d0 < channels;
+    let flip = p.flags & FLAG_FLIP_TAPS != 0;
     let (vin, vout) = (p.flags & FLAG_INPUT_VECTOR != 0, p.flags & FLAG_OUTPUT_VECTOR != 0);
-    let mut bias_lane = [0.0f32; LANE];
+    let row_bytes = BLH_CHANNELS_PER_BLOCK * elem;
+    let region = dynamic_shared_base() + warp * fwd_blh_stage_rows(elem) * row_bytes;
+    let lane_addr = region + lane * LANE as u32 * elem;
     // SAFETY: b < B.
     let (x_b, y_b) = unsafe {
         (x.add((b * p.len_in as u64 * channels) as usize), y.add((b * p.len_out as u64 * channels) as usize))
     };
-    let first_row =
-        (row_block * FWD_BLH_ROWS_PER_BLOCK as u64 + thread_y() as u64 * FWD_BLH_ROWS_PER_THREAD as u64) as i64;
-    for group in 0..(FWD_BLH_ROWS_PER_THREAD as usize / G) {
-        let j0 = first_row + (group * G) as i64;
-        if j0 >= p.len_out as i64 {
-            break;
+    let j0 = (position_tile * tile_positions as u64) as i64;
+    let tap_chunks = p.tap_chunks();
+    let single = tap_chunks == 1;
+    let mut taps = [[0.0f32; LANE]; C];
+    if single {
+        // SAFETY: batch b of x; the region is this warp's (launch shape).
+        unsafe {
+            stage_blh_rows::<T>(x_b, region, j0 - p.pad_left as i64, tile_positions + p.taps - 1, d_tile, &p, lane, vin)
+        };
+    }
+    let mut bias_lane = [0.0f32; LANE];
+    if active {
+        // Issued while the copies are in flight.
+        // SAFETY: channels < D are read, the rest are zero.
+        if single {
+            taps = unsafe { load_taps_lane(w, d0, channels, p.taps, 0, flip) };
         }
-        let mut acc = [[T::Acc::ZERO; LANE]; G];
-        for tap_chunk in 0..tap_chunks {
-            let live_taps = (p.taps - tap_chunk * C as u32).min(C as u32) as usize;
-            let start = j0 - p.pad_left as i64 + (tap_chunk as i64) * C as i64;
-            // The rows' loads are issued before the taps' and the bias', whose widening would
-            // otherwise stall the warp before the rows are even requested.
-            // SAFETY: batch b of x.
-            let rows = unsafe { load_lane_rows::<T, G>(x_b, start, live_taps, d0, &p, vin) };
-            if tap_chunks > 1 || group == 0 {
-                // SAFETY: channels < D are read, the rest are zero.
-                taps = unsafe { load_taps_lane(w, d0, channels, p.taps, tap_chunk, flip) };
-            }
-            if group == 0 && tap_chunk == 0 {
-                for (ch, slot) in bias_lane.iter_mut().enumerate() {
-                    if d0 + (ch as u64) < channels {
-                        // SAFETY: channel < D.
-                        *slot = unsafe { load_bias(bias, d0 + ch as u64, &p) };
-                    }
-                }
-            }
-            for m in 0..G + C - 1 {
-                let xr = rows[m];
-                for (i, acc_row) in acc.iter_mut().enumerate() {
-                    if m >= i && m - i < live_taps {
-                        for ch in 0..LANE {
-                            acc_row[ch] = acc_row[ch].fma(taps[m - i][ch], xr[ch]);
-                        }
-                    }
-                }
+        for (ch, slot) in bias_lane.iter_mut().enumerate() {
+            if d0 + (ch as u64) < channels {
+                // SAFETY: channel < D.
+                *slot = unsafe { load_bias(bias, d0 + ch as u64, &p) };
             }
         }
-        for (i, acc_row) in acc.iter_mut().enumerate() {
-            for ch in 0..LANE {
-                acc_row[ch] = acc_row[ch].add(T::Acc::from_f32(bias_lane[ch]));
+    }
+    if single {
+        cp_async_wait_all();
+        sync_warp();
+    }
+    // The group loop stays rolled (an opaque trip count): unrolled, the compiler hoists every
+    // group's shared-memory reads and the kernel needs 204 registers instead of ~100.
+    for g in 0..opaque(tile_positions / G as u32) as usize {
+        let jg = j0 + (g * G) as i64;
+        if jg >= p.len_out as i64 {
+            break; // warp-uniform
+        }
+        let mut acc = [bias_lane.map(T::Acc::from_f32); G];
+        for tc in 0..tap_chunks {
+            let live = (p.taps - tc * C as u32).min(C as u32) as usize;
+            let first_row = if single {
+                (g * G) as u32
+            } else {
+                // The previous pass's reads are done before the region is rewritten.
+                sync_warp();
+                let start = jg - p.pad_left as i64 + (tc as i64) * C as i64;
+                // SAFETY: as above.
+                unsafe { stage_blh_rows::<T>(x_b, region, start, (G + live - 1) as u32, d_tile, &p, lane, vin) };
+                if active {
+                    // SAFETY: as above.
+                    taps = unsafe { load_taps_lane(w, d0, channels, p.taps, tc, flip) };
+                }
+                cp_async_wait_all();
+                sync_warp();
+                0
+            };
+            if active {
+                let addr = lane_addr + first_row * row_bytes;
+                // SAFETY: rows first_row .. first_row + G + live − 1 were staged (below
+                // P + K − 1, or below G + live − 1 in a per-pass stage) and synced above.
+                unsafe { dispatch_live!(live, fwd_blh_group::<T, G>(addr, row_bytes, &taps, &mut acc)) };
             }
-            let j = j0 + i as i64;
-            if j < p.len_out as i64 {
-                // SAFETY: j < len_out.
-                unsafe {
-                    store_lane(y_b.add((j as u64 * channels) as usize), d0 as i64, channels as i64, vout, *acc_row)
-                };
+        }
+        if active {
+            for (i, acc_row) in acc.iter_mut().enumerate() {
+                let j = jg + i as i64;
+                if j < p.len_out as i64 {
+                    // SAFETY: j < len_out; d0 < D.
+                    unsafe {
+                        store_lane(y_b.add((j as u64 * channels) as usize), d0 as i64, channels as i64, vout, *acc_row)
+                    };
+                }
             }
         }
     }
@@ -817,100 +1081,101 @@ unsafe fn weight_grad_bhl_shifted<T: Element, W: Element, const S: usize>(
 }
 
 /// Weight and bias gradient partials, `(B, L, D)`. Grid: `(⌈D / 128⌉ · parts, tap_chunks)`
-/// blocks of `(32, DW_BLH_WARPS)` threads with `32 · 9 · 4` accumulators of shared memory; lanes
-/// own 4 channels, warps take groups of `G` output positions in turn, and the warps' sums are
-/// added in warp order in shared memory into one partial row per block.
+/// blocks of `(32, DW_BLH_WARPS)` threads with [`dw_blh_shared_bytes`] of dynamic shared
+/// memory. Items are (batch, tile of `P` positions) ([`blh_tile_positions`]); block
+/// (channel tile, part) owns a slice of them and its warps take them in turn. A warp stages an
+/// item's `P` rows of `dy` and `P + live − 1` rows of `x` (its 128 channels) with `cp.async`,
+/// then each lane accumulates its 4 channels × (8 taps + bias) over the item in groups of `G`
+/// outputs, reading rows from shared memory. At the end the warps' sums are added in warp
+/// order in shared memory into one partial row per block.
 ///
 /// # Safety
-/// As [`weight_grad_bhl`], with `partials` holding `parts · D · tap_slots` accumulators.
+/// As [`weight_grad_bhl`], with `partials` holding `parts · D · tap_slots` accumulators and
+/// this launch shape.
 #[inline(always)]
-pub unsafe fn weight_grad_blh<T: Element, W: Element, const G: usize>(
+pub unsafe fn weight_grad_blh<T: LaneStaged, W: Element, const G: usize>(
     x: *const T,
     dy: *const T,
     partials: *mut W::Acc,
     q: Conv1dWeightGradParams,
 ) {
     let p = q.conv;
+    let elem = core::mem::size_of::<T>() as u32;
+    let tile_positions = blh_tile_positions(elem);
     let parts = q.parts as u64;
-    let (channel_block, part) = div_rem(block_x(), parts);
+    let (channel_tile, part) = div_rem(block_x(), parts);
     let tap_chunk = block_y();
+    let lane = thread_x();
+    let warp = thread_y();
     let channels = p.channels as u64;
-    let d0 = (channel_block * 32 + thread_x() as u64) * LANE as u64;
+    let d_tile = channel_tile * BLH_CHANNELS_PER_BLOCK as u64;
+    let d0 = d_tile + (lane as usize * LANE) as u64;
     // No early return: every thread reaches the barriers of the combine below.
     let active = d0 < channels;
     let (vx, vdy) = (p.flags & FLAG_INPUT_VECTOR != 0, p.flags & FLAG_OUTPUT_VECTOR != 0);
-    let live_taps = (p.taps - tap_chunk * C as u32).min(C as u32) as usize;
-    let groups = p.len_out.div_ceil(G as u32) as u64;
-    let (begin, end) = part_range(p.batch as u64 * groups, part, parts);
+    let live = (p.taps - tap_chunk * C as u32).min(C as u32) as usize;
+    let row_bytes = BLH_CHANNELS_PER_BLOCK * elem;
+    let region = dynamic_shared_base() + warp * dw_blh_stage_rows(elem) * row_bytes;
+    // dy rows first, then x rows.
+    let x_region = region + tile_positions * row_bytes;
+    let lane_off = lane * LANE as u32 * elem;
+    let tiles = p.len_out.div_ceil(tile_positions) as u64;
+    let (begin, end) = part_range(p.batch as u64 * tiles, part, parts);
+    // dy as a (B, len_out, D) input of the staging helper.
+    let dy_params = Conv1dParams { len_in: p.len_out, ..p };
     let mut acc = [[W::Acc::ZERO; LANE]; C + 1]; // [tap][channel]; the last row is the bias
-    let mut item = begin + thread_y() as u64;
-    while active && item < end {
-        let (b, group) = div_rem(item, groups);
-        let j0 = (group * G as u64) as i64;
+    let mut item = begin + warp as u64;
+    while item < end {
+        let (b, tile) = div_rem(item, tiles);
+        let j0 = (tile * tile_positions as u64) as i64;
         // SAFETY: b < B.
         let (x_b, dy_b) = unsafe {
             (x.add((b * p.len_in as u64 * channels) as usize), dy.add((b * p.len_out as u64 * channels) as usize))
         };
-        let mut g = [[0.0f32; LANE]; G];
-        if vdy && j0 + G as i64 <= p.len_out as i64 {
-            let mut packed = [T::ZERO4; G];
-            for i in 0..G {
-                // SAFETY: j0 + i < len_out; d0 + 4 ≤ D (vector rows: D is a multiple of 8).
-                packed[i] = unsafe { T::load4_packed(dy_b.add(((j0 as u64 + i as u64) * channels + d0) as usize)) };
-            }
-            for i in 0..G {
-                g[i] = T::widen4(&packed[i]);
-            }
-        } else {
-            for (i, gi) in g.iter_mut().enumerate() {
-                let j = j0 + i as i64;
-                if j < p.len_out as i64 {
-                    // SAFETY: j < len_out.
-                    *gi =
-                        unsafe { load_lane(dy_b.add((j as u64 * channels) as usize), d0 as i64, channels as i64, vdy) };
-                }
-            }
-        }
+        // The previous item's reads are done before the region is rewritten.
+        sync_warp();
         let start = j0 - p.pad_left as i64 + (tap_chunk as i64) * C as i64;
-        // SAFETY: batch b of x.
-        let rows = unsafe { load_lane_rows::<T, G>(x_b, start, live_taps, d0, &p, vx) };
-        for m in 0..G + C - 1 {
-            let xr = rows[m];
-            for (i, gi) in g.iter().enumerate() {
-                if m >= i && m - i < live_taps {
-                    for ch in 0..LANE {
-                        acc[m - i][ch] = acc[m - i][ch].fma(gi[ch], xr[ch]);
-                    }
-                }
-            }
+        // SAFETY: batch b of dy and x; the regions are this warp's (launch shape). Rows of dy
+        // at len_out or beyond are staged as zeros, so they add nothing.
+        unsafe {
+            stage_blh_rows::<T>(dy_b, region, j0, tile_positions, d_tile, &dy_params, lane, vdy);
+            stage_blh_rows::<T>(x_b, x_region, start, tile_positions + live as u32 - 1, d_tile, &p, lane, vx);
         }
-        if tap_chunk == 0 {
-            for gi in g.iter() {
-                for ch in 0..LANE {
-                    acc[C][ch] = acc[C][ch].add(W::Acc::from_f32(gi[ch]));
-                }
+        cp_async_wait_all();
+        sync_warp();
+        if active {
+            for g in 0..tile_positions / G as u32 {
+                let dy_addr = region + g * G as u32 * row_bytes + lane_off;
+                let x_addr = x_region + g * G as u32 * row_bytes + lane_off;
+                // SAFETY: dy rows g·G .. g·G + G ≤ P and x rows up to g·G + G + live − 1 ≤
+                // P + live − 1 were staged and synced above.
+                unsafe {
+                    dispatch_live!(live, dw_blh_group::<T, W, G>(dy_addr, x_addr, row_bytes, tap_chunk == 0, &mut acc))
+                };
             }
         }
         item += DW_BLH_WARPS as u64;
     }
+    // Every warp is done with its staging area before warp 0's is reused for the combine.
+    core::arch::nvptx::_syncthreads();
     // Combine the warps in order: warp 0 writes, each next warp adds, one barrier per warp.
-    // SAFETY: the launch provides 32 lanes × (C + 1) · 4 sums of shared memory; each lane
-    // touches only its own slots, and the barriers order the warps.
+    // SAFETY: the launch provides (far more than) 32 lanes × (C + 1) · 4 sums of shared
+    // memory; each lane touches only its own slots, and the barriers order the warps.
     unsafe {
         let staged =
-            core::intrinsics::gpu::gpu_launch_sized_workgroup_mem::<W::Acc>().add(thread_x() as usize * (C + 1) * LANE);
-        for warp in 0..DW_BLH_WARPS {
-            if thread_y() == warp {
+            core::intrinsics::gpu::gpu_launch_sized_workgroup_mem::<W::Acc>().add(lane as usize * (C + 1) * LANE);
+        for w in 0..DW_BLH_WARPS {
+            if warp == w {
                 for (slot, row) in acc.iter().enumerate() {
                     for (ch, &value) in row.iter().enumerate() {
                         let cell = staged.add(slot * LANE + ch);
-                        *cell = if warp == 0 { value } else { (*cell).add(value) };
+                        *cell = if w == 0 { value } else { (*cell).add(value) };
                     }
                 }
             }
             core::arch::nvptx::_syncthreads();
         }
-        if thread_y() == 0 && active {
+        if warp == 0 && active {
             for ch in 0..LANE {
                 let d = d0 + ch as u64;
                 if d >= channels {

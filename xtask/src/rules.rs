@@ -35,6 +35,8 @@ pub fn needs_tensor_cores(kernel: &str) -> bool {
 /// threads)`. A name ending in `*` is a prefix. Only where it was measured to pay (see docs/perf-notes.md); the ptxas check
 /// still fails if the bound makes a hot kernel spill.
 pub const MIN_BLOCKS_PER_SM: &[(&str, u32, u32)] = &[
+    ("conv1d_fwd_blh_bf16_*", 32, 12),
+    ("conv1d_fwd_blh_f16_*", 32, 12),
     ("fftconv_fwd_n256_bf16", 256, 4),
     ("fftconv_fwd_n8192_bf16", 256, 3),
     ("fftconv_fwd_n16384_bf16", 256, 3),

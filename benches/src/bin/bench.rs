@@ -14,6 +14,7 @@
 //! * `--dtype bf16|f16` (fftconv): only that dtype's rows;
 //! * `--len L` (fftconv, repeatable): only rows of sequence length L (for profiling one row);
 //! * `--setting causal|circular` (fftconv): only rows of that setting;
+//! * `--layout bhl|blh` (conv1d): only that layout's rows;
 //! * `--long` (fftconv): issue 4's long-size table instead (gated bf16, causal L = 32K … 4M,
 //!   circular N = L = 1M … 4M; measured at the B, H of `fftconv::long_table_shapes` and scaled to
 //!   B = 64, H = 768; forward and backward), JSON `fftconv-long-<device>.json`. On the GPU machine:
@@ -29,7 +30,8 @@ use std::process::{Command, ExitCode};
 
 const USAGE: &str =
     "usage: bench [--op conv1d|fftconv] [--out FILE | --out-dir DIR] [--torch-script FILE] [--no-torch] \
-                     [--no-cufft] [--quick] [--dtype bf16|f16] [--len L]... [--setting causal|circular] [--long]";
+                     [--no-cufft] [--quick] [--dtype bf16|f16] [--len L]... [--setting causal|circular] [--long] \
+                     [--layout bhl|blh]";
 
 const TIMING_NOTE: &str =
     "median of 30 CUDA-event-timed launches after 5 warm-up launches; inputs rotated across copies totalling ≥ 3× L2";
@@ -46,6 +48,7 @@ struct Args {
     torch: bool,
     cufft: bool,
     long: bool,
+    layout: Option<String>,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -61,6 +64,7 @@ fn parse_args() -> Result<Args, String> {
         torch: true,
         cufft: true,
         long: false,
+        layout: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -80,6 +84,7 @@ fn parse_args() -> Result<Args, String> {
             "--no-torch" => args.torch = false,
             "--no-cufft" => args.cufft = false,
             "--long" => args.long = true,
+            "--layout" => args.layout = Some(value("--layout")?),
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown argument `{other}`")),
         }
@@ -164,6 +169,9 @@ fn run_conv1d(gpu: &Gpu, args: &Args) -> Result<(), String> {
         let mut shapes = conv1d::table_shapes();
         if args.quick {
             shapes.retain(|s| s.len == 4096 && s.channels == 2048);
+        }
+        if let Some(layout) = &args.layout {
+            shapes.retain(|s| s.layout == layout.as_str());
         }
         let mut rows = Vec::new();
         for shape in &shapes {

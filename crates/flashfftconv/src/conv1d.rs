@@ -255,7 +255,7 @@ impl DepthwiseConv1d {
             flags: FLAG_FLIP_TAPS,
             ..p
         };
-        let (q, dw_cfg) = self.weight_grad_config(&p, W::DTYPE, grads.dbias.is_some())?;
+        let (q, dw_cfg) = self.weight_grad_config(&p, T::DTYPE, grads.dbias.is_some())?;
         let reduce_cfg = LaunchConfig {
             grid_dim: (grid_x((d * q.tap_slots as u64).div_ceil(DW_REDUCE_THREADS as u64))?, 1, 1),
             block_dim: (DW_REDUCE_THREADS, 1, 1),
@@ -266,7 +266,9 @@ impl DepthwiseConv1d {
             Layout::Bhl => Conv1dKernel::WeightGradBhl,
             Layout::Blh => Conv1dKernel::WeightGradBlh,
         };
-        let dw_f = gpu.function(dw_kernel.entry_name(T::DTYPE, W::DTYPE))?;
+        // The (B, L, D) kernel stages more than the default 48 KiB (at most 78 KiB, within
+        // every sm_80+ device's opt-in limit).
+        let dw_f = gpu.function_with_shared(dw_kernel.entry_name(T::DTYPE, W::DTYPE), dw_cfg.shared_mem_bytes)?;
         let reduce_f = gpu.function(Conv1dKernel::WeightGradReduce.entry_name(T::DTYPE, W::DTYPE))?;
         let dx_cfg = self.forward_config(&pdx, T::DTYPE)?;
 
@@ -314,6 +316,7 @@ impl DepthwiseConv1d {
     /// Bytes of the workspace [`DepthwiseConv1d::backward`] allocates for `(batch, len)`.
     pub fn weight_grad_workspace_bytes(&self, batch: usize, len: usize) -> Result<usize> {
         let p = self.params(batch, len)?;
+        // f32 inputs have the shortest `(B, L, D)` tiles, so the most parts: an upper bound.
         let (q, _) = self.weight_grad_config(&p, DType::F32, false)?;
         let count = q.partial_rows as u64 * p.channels as u64 * q.tap_slots as u64;
         Ok((count * std::mem::size_of::<PartialWord>() as u64) as usize)
@@ -335,15 +338,17 @@ impl DepthwiseConv1d {
                 block_dim: (32 * FWD_BHL_WARPS, 1, 1),
                 shared_mem_bytes: fwd_bhl_shared_bytes(dtype.size_bytes() as u32),
             },
-            Layout::Blh => LaunchConfig {
-                grid_dim: (
-                    grid_x(b * lo.div_ceil(FWD_BLH_ROWS_PER_BLOCK as u64) * d.div_ceil(BLH_CHANNELS_PER_BLOCK as u64))?,
-                    1,
-                    1,
-                ),
-                block_dim: (32, BLH_WARPS, 1),
-                shared_mem_bytes: 0,
-            },
+            // One warp per (batch, tile of positions, 128 channels); warps are independent.
+            Layout::Blh => {
+                let elem = dtype.size_bytes() as u32;
+                let tiles =
+                    b * lo.div_ceil(blh_tile_positions(elem) as u64) * d.div_ceil(BLH_CHANNELS_PER_BLOCK as u64);
+                LaunchConfig {
+                    grid_dim: (grid_x(tiles.div_ceil(FWD_BLH_WARPS as u64))?, 1, 1),
+                    block_dim: (32, FWD_BLH_WARPS, 1),
+                    shared_mem_bytes: fwd_blh_shared_bytes(elem),
+                }
+            }
         })
     }
 
@@ -351,14 +356,14 @@ impl DepthwiseConv1d {
     fn weight_grad_config(
         &self,
         p: &Conv1dParams,
-        w_dtype: DType,
+        x_dtype: DType,
         has_bias: bool,
     ) -> Result<(Conv1dWeightGradParams, LaunchConfig)> {
         let (b, d, lo) = (p.batch as u64, p.channels as u64, p.len_out as u64);
         let tap_chunks = p.tap_chunks() as u64;
         // Blocks without parts, items a block walks, items a block should at least get, the
         // blocks aimed for, partial rows per part, block shape and shared memory.
-        let acc_bytes = if w_dtype == DType::F32 { 8 } else { 4 };
+        let elem = x_dtype.size_bytes() as u32;
         let (base_blocks, items, min_items_per_part, target, rows_per_part, block_dim, shared) = match self.layout {
             Layout::Bhl => (
                 d,
@@ -369,15 +374,15 @@ impl DepthwiseConv1d {
                 (BHL_THREADS, 1, 1),
                 0,
             ),
-            // Items of the (B, L, D) kernel are groups of up to 8 positions.
+            // Items of the (B, L, D) kernel are tiles of positions.
             Layout::Blh => (
                 d.div_ceil(BLH_CHANNELS_PER_BLOCK as u64),
-                b * lo.div_ceil(8),
+                b * lo.div_ceil(blh_tile_positions(elem) as u64),
                 2 * DW_BLH_WARPS as u64,
                 DW_BLH_TARGET_BLOCKS,
                 1,
                 (32, DW_BLH_WARPS, 1),
-                dw_blh_shared_bytes(acc_bytes),
+                dw_blh_shared_bytes(elem),
             ),
         };
         let wanted = target.div_ceil(base_blocks * tap_chunks);
@@ -431,12 +436,6 @@ pub(crate) fn kernel_names() -> Vec<&'static str> {
         }
     }
     names
-}
-
-/// Shared memory of the `(B, L, D)` weight-gradient kernel: per lane, 4 channels × (8 taps +
-/// bias) sums of `acc_bytes` each, which the kernel indexes as `[lane][slot][channel]`.
-fn dw_blh_shared_bytes(acc_bytes: u32) -> u32 {
-    32 * (CHUNK as u32 + 1) * BLH_LANE_CHANNELS * acc_bytes
 }
 
 fn too_many_taps(taps: u32) -> Error {
