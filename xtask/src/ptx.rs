@@ -227,13 +227,14 @@ fn stamp(ptxas_exe: &Path) -> Result<String> {
 
 /// The `.entry` names in a PTX text, in file order.
 pub fn entries(ptx: &str) -> Vec<String> {
-    ptx.lines()
-        .filter_map(|l| {
-            let l = l.trim_start();
-            let rest = l.strip_prefix(".visible .entry ").or_else(|| l.strip_prefix(".entry "))?;
-            Some(rest.split(['(', ' ']).next()?.trim().to_string())
-        })
-        .collect()
+    ptx.lines().filter_map(entry_name).map(str::to_string).collect()
+}
+
+/// The kernel a PTX line declares (`.visible .entry foo(` → `foo`), if it declares one.
+fn entry_name(line: &str) -> Option<&str> {
+    let l = line.trim_start();
+    let rest = l.strip_prefix(".visible .entry ").or_else(|| l.strip_prefix(".entry "))?;
+    Some(rest.split(['(', ' ']).next()?.trim())
 }
 
 /// Builds the kernel crate into `target_dir` and returns the PTX text.
@@ -287,15 +288,13 @@ fn launch_bounds(ptx: &str, bounds: &[(&str, u32, u32)]) -> Result<String> {
     let mut pending: Option<(u32, u32)> = None;
     let mut used = vec![false; bounds.len()];
     for line in ptx.split_inclusive('\n') {
-        let trimmed = line.trim_start();
-        if let Some(rest) = trimmed.strip_prefix(".visible .entry ").or_else(|| trimmed.strip_prefix(".entry ")) {
-            let name = rest.split(['(', ' ']).next().unwrap_or("");
+        if let Some(name) = entry_name(line) {
             pending = bounds.iter().position(|b| matches(b.0, name)).map(|i| {
                 used[i] = true;
                 (bounds[i].1, bounds[i].2)
             });
         }
-        if let (Some((threads, blocks)), true) = (pending, trimmed.starts_with('{')) {
+        if let (Some((threads, blocks)), true) = (pending, line.trim_start().starts_with('{')) {
             out.push_str(&format!(".maxntid {threads}, 1, 1\n.minnctapersm {blocks}\n"));
             pending = None;
         }
