@@ -20,7 +20,9 @@
 //!
 //! The input gradient is this forward with taps reversed and `pad_left' = K − 1 − pad_left`
 //! (`FLAG_FLIP_TAPS`). Weight and bias gradients reduce over (batch, position) into per-warp
-//! partials in a fixed order, summed by `weight_grad_reduce`: deterministic, no atomics.
+//! partials in a fixed order, summed by `weight_grad_reduce`: deterministic, no atomics. In
+//! `(B, D, L)` with K ≤ 8 one kernel (`backward_bhl`) computes the input gradient and, from the
+//! same staged `dy` window, the weight-gradient partials, so `dy` is read once.
 
 use crate::device::{
     block_x, block_y, dynamic_shared_base, ld_shared_16b, load_16b, st_shared_16b, thread_x, thread_y,
@@ -29,7 +31,7 @@ use crate::element::{Accum, Bf16, Element, F16};
 use core::arch::asm;
 use flashfftconv_abi::conv1d::{
     geometry::*, Conv1dParams, Conv1dWeightGradParams, CHUNK, FLAG_FLIP_TAPS, FLAG_HAS_BIAS, FLAG_INPUT_VECTOR,
-    FLAG_OUTPUT_VECTOR,
+    FLAG_OUTPUT_VECTOR, FLAG_X_VECTOR,
 };
 
 const C: usize = CHUNK;
@@ -412,20 +414,15 @@ unsafe fn stage_put<T: Staged>(region: u32, raw: &StageRegs, count: u32, lane: u
     });
 }
 
-/// `acc[o] += Σ_{kk < live} taps[kk] · in[o + kk + S]` for the 8 outputs whose window starts
-/// `S` elements into staged chunk `slot` (reads chunks `slot ..= slot + 2` as needed).
+/// The staged input around one output chunk, widened: chunks `slot ..= slot + 2` (those the
+/// window of `S + 7 + live` elements reaches; the rest stay zero), so that output `o` of the
+/// chunk and tap `kk` read element `o + kk + S`.
 ///
 /// # Safety
 /// The staged chunks read are inside the warp's region and were written before a
 /// [`sync_warp`].
 #[inline(always)]
-unsafe fn fma_staged<T: Staged, const S: usize>(
-    region: u32,
-    slot: u32,
-    taps: &[f32; C],
-    live: usize,
-    acc: &mut [T::Acc; C],
-) {
+unsafe fn staged_window<T: Staged, const S: usize>(region: u32, slot: u32, live: usize) -> [f32; 3 * C] {
     // Chunks holding the window's S + 7 + live elements (uniform).
     let chunks = (S + C - 1 + live).div_ceil(C);
     let mut raw = [0.0f32; 3 * C];
@@ -442,14 +439,35 @@ unsafe fn fma_staged<T: Staged, const S: usize>(
             }
         }
     }
+    raw
+}
+
+/// `acc[o] += Σ_{kk < live} taps[kk] · window[o + kk + S]` for the 8 outputs of a chunk.
+#[inline(always)]
+fn fma_window<A: Accum, const S: usize>(window: &[f32; 3 * C], taps: &[f32; C], live: usize, acc: &mut [A; C]) {
     for (kk, &tap) in taps.iter().enumerate() {
         // Uniform branch: taps past K are skipped, not multiplied by zero.
         if kk < live {
             for (o, a) in acc.iter_mut().enumerate() {
-                *a = a.fma(tap, raw[o + kk + S]);
+                *a = a.fma(tap, window[o + kk + S]);
             }
         }
     }
+}
+
+/// A chunk's raw 16-byte pieces (as [`stage_fetch`] loads them), widened.
+#[inline(always)]
+fn widen_chunk<T: Staged>(raw: [[u32; 4]; 2]) -> [f32; C] {
+    let mut out = [0.0f32; C];
+    unroll!(piece in [0 1] {
+        if piece < T::PIECES {
+            let v = T::widen_piece(raw[piece]);
+            for q in 0..T::PIECE_ELEMS {
+                out[piece * T::PIECE_ELEMS + q] = v[q];
+            }
+        }
+    });
+    out
 }
 
 /// Forward / input gradient, `(B, D, L)`. Grid: `⌈B·D·⌈len_out / 1024⌉ / 4⌉` blocks of 128
@@ -541,10 +559,156 @@ unsafe fn forward_bhl_shifted<T: Staged, W: Element, const S: usize>(
                 lane
             };
             // SAFETY: slot + 2 < the staged count; written before the barrier above.
-            unsafe { fma_staged::<T, S>(region, slot, &taps, live, &mut acc) };
+            let window = unsafe { staged_window::<T, S>(region, slot, live) };
+            fma_window::<T::Acc, S>(&window, &taps, live, &mut acc);
         }
         // SAFETY: row < B·D; chunk ≥ 0; outputs at len_out or beyond are dropped.
         unsafe { store_chunk(y_row, chunk * C as i64, len_out, vout, acc) };
+    }
+}
+
+/// Input gradient fused with the weight- and bias-gradient partials, `(B, D, L)`, K ≤ 8.
+///
+/// `q.conv` holds the input gradient's parameters (the forward's with `FLAG_FLIP_TAPS`, `dy`
+/// of length `len_in` as the input, `pad_left' = K − 1 − pad_left`, `dx` of length `len_out`)
+/// and the launch is [`forward_bhl`]'s on them: warp (row, segment) stages its `dy` window and
+/// computes its `dx` chunks exactly as the forward does. From the same window it also adds
+/// `dw[K − 1 − kk] += Σ_o x[8c + o] · dy[8c + o − pad' + kk]` (`x` has `dx`'s positions, so its
+/// chunks are plain aligned loads, no halo) and the bias gradient `Σ dy` over the `dy` chunks
+/// of its segment, and writes them as partial row `b · segments + segment`
+/// (`q.partial_rows = B · segments`); `weight_grad_reduce` sums the rows in order. One pass
+/// over `dy` and `x` instead of two.
+///
+/// # Safety
+/// As [`forward_bhl`] for `(dy, w, dx)` with `q.conv`, `q.conv.taps ≤ 8`; `x` holds
+/// `B·D·len_out` elements (16-byte aligned rows if `FLAG_X_VECTOR`); `partials` holds
+/// `partial_rows · D · tap_slots` accumulators; `dx` and `partials` overlap nothing.
+#[inline(always)]
+pub unsafe fn backward_bhl<T: Staged, W: Element>(
+    dy: *const T,
+    w: *const W,
+    x: *const T,
+    dx: *mut T,
+    partials: *mut W::Acc,
+    q: Conv1dWeightGradParams,
+) {
+    // SAFETY: forwarded.
+    unsafe { dispatch_shift!(input_shift(&q.conv), backward_bhl_shifted::<T, W>(dy, w, x, dx, partials, q)) }
+}
+
+/// [`backward_bhl`] for input shift `S`.
+///
+/// # Safety
+/// As [`backward_bhl`].
+#[inline(always)]
+unsafe fn backward_bhl_shifted<T: Staged, W: Element, const S: usize>(
+    dy: *const T,
+    w: *const W,
+    x: *const T,
+    dx: *mut T,
+    partials: *mut W::Acc,
+    q: Conv1dWeightGradParams,
+) {
+    let p = q.conv;
+    let lane = thread_x() % 32;
+    let warp = thread_x() / 32;
+    let segments_per_row = p.len_out.div_ceil(FWD_BHL_SEGMENT) as u64;
+    let segment = block_x() * FWD_BHL_WARPS as u64 + warp as u64;
+    if segment >= p.batch as u64 * p.channels as u64 * segments_per_row {
+        return; // the whole warp: nothing waits for it
+    }
+    let (row, segment) = div_rem(segment, segments_per_row);
+    let (b, d) = div_rem(row, p.channels as u64);
+    let first = (segment * FWD_BHL_SEGMENT_CHUNKS as u64) as i64;
+    let out_chunks = p.len_out.div_ceil(C as u32) as i64;
+    let (len_in, len_out) = (p.len_in as i64, p.len_out as i64);
+    let region = dynamic_shared_base() + warp * FWD_BHL_STAGE_CHUNKS * T::PIECES as u32 * 16;
+    // SAFETY: row < B·D; dx and x rows have len_out elements, dy rows len_in.
+    let (dy_row, x_row, dx_row) = unsafe {
+        (
+            dy.add((row * p.len_in as u64) as usize),
+            x.add((row * p.len_out as u64) as usize),
+            dx.add((row * p.len_out as u64) as usize),
+        )
+    };
+    // The staged window starts one chunk before the segment unless S = 0 (pad' ≤ 7, so the
+    // lead is −1 or 0); the dy chunk at the segment's position c is window chunk `own`.
+    let lead: i64 = if S == 0 { 0 } else { -1 };
+    let own = (-lead) as usize;
+    let live = p.taps as usize;
+    // SAFETY: the rows are dy's and x's; the region is this warp's (launch shape).
+    let (x_raw, taps) = unsafe {
+        let raw = stage_fetch::<T>(
+            dy_row,
+            first + lead,
+            FWD_BHL_STAGE_CHUNKS,
+            lane,
+            len_in,
+            p.flags & FLAG_INPUT_VECTOR != 0,
+        );
+        // Issued while the staging loads are in flight: this lane's x chunks and the taps.
+        let x_raw = stage_fetch::<T>(x_row, first, FWD_BHL_SEGMENT_CHUNKS, lane, len_out, p.flags & FLAG_X_VECTOR != 0);
+        let taps = load_taps(w, d, p.taps, 0, true);
+        stage_put::<T>(region, &raw, FWD_BHL_STAGE_CHUNKS, lane);
+        (x_raw, taps)
+    };
+    sync_warp();
+    let mut dw = [W::Acc::ZERO; C];
+    let mut dbias = W::Acc::ZERO;
+    // Chunks [first, covered) of dy are added to the bias sum by the groups below.
+    let mut covered = first;
+    unroll!(g in [0 1 2 3] {
+        let group_first = first + 32 * g as i64;
+        if group_first < out_chunks {
+            covered = group_first + 32;
+            // SAFETY: slot + 2 < the staged count; written before the barrier above.
+            let window = unsafe { staged_window::<T, S>(region, 32 * g as u32 + lane, live) };
+            let mut acc = [T::Acc::ZERO; C];
+            fma_window::<T::Acc, S>(&window, &taps, live, &mut acc);
+            // SAFETY: row < B·D; chunk ≥ 0; outputs at len_out or beyond are dropped.
+            unsafe { store_chunk(dx_row, (group_first + lane as i64) * C as i64, len_out, p.flags & FLAG_OUTPUT_VECTOR != 0, acc) };
+            let xs = widen_chunk::<T>(x_raw[g]);
+            for (kk, a) in dw.iter_mut().enumerate() {
+                // Uniform branch, as in `fma_window`.
+                if kk < live {
+                    for (o, &xo) in xs.iter().enumerate() {
+                        *a = a.fma(xo, window[o + kk + S]);
+                    }
+                }
+            }
+            for e in 0..C {
+                dbias = dbias.add(W::Acc::from_f32(window[own * C + e]));
+            }
+        }
+    });
+    // dy may be up to 7 elements longer than dx: its chunk `out_chunks` belongs to the row's
+    // last segment, and is staged (the window reaches chunk first + 128 ≥ out_chunks).
+    if segment + 1 == segments_per_row && covered <= out_chunks && lane == 0 {
+        let slot = (out_chunks - first - lead) as u32;
+        // SAFETY: slot < FWD_BHL_STAGE_CHUNKS (see above); written before the barrier.
+        let tail = unsafe { staged_window::<T, 0>(region, slot, 1) };
+        for &v in tail.iter().take(C) {
+            dbias = dbias.add(W::Acc::from_f32(v));
+        }
+    }
+    let mut mask = 16;
+    while mask > 0 {
+        for a in dw.iter_mut() {
+            *a = a.add(a.shfl_xor(mask));
+        }
+        dbias = dbias.add(dbias.shfl_xor(mask));
+        mask /= 2;
+    }
+    if lane == 0 {
+        let partial_row = b * segments_per_row + segment;
+        for (kk, &a) in dw.iter().enumerate() {
+            if kk < live {
+                // SAFETY: slot K − 1 − kk < tap_slots − 1; inside the partials buffer (caller).
+                unsafe { *partials.add(partial_index(partial_row, d, (live - 1 - kk) as u64, &q)) = a };
+            }
+        }
+        // SAFETY: as above; the last slot is the bias.
+        unsafe { *partials.add(partial_index(partial_row, d, q.tap_slots as u64 - 1, &q)) = dbias };
     }
 }
 

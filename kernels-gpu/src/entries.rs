@@ -13,10 +13,10 @@ use flashfftconv_abi::fftconv::{FftConvParams, LongFftParams};
 const G16: usize = conv1d::GROUP_16BIT;
 const GF: usize = conv1d::GROUP_F32;
 
-/// Stamps the four per-(input, weight) conv1d kernels for each listed type pair:
+/// Stamps the five per-(input, weight) conv1d kernels for each listed type pair:
 /// `input, weight, forward group, weight-gradient group => names`.
 macro_rules! conv1d_pair_entries {
-    ($($x:ty, $w:ty, $g_fwd:expr, $g_dw:expr => $fwd_bhl:ident, $fwd_blh:ident, $dw_bhl:ident, $dw_blh:ident;)*) => {$(
+    ($($x:ty, $w:ty, $g_fwd:expr, $g_dw:expr => $fwd_bhl:ident, $fwd_blh:ident, $dw_bhl:ident, $dw_blh:ident, $bwd_bhl:ident;)*) => {$(
         /// Forward / input gradient, (B, D, L). # Safety: see `conv1d::forward_bhl`.
         #[unsafe(no_mangle)]
         pub unsafe extern "ptx-kernel" fn $fwd_bhl(x: *const $x, w: *const $w, bias: *const $w, y: *mut $x, p: Conv1dParams) {
@@ -41,19 +41,26 @@ macro_rules! conv1d_pair_entries {
             // SAFETY: as above.
             unsafe { conv1d::weight_grad_blh::<$x, $w, { $g_dw }>(x, dy, partials, q) }
         }
+        /// Input gradient fused with the weight-gradient partials, (B, D, L), K ≤ 8.
+        /// # Safety: see `conv1d::backward_bhl`.
+        #[unsafe(no_mangle)]
+        pub unsafe extern "ptx-kernel" fn $bwd_bhl(dy: *const $x, w: *const $w, x: *const $x, dx: *mut $x, partials: *mut <$w as Element>::Acc, q: Conv1dWeightGradParams) {
+            // SAFETY: as above.
+            unsafe { conv1d::backward_bhl::<$x, $w>(dy, w, x, dx, partials, q) }
+        }
     )*};
 }
 
 conv1d_pair_entries! {
-    F16, F16, G16, G16 => conv1d_fwd_bhl_f16_f16, conv1d_fwd_blh_f16_f16, conv1d_dw_bhl_f16_f16, conv1d_dw_blh_f16_f16;
-    F16, Bf16, G16, G16 => conv1d_fwd_bhl_f16_bf16, conv1d_fwd_blh_f16_bf16, conv1d_dw_bhl_f16_bf16, conv1d_dw_blh_f16_bf16;
-    F16, f32, G16, GF => conv1d_fwd_bhl_f16_f32, conv1d_fwd_blh_f16_f32, conv1d_dw_bhl_f16_f32, conv1d_dw_blh_f16_f32;
-    Bf16, F16, G16, G16 => conv1d_fwd_bhl_bf16_f16, conv1d_fwd_blh_bf16_f16, conv1d_dw_bhl_bf16_f16, conv1d_dw_blh_bf16_f16;
-    Bf16, Bf16, G16, G16 => conv1d_fwd_bhl_bf16_bf16, conv1d_fwd_blh_bf16_bf16, conv1d_dw_bhl_bf16_bf16, conv1d_dw_blh_bf16_bf16;
-    Bf16, f32, G16, GF => conv1d_fwd_bhl_bf16_f32, conv1d_fwd_blh_bf16_f32, conv1d_dw_bhl_bf16_f32, conv1d_dw_blh_bf16_f32;
-    f32, F16, GF, G16 => conv1d_fwd_bhl_f32_f16, conv1d_fwd_blh_f32_f16, conv1d_dw_bhl_f32_f16, conv1d_dw_blh_f32_f16;
-    f32, Bf16, GF, G16 => conv1d_fwd_bhl_f32_bf16, conv1d_fwd_blh_f32_bf16, conv1d_dw_bhl_f32_bf16, conv1d_dw_blh_f32_bf16;
-    f32, f32, GF, GF => conv1d_fwd_bhl_f32_f32, conv1d_fwd_blh_f32_f32, conv1d_dw_bhl_f32_f32, conv1d_dw_blh_f32_f32;
+    F16, F16, G16, G16 => conv1d_fwd_bhl_f16_f16, conv1d_fwd_blh_f16_f16, conv1d_dw_bhl_f16_f16, conv1d_dw_blh_f16_f16, conv1d_bwd_bhl_f16_f16;
+    F16, Bf16, G16, G16 => conv1d_fwd_bhl_f16_bf16, conv1d_fwd_blh_f16_bf16, conv1d_dw_bhl_f16_bf16, conv1d_dw_blh_f16_bf16, conv1d_bwd_bhl_f16_bf16;
+    F16, f32, G16, GF => conv1d_fwd_bhl_f16_f32, conv1d_fwd_blh_f16_f32, conv1d_dw_bhl_f16_f32, conv1d_dw_blh_f16_f32, conv1d_bwd_bhl_f16_f32;
+    Bf16, F16, G16, G16 => conv1d_fwd_bhl_bf16_f16, conv1d_fwd_blh_bf16_f16, conv1d_dw_bhl_bf16_f16, conv1d_dw_blh_bf16_f16, conv1d_bwd_bhl_bf16_f16;
+    Bf16, Bf16, G16, G16 => conv1d_fwd_bhl_bf16_bf16, conv1d_fwd_blh_bf16_bf16, conv1d_dw_bhl_bf16_bf16, conv1d_dw_blh_bf16_bf16, conv1d_bwd_bhl_bf16_bf16;
+    Bf16, f32, G16, GF => conv1d_fwd_bhl_bf16_f32, conv1d_fwd_blh_bf16_f32, conv1d_dw_bhl_bf16_f32, conv1d_dw_blh_bf16_f32, conv1d_bwd_bhl_bf16_f32;
+    f32, F16, GF, G16 => conv1d_fwd_bhl_f32_f16, conv1d_fwd_blh_f32_f16, conv1d_dw_bhl_f32_f16, conv1d_dw_blh_f32_f16, conv1d_bwd_bhl_f32_f16;
+    f32, Bf16, GF, G16 => conv1d_fwd_bhl_f32_bf16, conv1d_fwd_blh_f32_bf16, conv1d_dw_bhl_f32_bf16, conv1d_dw_blh_f32_bf16, conv1d_bwd_bhl_f32_bf16;
+    f32, f32, GF, GF => conv1d_fwd_bhl_f32_f32, conv1d_fwd_blh_f32_f32, conv1d_dw_bhl_f32_f32, conv1d_dw_blh_f32_f32, conv1d_bwd_bhl_f32_f32;
 }
 
 /// Stamps the partials reduction for each weight type.

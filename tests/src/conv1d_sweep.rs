@@ -93,10 +93,12 @@ fn layout_name(layout: Layout) -> &'static str {
 /// The sweep. `quick` keeps one dtype pair per input dtype and fewer shapes (for the sanitizer
 /// and the integration test); the full sweep is what `cargo xtask test-gpu` runs.
 pub fn cases(quick: bool) -> Vec<Case> {
-    let taps_list = [1usize, 2, 3, 4, 5, 7];
-    // (B, D, L, offset): B = 1, odd D, L = 1, odd L, L multiple of 8, views at odd offsets.
+    // 8 is the most taps of one tap chunk (the fused (B, D, L) backward); 9 takes two.
+    let taps_list = [1usize, 2, 3, 4, 5, 7, 8, 9];
+    // (B, D, L, offset): B = 1, odd D, L = 1, odd L, L multiple of 8, views at odd offsets,
+    // L at and just past the (B, D, L) kernels' 1,024-output segments.
     let shapes: &[(usize, usize, usize, usize)] = if quick {
-        &[(1, 7, 33, 0), (2, 24, 64, 3), (3, 16, 1, 0)]
+        &[(1, 7, 33, 0), (2, 24, 64, 3), (3, 16, 1, 0), (1, 3, 1030, 0)]
     } else {
         &[
             (1, 1, 1, 0),
@@ -106,6 +108,8 @@ pub fn cases(quick: bool) -> Vec<Case> {
             (2, 40, 1000, 8),
             (1, 8, 9, 5),
             (2, 264, 136, 0),
+            (1, 3, 1024, 0),
+            (2, 5, 2050, 2),
         ]
     };
     let dtype_pairs: Vec<(DType, DType)> = if quick {

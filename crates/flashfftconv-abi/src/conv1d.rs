@@ -21,6 +21,9 @@ pub const FLAG_HAS_BIAS: u32 = 1 << 1;
 pub const FLAG_INPUT_VECTOR: u32 = 1 << 2;
 /// `flags` bit: as [`FLAG_INPUT_VECTOR`], for the output (or, for the weight gradient, `dy`).
 pub const FLAG_OUTPUT_VECTOR: u32 = 1 << 3;
+/// `flags` bit of the fused `(B, D, L)` backward: `x` (read for the weight gradient) is
+/// vector-loadable, as [`FLAG_INPUT_VECTOR`].
+pub const FLAG_X_VECTOR: u32 = 1 << 4;
 
 /// Forward (and input-gradient) launch parameters, passed by value.
 #[repr(C)]
@@ -60,7 +63,8 @@ pub struct Conv1dWeightGradParams {
     /// of the partials buffer `(partial_rows, channels, tap_slots)`.
     pub tap_slots: u32,
     /// Rows of partial sums the reduction adds in order: `parts · DW_WARPS` for `(B, D, L)`
-    /// (one per warp), `parts` for `(B, L, D)` (the block's warps combine in shared memory).
+    /// (one per warp), `parts` for `(B, L, D)` (the block's warps combine in shared memory),
+    /// `B · segments per row` for the fused `(B, D, L)` backward (one per warp and segment).
     pub partial_rows: u32,
     /// Reserved, zero.
     pub reserved: u32,
@@ -95,6 +99,9 @@ pub enum Conv1dKernel {
     WeightGradBlh,
     /// Sum of the partials into the weight and bias gradients; per weight dtype.
     WeightGradReduce,
+    /// `(B, D, L)` input gradient fused with the weight and bias gradient partials (K ≤ 8);
+    /// per (input, weight) dtype.
+    BackwardBhl,
 }
 
 macro_rules! by_dtype_pair {
@@ -115,12 +122,13 @@ macro_rules! by_dtype_pair {
 
 impl Conv1dKernel {
     /// Every conv1d kernel role.
-    pub const ALL: [Conv1dKernel; 5] = [
+    pub const ALL: [Conv1dKernel; 6] = [
         Conv1dKernel::ForwardBhl,
         Conv1dKernel::ForwardBlh,
         Conv1dKernel::WeightGradBhl,
         Conv1dKernel::WeightGradBlh,
         Conv1dKernel::WeightGradReduce,
+        Conv1dKernel::BackwardBhl,
     ];
 
     /// The PTX entry name of this kernel for input dtype `x` and weight dtype `w`
@@ -132,6 +140,7 @@ impl Conv1dKernel {
             Conv1dKernel::ForwardBlh => by_dtype_pair!("conv1d_fwd_blh", x, w),
             Conv1dKernel::WeightGradBhl => by_dtype_pair!("conv1d_dw_bhl", x, w),
             Conv1dKernel::WeightGradBlh => by_dtype_pair!("conv1d_dw_blh", x, w),
+            Conv1dKernel::BackwardBhl => by_dtype_pair!("conv1d_bwd_bhl", x, w),
             Conv1dKernel::WeightGradReduce => match w {
                 DType::F16 => "conv1d_dw_reduce_f16",
                 DType::BF16 => "conv1d_dw_reduce_bf16",

@@ -24,7 +24,7 @@ use crate::launch::{self, DevicePtr};
 use cudarc::driver::{CudaStream, CudaView, CudaViewMut, DevicePtr as _, DevicePtrMut as _, LaunchConfig};
 use flashfftconv_abi::conv1d::{
     geometry::*, tap_slots, Conv1dKernel, Conv1dParams, Conv1dWeightGradParams, CHUNK, FLAG_FLIP_TAPS, FLAG_HAS_BIAS,
-    FLAG_INPUT_VECTOR, FLAG_OUTPUT_VECTOR,
+    FLAG_INPUT_VECTOR, FLAG_OUTPUT_VECTOR, FLAG_X_VECTOR,
 };
 use flashfftconv_abi::DType;
 use std::sync::Arc;
@@ -255,7 +255,14 @@ impl DepthwiseConv1d {
             flags: FLAG_FLIP_TAPS,
             ..p
         };
-        let (q, dw_cfg) = self.weight_grad_config(&p, T::DTYPE, grads.dbias.is_some())?;
+        let has_bias = grads.dbias.is_some();
+        // (B, D, L) with one tap chunk: dx and the weight-gradient partials in one pass.
+        let fused = self.layout == Layout::Bhl && p.taps as usize <= CHUNK;
+        let (q, dw_cfg) = if fused {
+            (fused_backward_params(&pdx, has_bias), self.forward_config(&pdx, T::DTYPE)?)
+        } else {
+            self.weight_grad_config(&p, T::DTYPE, has_bias)?
+        };
         let reduce_cfg = LaunchConfig {
             grid_dim: (grid_x((d * q.tap_slots as u64).div_ceil(DW_REDUCE_THREADS as u64))?, 1, 1),
             block_dim: (DW_REDUCE_THREADS, 1, 1),
@@ -263,6 +270,7 @@ impl DepthwiseConv1d {
         };
         let fwd = gpu.function(self.forward_kernel().entry_name(T::DTYPE, W::DTYPE))?;
         let dw_kernel = match self.layout {
+            _ if fused => Conv1dKernel::BackwardBhl,
             Layout::Bhl => Conv1dKernel::WeightGradBhl,
             Layout::Blh => Conv1dKernel::WeightGradBlh,
         };
@@ -293,8 +301,12 @@ impl DepthwiseConv1d {
         pdx.flags |= self.vector_flag(dy_ptr, pdx.len_in, FLAG_INPUT_VECTOR)
             | self.vector_flag(dx_ptr, pdx.len_out, FLAG_OUTPUT_VECTOR);
         let mut q = q;
-        q.conv.flags |= self.vector_flag(x_ptr, p.len_in, FLAG_INPUT_VECTOR)
-            | self.vector_flag(dy_ptr, p.len_out, FLAG_OUTPUT_VECTOR);
+        if fused {
+            q.conv.flags |= pdx.flags | self.vector_flag(x_ptr, p.len_in, FLAG_X_VECTOR);
+        } else {
+            q.conv.flags |= self.vector_flag(x_ptr, p.len_in, FLAG_INPUT_VECTOR)
+                | self.vector_flag(dy_ptr, p.len_out, FLAG_OUTPUT_VECTOR);
+        }
 
         let words = self.weight_grad_workspace_bytes(x.batch, x.len)? / std::mem::size_of::<PartialWord>();
         // SAFETY: every partial the reduction reads is written by the weight-gradient kernel
@@ -306,8 +318,12 @@ impl DepthwiseConv1d {
         // overlap nothing, and the guards keep the views' stream tracking until after the
         // launches.
         unsafe {
-            launch::conv1d_forward(stream, &fwd, dx_cfg, [dy_ptr, w_ptr, 0, dx_ptr], pdx)?;
-            launch::conv1d_weight_grad(stream, &dw_f, dw_cfg, [x_ptr, dy_ptr, partials_ptr], q)?;
+            if fused {
+                launch::conv1d_backward_fused(stream, &dw_f, dw_cfg, [dy_ptr, w_ptr, x_ptr, dx_ptr, partials_ptr], q)?;
+            } else {
+                launch::conv1d_forward(stream, &fwd, dx_cfg, [dy_ptr, w_ptr, 0, dx_ptr], pdx)?;
+                launch::conv1d_weight_grad(stream, &dw_f, dw_cfg, [x_ptr, dy_ptr, partials_ptr], q)?;
+            }
             launch::conv1d_weight_grad(stream, &reduce_f, reduce_cfg, [partials_ptr, dw_ptr, dbias_raw], q)?;
         }
         Ok(())
@@ -318,8 +334,13 @@ impl DepthwiseConv1d {
         let p = self.params(batch, len)?;
         // f32 inputs have the shortest `(B, L, D)` tiles, so the most parts: an upper bound.
         let (q, _) = self.weight_grad_config(&p, DType::F32, false)?;
-        let count = q.partial_rows as u64 * p.channels as u64 * q.tap_slots as u64;
-        Ok((count * std::mem::size_of::<PartialWord>() as u64) as usize)
+        let separate = q.partial_rows as u64 * p.channels as u64 * q.tap_slots as u64;
+        // The fused (B, D, L) backward writes one row per (batch, dx segment).
+        let fused = p.batch as u64
+            * (p.len_in as u64).div_ceil(FWD_BHL_SEGMENT as u64)
+            * p.channels as u64
+            * tap_slots(p.taps) as u64;
+        Ok((separate.max(fused) * std::mem::size_of::<PartialWord>() as u64) as usize)
     }
 
     fn forward_kernel(&self) -> Conv1dKernel {
@@ -419,6 +440,23 @@ impl DepthwiseConv1d {
         } else {
             0
         }
+    }
+}
+
+/// Reduction parameters of the fused `(B, D, L)` backward on the input gradient's parameters
+/// `pdx`: one partial row per (batch, segment of `dx`).
+fn fused_backward_params(pdx: &Conv1dParams, has_bias: bool) -> Conv1dWeightGradParams {
+    let segments = pdx.len_out.div_ceil(FWD_BHL_SEGMENT);
+    let mut conv = *pdx;
+    if has_bias {
+        conv.flags |= FLAG_HAS_BIAS;
+    }
+    Conv1dWeightGradParams {
+        conv,
+        parts: segments,
+        tap_slots: tap_slots(pdx.taps),
+        partial_rows: pdx.batch * segments,
+        reserved: 0,
     }
 }
 

@@ -65,6 +65,27 @@ pub(crate) unsafe fn conv1d_weight_grad(
     Ok(())
 }
 
+/// Launches the fused `(B, D, L)` backward `(dy, w, x, dx, partials, params)`.
+///
+/// # Safety
+/// As [`conv1d_forward`]: the buffers hold what `params` implies for
+/// `conv1d::backward_bhl` (dy, x and dx of the input gradient's shapes, `partial_rows · D ·
+/// tap_slots` partials), and `dx` and `partials` overlap nothing.
+pub(crate) unsafe fn conv1d_backward_fused(
+    stream: &CudaStream,
+    f: &CudaFunction,
+    cfg: LaunchConfig,
+    ptrs: [DevicePtr; 5],
+    params: Conv1dWeightGradParams,
+) -> Result<()> {
+    let params = ByValue(params);
+    let mut builder = stream.launch_builder(f);
+    builder.arg(&ptrs[0]).arg(&ptrs[1]).arg(&ptrs[2]).arg(&ptrs[3]).arg(&ptrs[4]).arg(&params);
+    // SAFETY: the caller's contract above matches the kernel's.
+    unsafe { builder.launch(cfg) }?;
+    Ok(())
+}
+
 /// The buffers of an FFT-convolution forward launch, named so that the order the kernel takes
 /// them in is written once, in [`fftconv_forward`]. Zero for an absent gate.
 #[derive(Clone, Copy, Debug)]
