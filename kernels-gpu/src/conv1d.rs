@@ -21,8 +21,9 @@
 //! The input gradient is this forward with taps reversed and `pad_left' = K − 1 − pad_left`
 //! (`FLAG_FLIP_TAPS`). Weight and bias gradients reduce over (batch, position) into per-warp
 //! partials in a fixed order, summed by `weight_grad_reduce`: deterministic, no atomics. In
-//! `(B, D, L)` with K ≤ 8 one kernel (`backward_bhl`) computes the input gradient and, from the
-//! same staged `dy` window, the weight-gradient partials, so `dy` is read once.
+//! either layout with K ≤ 8 one kernel (`backward_bhl`, `backward_blh`) computes the input
+//! gradient and, from the same staged `dy` window, the weight-gradient partials, so `dy` is
+//! read once.
 
 use crate::device::{
     block_x, block_y, dynamic_shared_base, ld_shared_16b, load_16b, st_shared_16b, thread_x, thread_y,
@@ -35,6 +36,11 @@ use flashfftconv_abi::conv1d::{
 };
 
 const C: usize = CHUNK;
+/// Output positions per group of the fused `(B, L, D)` backward, which holds `dx` accumulators
+/// and the weight-gradient sums at once: 4 for 16-bit inputs, 2 for f32 (f64 accumulators).
+pub const BWD_GROUP_16BIT: usize = 4;
+/// See [`BWD_GROUP_16BIT`].
+pub const BWD_GROUP_F32: usize = 2;
 /// Output positions per inner group of the `(B, L, D)` bodies (`G` below): each group loads
 /// `G + 7` input positions per tap chunk and keeps `G × 4` accumulators. 8 for 16-bit outputs;
 /// f32 outputs, whose accumulators are f64, use 4 to keep registers for occupancy.
@@ -1134,6 +1140,146 @@ pub unsafe fn forward_blh<T: LaneStaged, W: Element, const G: usize>(
     }
 }
 
+/// Input gradient fused with the weight- and bias-gradient partials, `(B, L, D)`, K ≤ 8.
+///
+/// `q.conv` holds the input gradient's parameters (as for [`backward_bhl`]). Grid:
+/// `⌈D / 128⌉ · parts` one-warp blocks with [`bwd_blh_shared_bytes`] of dynamic shared memory;
+/// block `v` is channel tile `v mod ⌈D / 128⌉` of part `v / ⌈D / 128⌉`, and walks the part's
+/// slice of the (batch, tile of `P` positions) items. Per item the warp stages the tile's
+/// `P + K − 1` rows of `dy` (the input gradient's window, as [`forward_blh`] stages its input)
+/// and its `P` rows of `x`; then per group of `G` positions the lane computes its 4 channels of
+/// `dx` ([`fwd_blh_group`]) and, from the same rows, `dw[K − 1 − k] += Σ_i x[i] · dy[i − pad' +
+/// k]` ([`dw_blh_group`] with `x` in the role of `dy`), and sums the `dy` rows the item owns
+/// for the bias. The warp writes its sums as partial row `part`; `weight_grad_reduce` adds the
+/// rows in order. One pass over `dy` and `x`.
+///
+/// # Safety
+/// As [`backward_bhl`], with this launch shape and `x` holding `B · len_out · D` elements.
+#[inline(always)]
+pub unsafe fn backward_blh<T: LaneStaged, W: Element, const G: usize>(
+    dy: *const T,
+    w: *const W,
+    x: *const T,
+    dx: *mut T,
+    partials: *mut W::Acc,
+    q: Conv1dWeightGradParams,
+) {
+    let p = q.conv;
+    let elem = core::mem::size_of::<T>() as u32;
+    let tile_positions = blh_tile_positions(elem);
+    let lane = thread_x();
+    let channel_tiles = p.channels.div_ceil(BLH_CHANNELS_PER_BLOCK) as u64;
+    let (part, channel_tile) = div_rem(block_x(), channel_tiles);
+    if part >= q.parts as u64 {
+        return; // the whole (one-warp) block
+    }
+    let channels = p.channels as u64;
+    let d_tile = channel_tile * BLH_CHANNELS_PER_BLOCK as u64;
+    let d0 = d_tile + (lane as usize * LANE) as u64;
+    let active = d0 < channels;
+    let (vdy, vdx, vx) =
+        (p.flags & FLAG_INPUT_VECTOR != 0, p.flags & FLAG_OUTPUT_VECTOR != 0, p.flags & FLAG_X_VECTOR != 0);
+    let row_bytes = BLH_CHANNELS_PER_BLOCK * elem;
+    let region = dynamic_shared_base();
+    let x_region = region + fwd_blh_stage_rows(elem) * row_bytes;
+    let lane_off = lane * LANE as u32 * elem;
+    let live = p.taps as usize;
+    let pad = p.pad_left as i64; // pad' of the input gradient
+    let len = p.len_out as i64; // of dx and x
+    let tiles = p.len_out.div_ceil(tile_positions) as u64;
+    let (begin, end) = part_range(p.batch as u64 * tiles, part, q.parts as u64);
+    // x as a (B, len, D) input of the staging helper.
+    let x_params = Conv1dParams { len_in: p.len_out, ..p };
+    let mut taps = [[0.0f32; LANE]; C];
+    if active {
+        // SAFETY: channels < D are read, the rest are zero.
+        taps = unsafe { load_taps_lane(w, d0, channels, p.taps, 0, true) };
+    }
+    let mut sums = [[W::Acc::ZERO; LANE]; C + 1]; // [k][channel]; the last row is the bias
+    let mut item = begin;
+    while item < end {
+        let (b, tile) = div_rem(item, tiles);
+        let j0 = (tile * tile_positions as u64) as i64;
+        // SAFETY: b < B.
+        let (dy_b, x_b, dx_b) = unsafe {
+            (
+                dy.add((b * p.len_in as u64 * channels) as usize),
+                x.add((b * p.len_out as u64 * channels) as usize),
+                dx.add((b * p.len_out as u64 * channels) as usize),
+            )
+        };
+        // The previous item's reads are done before the regions are rewritten.
+        sync_warp();
+        // SAFETY: batch b of dy and x; the regions are this block's (launch shape).
+        unsafe {
+            stage_blh_rows::<T>(dy_b, region, j0 - pad, tile_positions + p.taps - 1, d_tile, &p, lane, vdy);
+            stage_blh_rows::<T>(x_b, x_region, j0, tile_positions, d_tile, &x_params, lane, vx);
+        }
+        cp_async_wait_all();
+        sync_warp();
+        if active {
+            // Rolled, as in `forward_blh` (unrolled, the compiler hoists every group's reads).
+            for g in 0..opaque(tile_positions / G as u32) {
+                let jg = j0 + (g * G as u32) as i64;
+                if jg >= len {
+                    break; // warp-uniform
+                }
+                let dy_addr = region + lane_off + g * G as u32 * row_bytes;
+                let x_addr = x_region + lane_off + g * G as u32 * row_bytes;
+                let mut acc = [[T::Acc::ZERO; LANE]; G];
+                // SAFETY: dy rows g·G .. g·G + G + K − 1 ≤ P + K − 1 and x rows g·G .. g·G + G
+                // ≤ P were staged and synced above.
+                unsafe {
+                    dispatch_live!(live, fwd_blh_group::<T, G>(dy_addr, row_bytes, &taps, &mut acc));
+                    dispatch_live!(live, dw_blh_group::<T, W, G>(x_addr, dy_addr, row_bytes, false, &mut sums));
+                }
+                for (i, acc_row) in acc.iter().enumerate() {
+                    let j = jg + i as i64;
+                    if j < len {
+                        // SAFETY: j < len; d0 < D.
+                        unsafe {
+                            store_lane(
+                                dx_b.add((j as u64 * channels) as usize),
+                                d0 as i64,
+                                channels as i64,
+                                vdx,
+                                *acc_row,
+                            )
+                        };
+                    }
+                }
+            }
+            // The bias sums the dy positions j0 .. j0 + P (staged rows pad' ..), and on a row's
+            // last tile every staged row after them too: dy may be up to K − 1 longer than dx.
+            let rows = if tile + 1 == tiles { tile_positions + p.taps - 1 - p.pad_left } else { tile_positions };
+            for r in 0..opaque(rows) {
+                // SAFETY: staged row pad' + r < P + K − 1, synced above.
+                let v = unsafe { T::ld_shared_lane(region + lane_off + (p.pad_left + r) * row_bytes) };
+                for ch in 0..LANE {
+                    sums[C][ch] = sums[C][ch].add(W::Acc::from_f32(v[ch]));
+                }
+            }
+        }
+        item += 1;
+    }
+    unroll!(ch in [0 1 2 3] {
+        let d = d0 + ch as u64;
+        if d < channels {
+            unroll!(kk in [0 1 2 3 4 5 6 7] {
+                if kk < live {
+                    // SAFETY: slot K − 1 − kk < tap_slots − 1; inside the partials buffer (caller).
+                    unsafe { *partials.add(partial_index(part, d, (live - 1 - kk) as u64, &q)) = sums[kk][ch] };
+                }
+            });
+            // SAFETY: as above; the last slot is the bias.
+            unsafe { *partials.add(partial_index(part, d, q.tap_slots as u64 - 1, &q)) = sums[C][ch] };
+        }
+    });
+}
+
+/// `backward_blh` writes a lane's channels and taps with `unroll!` over 4 and 8 indices.
+const _: () = assert!(LANE == 4 && C == 8);
+
 /// The slice of `total` work items that part `part` of `parts` owns.
 #[inline(always)]
 fn part_range(total: u64, part: u64, parts: u64) -> (u64, u64) {
@@ -1358,12 +1504,15 @@ pub unsafe fn weight_grad_blh<T: LaneStaged, W: Element, const G: usize>(
     }
 }
 
-/// Sums the partials of every (channel, tap) and (channel, bias) in order and stores them,
-/// rounded once, as `dw (D, K)` and `dbias (D)`. Grid: `⌈D · tap_slots / 256⌉` blocks of 256.
+/// Sums the partials of every (channel, tap) and (channel, bias) in a fixed order and stores
+/// them, rounded once, as `dw (D, K)` and `dbias (D)`. Grid: `⌈D · tap_slots / 32⌉` blocks of
+/// `(32, 8)` threads with [`DW_REDUCE_SHARED_BYTES`] of dynamic shared memory: thread `(c, g)`
+/// adds rows `g, g + 8, …` of column `c` (loads coalesced across `c`), then thread `(c, 0)` adds
+/// the 8 group sums in group order.
 ///
 /// # Safety
 /// `partials` as written by a weight-gradient kernel with the same `q`; `dw` holds `D·K`
-/// elements and, with `FLAG_HAS_BIAS`, `dbias` holds `D`.
+/// elements and, with `FLAG_HAS_BIAS`, `dbias` holds `D`; the launch has this shape.
 #[inline(always)]
 pub unsafe fn weight_grad_reduce<W: Element>(
     partials: *const W::Acc,
@@ -1372,20 +1521,36 @@ pub unsafe fn weight_grad_reduce<W: Element>(
     q: Conv1dWeightGradParams,
 ) {
     let p = q.conv;
-    let index = block_x() * DW_REDUCE_THREADS as u64 + thread_x() as u64;
+    let (column, group) = (thread_x(), thread_y());
+    let index = block_x() * DW_REDUCE_COLUMNS as u64 + column as u64;
     let slots = q.tap_slots as u64;
-    if index >= p.channels as u64 * slots {
-        return;
-    }
+    let inside = index < p.channels as u64 * slots;
     let (d, slot) = div_rem(index, slots);
+    let mut sum = W::Acc::ZERO;
+    if inside {
+        let mut row = group as u64;
+        while row < q.partial_rows as u64 {
+            // SAFETY: inside the partials buffer (caller).
+            sum = sum.add(unsafe { *partials.add(partial_index(row, d, slot, &q)) });
+            row += DW_REDUCE_ROW_GROUPS as u64;
+        }
+    }
+    // SAFETY: the launch provides one slot per thread; each thread writes its own, and the
+    // barrier orders the writes before thread (c, 0) reads its column's.
+    unsafe {
+        let cells = core::intrinsics::gpu::gpu_launch_sized_workgroup_mem::<W::Acc>();
+        *cells.add((group * DW_REDUCE_COLUMNS + column) as usize) = sum;
+        core::arch::nvptx::_syncthreads();
+        if group != 0 || !inside {
+            return;
+        }
+        for g in 1..DW_REDUCE_ROW_GROUPS {
+            sum = sum.add(*cells.add((g * DW_REDUCE_COLUMNS + column) as usize));
+        }
+    }
     let is_bias = slot == slots - 1;
     if (is_bias && p.flags & FLAG_HAS_BIAS == 0) || (!is_bias && slot >= p.taps as u64) {
         return;
-    }
-    let mut sum = W::Acc::ZERO;
-    for row in 0..q.partial_rows as u64 {
-        // SAFETY: inside the partials buffer (caller).
-        sum = sum.add(unsafe { *partials.add(partial_index(row, d, slot, &q)) });
     }
     // SAFETY: d < D, slot < K (caller's buffer sizes).
     unsafe {

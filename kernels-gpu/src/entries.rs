@@ -12,11 +12,15 @@ use flashfftconv_abi::fftconv::{FftConvParams, LongFftParams};
 /// weight-gradient's accumulator (the weight type); see `conv1d::GROUP_16BIT`.
 const G16: usize = conv1d::GROUP_16BIT;
 const GF: usize = conv1d::GROUP_F32;
+/// Position groups of the fused `(B, L, D)` backward, by input type; see
+/// `conv1d::BWD_GROUP_16BIT`.
+const B16: usize = conv1d::BWD_GROUP_16BIT;
+const BF: usize = conv1d::BWD_GROUP_F32;
 
-/// Stamps the five per-(input, weight) conv1d kernels for each listed type pair:
-/// `input, weight, forward group, weight-gradient group => names`.
+/// Stamps the six per-(input, weight) conv1d kernels for each listed type pair:
+/// `input, weight, forward group, weight-gradient group, fused backward group => names`.
 macro_rules! conv1d_pair_entries {
-    ($($x:ty, $w:ty, $g_fwd:expr, $g_dw:expr => $fwd_bhl:ident, $fwd_blh:ident, $dw_bhl:ident, $dw_blh:ident, $bwd_bhl:ident;)*) => {$(
+    ($($x:ty, $w:ty, $g_fwd:expr, $g_dw:expr, $g_bwd:expr => $fwd_bhl:ident, $fwd_blh:ident, $dw_bhl:ident, $dw_blh:ident, $bwd_bhl:ident, $bwd_blh:ident;)*) => {$(
         /// Forward / input gradient, (B, D, L). # Safety: see `conv1d::forward_bhl`.
         #[unsafe(no_mangle)]
         pub unsafe extern "ptx-kernel" fn $fwd_bhl(x: *const $x, w: *const $w, bias: *const $w, y: *mut $x, p: Conv1dParams) {
@@ -48,19 +52,26 @@ macro_rules! conv1d_pair_entries {
             // SAFETY: as above.
             unsafe { conv1d::backward_bhl::<$x, $w>(dy, w, x, dx, partials, q) }
         }
+        /// Input gradient fused with the weight-gradient partials, (B, L, D), K ≤ 8.
+        /// # Safety: see `conv1d::backward_blh`.
+        #[unsafe(no_mangle)]
+        pub unsafe extern "ptx-kernel" fn $bwd_blh(dy: *const $x, w: *const $w, x: *const $x, dx: *mut $x, partials: *mut <$w as Element>::Acc, q: Conv1dWeightGradParams) {
+            // SAFETY: as above.
+            unsafe { conv1d::backward_blh::<$x, $w, { $g_bwd }>(dy, w, x, dx, partials, q) }
+        }
     )*};
 }
 
 conv1d_pair_entries! {
-    F16, F16, G16, G16 => conv1d_fwd_bhl_f16_f16, conv1d_fwd_blh_f16_f16, conv1d_dw_bhl_f16_f16, conv1d_dw_blh_f16_f16, conv1d_bwd_bhl_f16_f16;
-    F16, Bf16, G16, G16 => conv1d_fwd_bhl_f16_bf16, conv1d_fwd_blh_f16_bf16, conv1d_dw_bhl_f16_bf16, conv1d_dw_blh_f16_bf16, conv1d_bwd_bhl_f16_bf16;
-    F16, f32, G16, GF => conv1d_fwd_bhl_f16_f32, conv1d_fwd_blh_f16_f32, conv1d_dw_bhl_f16_f32, conv1d_dw_blh_f16_f32, conv1d_bwd_bhl_f16_f32;
-    Bf16, F16, G16, G16 => conv1d_fwd_bhl_bf16_f16, conv1d_fwd_blh_bf16_f16, conv1d_dw_bhl_bf16_f16, conv1d_dw_blh_bf16_f16, conv1d_bwd_bhl_bf16_f16;
-    Bf16, Bf16, G16, G16 => conv1d_fwd_bhl_bf16_bf16, conv1d_fwd_blh_bf16_bf16, conv1d_dw_bhl_bf16_bf16, conv1d_dw_blh_bf16_bf16, conv1d_bwd_bhl_bf16_bf16;
-    Bf16, f32, G16, GF => conv1d_fwd_bhl_bf16_f32, conv1d_fwd_blh_bf16_f32, conv1d_dw_bhl_bf16_f32, conv1d_dw_blh_bf16_f32, conv1d_bwd_bhl_bf16_f32;
-    f32, F16, GF, G16 => conv1d_fwd_bhl_f32_f16, conv1d_fwd_blh_f32_f16, conv1d_dw_bhl_f32_f16, conv1d_dw_blh_f32_f16, conv1d_bwd_bhl_f32_f16;
-    f32, Bf16, GF, G16 => conv1d_fwd_bhl_f32_bf16, conv1d_fwd_blh_f32_bf16, conv1d_dw_bhl_f32_bf16, conv1d_dw_blh_f32_bf16, conv1d_bwd_bhl_f32_bf16;
-    f32, f32, GF, GF => conv1d_fwd_bhl_f32_f32, conv1d_fwd_blh_f32_f32, conv1d_dw_bhl_f32_f32, conv1d_dw_blh_f32_f32, conv1d_bwd_bhl_f32_f32;
+    F16, F16, G16, G16, B16 => conv1d_fwd_bhl_f16_f16, conv1d_fwd_blh_f16_f16, conv1d_dw_bhl_f16_f16, conv1d_dw_blh_f16_f16, conv1d_bwd_bhl_f16_f16, conv1d_bwd_blh_f16_f16;
+    F16, Bf16, G16, G16, B16 => conv1d_fwd_bhl_f16_bf16, conv1d_fwd_blh_f16_bf16, conv1d_dw_bhl_f16_bf16, conv1d_dw_blh_f16_bf16, conv1d_bwd_bhl_f16_bf16, conv1d_bwd_blh_f16_bf16;
+    F16, f32, G16, GF, B16 => conv1d_fwd_bhl_f16_f32, conv1d_fwd_blh_f16_f32, conv1d_dw_bhl_f16_f32, conv1d_dw_blh_f16_f32, conv1d_bwd_bhl_f16_f32, conv1d_bwd_blh_f16_f32;
+    Bf16, F16, G16, G16, B16 => conv1d_fwd_bhl_bf16_f16, conv1d_fwd_blh_bf16_f16, conv1d_dw_bhl_bf16_f16, conv1d_dw_blh_bf16_f16, conv1d_bwd_bhl_bf16_f16, conv1d_bwd_blh_bf16_f16;
+    Bf16, Bf16, G16, G16, B16 => conv1d_fwd_bhl_bf16_bf16, conv1d_fwd_blh_bf16_bf16, conv1d_dw_bhl_bf16_bf16, conv1d_dw_blh_bf16_bf16, conv1d_bwd_bhl_bf16_bf16, conv1d_bwd_blh_bf16_bf16;
+    Bf16, f32, G16, GF, B16 => conv1d_fwd_bhl_bf16_f32, conv1d_fwd_blh_bf16_f32, conv1d_dw_bhl_bf16_f32, conv1d_dw_blh_bf16_f32, conv1d_bwd_bhl_bf16_f32, conv1d_bwd_blh_bf16_f32;
+    f32, F16, GF, G16, BF => conv1d_fwd_bhl_f32_f16, conv1d_fwd_blh_f32_f16, conv1d_dw_bhl_f32_f16, conv1d_dw_blh_f32_f16, conv1d_bwd_bhl_f32_f16, conv1d_bwd_blh_f32_f16;
+    f32, Bf16, GF, G16, BF => conv1d_fwd_bhl_f32_bf16, conv1d_fwd_blh_f32_bf16, conv1d_dw_bhl_f32_bf16, conv1d_dw_blh_f32_bf16, conv1d_bwd_bhl_f32_bf16, conv1d_bwd_blh_f32_bf16;
+    f32, f32, GF, GF, BF => conv1d_fwd_bhl_f32_f32, conv1d_fwd_blh_f32_f32, conv1d_dw_bhl_f32_f32, conv1d_dw_blh_f32_f32, conv1d_bwd_bhl_f32_f32, conv1d_bwd_blh_f32_f32;
 }
 
 /// Stamps the partials reduction for each weight type.

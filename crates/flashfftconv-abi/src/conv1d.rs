@@ -64,7 +64,8 @@ pub struct Conv1dWeightGradParams {
     pub tap_slots: u32,
     /// Rows of partial sums the reduction adds in order: `parts · DW_WARPS` for `(B, D, L)`
     /// (one per warp), `parts` for `(B, L, D)` (the block's warps combine in shared memory),
-    /// `B · segments per row` for the fused `(B, D, L)` backward (one per warp and segment).
+    /// `B · segments per row` for the fused `(B, D, L)` backward (one per warp and segment),
+    /// `parts` for the fused `(B, L, D)` backward (one per warp).
     pub partial_rows: u32,
     /// Reserved, zero.
     pub reserved: u32,
@@ -102,6 +103,9 @@ pub enum Conv1dKernel {
     /// `(B, D, L)` input gradient fused with the weight and bias gradient partials (K ≤ 8);
     /// per (input, weight) dtype.
     BackwardBhl,
+    /// `(B, L, D)` input gradient fused with the weight and bias gradient partials (K ≤ 8);
+    /// per (input, weight) dtype.
+    BackwardBlh,
 }
 
 macro_rules! by_dtype_pair {
@@ -122,13 +126,14 @@ macro_rules! by_dtype_pair {
 
 impl Conv1dKernel {
     /// Every conv1d kernel role.
-    pub const ALL: [Conv1dKernel; 6] = [
+    pub const ALL: [Conv1dKernel; 7] = [
         Conv1dKernel::ForwardBhl,
         Conv1dKernel::ForwardBlh,
         Conv1dKernel::WeightGradBhl,
         Conv1dKernel::WeightGradBlh,
         Conv1dKernel::WeightGradReduce,
         Conv1dKernel::BackwardBhl,
+        Conv1dKernel::BackwardBlh,
     ];
 
     /// The PTX entry name of this kernel for input dtype `x` and weight dtype `w`
@@ -141,6 +146,7 @@ impl Conv1dKernel {
             Conv1dKernel::WeightGradBhl => by_dtype_pair!("conv1d_dw_bhl", x, w),
             Conv1dKernel::WeightGradBlh => by_dtype_pair!("conv1d_dw_blh", x, w),
             Conv1dKernel::BackwardBhl => by_dtype_pair!("conv1d_bwd_bhl", x, w),
+            Conv1dKernel::BackwardBlh => by_dtype_pair!("conv1d_bwd_blh", x, w),
             Conv1dKernel::WeightGradReduce => match w {
                 DType::F16 => "conv1d_dw_reduce_f16",
                 DType::BF16 => "conv1d_dw_reduce_bf16",
@@ -242,6 +248,16 @@ pub mod geometry {
         FWD_BLH_WARPS * fwd_blh_stage_rows(elem_bytes) * BLH_CHANNELS_PER_BLOCK * elem_bytes
     }
 
+    /// Dynamic shared memory of the fused `(B, L, D)` backward (one-warp blocks): the input
+    /// gradient's staged `dy` rows and the tile's `x` rows.
+    pub const fn bwd_blh_shared_bytes(elem_bytes: u32) -> u32 {
+        (fwd_blh_stage_rows(elem_bytes) + blh_tile_positions(elem_bytes)) * BLH_CHANNELS_PER_BLOCK * elem_bytes
+    }
+    /// Warps the fused `(B, L, D)` backward aims for (one per block), about two waves of an
+    /// H100 at its 12 blocks per SM; a part (one warp per channel tile) gets at least 2 items
+    /// so that the partial rows stay fewer than half the items.
+    pub const BWD_BLH_TARGET_WARPS: u64 = 3072;
+
     /// Warps per block of the `(B, D, L)` weight-gradient kernel; each warp writes its own
     /// partial sums.
     pub const DW_WARPS: u32 = 4;
@@ -251,8 +267,14 @@ pub mod geometry {
     /// Blocks the `(B, L, D)` weight-gradient launch aims for. Fewer than for `(B, D, L)`: its
     /// blocks are larger, and each part costs a row of `D · tap_slots` partials.
     pub const DW_BLH_TARGET_BLOCKS: u64 = 1024;
-    /// Threads per block of the partials reduction.
-    pub const DW_REDUCE_THREADS: u32 = 256;
+    /// (channel, slot) columns per block of the partials reduction (block `(32, 8)`).
+    pub const DW_REDUCE_COLUMNS: u32 = 32;
+    /// Row groups per block of the partials reduction: thread `(c, g)` adds rows `g, g + 8, …`
+    /// of column `c`, then the 8 group sums are added in order (more loads in flight than one
+    /// thread walking every row, and still one fixed order).
+    pub const DW_REDUCE_ROW_GROUPS: u32 = 8;
+    /// Dynamic shared memory of the partials reduction: one f64-sized slot per thread.
+    pub const DW_REDUCE_SHARED_BYTES: u32 = DW_REDUCE_COLUMNS * DW_REDUCE_ROW_GROUPS * 8;
 
     /// Blocks the weight-gradient launch aims for (a few waves on any current GPU). The number
     /// of parts depends only on the shape, never on the device, so results are reproducible

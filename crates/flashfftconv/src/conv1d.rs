@@ -256,23 +256,24 @@ impl DepthwiseConv1d {
             ..p
         };
         let has_bias = grads.dbias.is_some();
-        // (B, D, L) with one tap chunk: dx and the weight-gradient partials in one pass.
-        let fused = self.layout == Layout::Bhl && p.taps as usize <= CHUNK;
+        // One tap chunk: dx and the weight-gradient partials in one pass (either layout).
+        let fused = p.taps as usize <= CHUNK;
         let (q, dw_cfg) = if fused {
-            (fused_backward_params(&pdx, has_bias), self.forward_config(&pdx, T::DTYPE)?)
+            self.fused_backward_config(&pdx, T::DTYPE, has_bias)?
         } else {
             self.weight_grad_config(&p, T::DTYPE, has_bias)?
         };
         let reduce_cfg = LaunchConfig {
-            grid_dim: (grid_x((d * q.tap_slots as u64).div_ceil(DW_REDUCE_THREADS as u64))?, 1, 1),
-            block_dim: (DW_REDUCE_THREADS, 1, 1),
-            shared_mem_bytes: 0,
+            grid_dim: (grid_x((d * q.tap_slots as u64).div_ceil(DW_REDUCE_COLUMNS as u64))?, 1, 1),
+            block_dim: (DW_REDUCE_COLUMNS, DW_REDUCE_ROW_GROUPS, 1),
+            shared_mem_bytes: DW_REDUCE_SHARED_BYTES,
         };
         let fwd = gpu.function(self.forward_kernel().entry_name(T::DTYPE, W::DTYPE))?;
-        let dw_kernel = match self.layout {
-            _ if fused => Conv1dKernel::BackwardBhl,
-            Layout::Bhl => Conv1dKernel::WeightGradBhl,
-            Layout::Blh => Conv1dKernel::WeightGradBlh,
+        let dw_kernel = match (self.layout, fused) {
+            (Layout::Bhl, true) => Conv1dKernel::BackwardBhl,
+            (Layout::Blh, true) => Conv1dKernel::BackwardBlh,
+            (Layout::Bhl, false) => Conv1dKernel::WeightGradBhl,
+            (Layout::Blh, false) => Conv1dKernel::WeightGradBlh,
         };
         // The (B, L, D) kernel stages more than the default 48 KiB (at most 78 KiB, within
         // every sm_80+ device's opt-in limit).
@@ -335,11 +336,9 @@ impl DepthwiseConv1d {
         // f32 inputs have the shortest `(B, L, D)` tiles, so the most parts: an upper bound.
         let (q, _) = self.weight_grad_config(&p, DType::F32, false)?;
         let separate = q.partial_rows as u64 * p.channels as u64 * q.tap_slots as u64;
-        // The fused (B, D, L) backward writes one row per (batch, dx segment).
-        let fused = p.batch as u64
-            * (p.len_in as u64).div_ceil(FWD_BHL_SEGMENT as u64)
-            * p.channels as u64
-            * tap_slots(p.taps) as u64;
+        let pdx = Conv1dParams { len_in: p.len_out, len_out: p.len_in, ..p };
+        let (q, _) = self.fused_backward_config(&pdx, DType::F32, false)?;
+        let fused = q.partial_rows as u64 * p.channels as u64 * q.tap_slots as u64;
         Ok((separate.max(fused) * std::mem::size_of::<PartialWord>() as u64) as usize)
     }
 
@@ -371,6 +370,52 @@ impl DepthwiseConv1d {
                 }
             }
         })
+    }
+
+    /// Reduction parameters and launch shape of the fused backward (K ≤ 8) on the input
+    /// gradient's parameters `pdx`. `(B, D, L)`: the input gradient's launch, one partial row
+    /// per (batch, `dx` segment). `(B, L, D)`: one-warp blocks, one partial row per part.
+    fn fused_backward_config(
+        &self,
+        pdx: &Conv1dParams,
+        x_dtype: DType,
+        has_bias: bool,
+    ) -> Result<(Conv1dWeightGradParams, LaunchConfig)> {
+        let mut conv = *pdx;
+        if has_bias {
+            conv.flags |= FLAG_HAS_BIAS;
+        }
+        let (parts, partial_rows, cfg) = match self.layout {
+            Layout::Bhl => {
+                let segments = pdx.len_out.div_ceil(FWD_BHL_SEGMENT);
+                (segments as u64, pdx.batch as u64 * segments as u64, self.forward_config(pdx, x_dtype)?)
+            }
+            Layout::Blh => {
+                let elem = x_dtype.size_bytes() as u32;
+                let channel_tiles = (pdx.channels as u64).div_ceil(BLH_CHANNELS_PER_BLOCK as u64);
+                let items = pdx.batch as u64 * (pdx.len_out as u64).div_ceil(blh_tile_positions(elem) as u64);
+                let parts = BWD_BLH_TARGET_WARPS.div_ceil(channel_tiles).min(items.div_ceil(2)).max(1);
+                let cfg = LaunchConfig {
+                    grid_dim: (grid_x(channel_tiles * parts)?, 1, 1),
+                    block_dim: (32, 1, 1),
+                    shared_mem_bytes: bwd_blh_shared_bytes(elem),
+                };
+                (parts, parts, cfg)
+            }
+        };
+        let too_many = || Error::Unsupported {
+            what: "batch",
+            value: pdx.batch as u64,
+            expected: format!("batch · segments of len {} within u32", pdx.len_out),
+        };
+        let q = Conv1dWeightGradParams {
+            conv,
+            parts: u32::try_from(parts).map_err(|_| too_many())?,
+            tap_slots: tap_slots(pdx.taps),
+            partial_rows: u32::try_from(partial_rows).map_err(|_| too_many())?,
+            reserved: 0,
+        };
+        Ok((q, cfg))
     }
 
     /// Parts of the reduction and the launch shape of the weight-gradient kernel.
@@ -440,23 +485,6 @@ impl DepthwiseConv1d {
         } else {
             0
         }
-    }
-}
-
-/// Reduction parameters of the fused `(B, D, L)` backward on the input gradient's parameters
-/// `pdx`: one partial row per (batch, segment of `dx`).
-fn fused_backward_params(pdx: &Conv1dParams, has_bias: bool) -> Conv1dWeightGradParams {
-    let segments = pdx.len_out.div_ceil(FWD_BHL_SEGMENT);
-    let mut conv = *pdx;
-    if has_bias {
-        conv.flags |= FLAG_HAS_BIAS;
-    }
-    Conv1dWeightGradParams {
-        conv,
-        parts: segments,
-        tap_slots: tap_slots(pdx.taps),
-        partial_rows: pdx.batch * segments,
-        reserved: 0,
     }
 }
 
