@@ -1524,10 +1524,13 @@ pub unsafe fn weight_grad_reduce<W: Element>(
     let (column, group) = (thread_x(), thread_y());
     let index = block_x() * DW_REDUCE_COLUMNS as u64 + column as u64;
     let slots = q.tap_slots as u64;
-    let inside = index < p.channels as u64 * slots;
     let (d, slot) = div_rem(index, slots);
+    let is_bias = slot == slots - 1;
+    // Columns of taps past K and of an absent bias hold nothing (never written): skipped.
+    let wanted =
+        index < p.channels as u64 * slots && if is_bias { p.flags & FLAG_HAS_BIAS != 0 } else { slot < p.taps as u64 };
     let mut sum = W::Acc::ZERO;
-    if inside {
+    if wanted {
         let mut row = group as u64;
         while row < q.partial_rows as u64 {
             // SAFETY: inside the partials buffer (caller).
@@ -1541,16 +1544,12 @@ pub unsafe fn weight_grad_reduce<W: Element>(
         let cells = core::intrinsics::gpu::gpu_launch_sized_workgroup_mem::<W::Acc>();
         *cells.add((group * DW_REDUCE_COLUMNS + column) as usize) = sum;
         core::arch::nvptx::_syncthreads();
-        if group != 0 || !inside {
+        if group != 0 || !wanted {
             return;
         }
         for g in 1..DW_REDUCE_ROW_GROUPS {
             sum = sum.add(*cells.add((g * DW_REDUCE_COLUMNS + column) as usize));
         }
-    }
-    let is_bias = slot == slots - 1;
-    if (is_bias && p.flags & FLAG_HAS_BIAS == 0) || (!is_bias && slot >= p.taps as u64) {
-        return;
     }
     // SAFETY: d < D, slot < K (caller's buffer sizes).
     unsafe {

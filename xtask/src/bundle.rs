@@ -15,23 +15,28 @@
 //! bash .device/run.sh sanitize [ARGS]         # compute-sanitizer memcheck + racecheck, ./test-gpu --quick
 //! bash .device/run.sh sanitize fftconv [ARGS] # the same on ./test-gpu --quick --only fftconv
 //! bash .device/run.sh python FILE [ARGS]      # python3 python/FILE (benches/python baselines)
+//! bash .device/run.sh ab [OP] [ARGS]          # ./bench-old and ./bench alternately, 2 rounds (`--old`)
 //! ```
 //!
-//! Binaries and the PTX copy are xz-compressed (the binaries embed the PTX and cubin:
-//! uncompressed the bundle nears the 64 MiB carry limit, gzipped it took 16 MiB, with xz 7 MiB,
-//! which leaves room for a second build to compare against); run.sh unpacks a binary on first
-//! use with python3's `lzma` (the GPU machine has python3; `xz` is not promised there).
+//! The binaries go into one `bins.tar.xz` packed with a 192 MiB LZMA dictionary: each embeds
+//! the same PTX and cubin (~53 MiB), so a dictionary that spans the whole tar stores them once
+//! (test-gpu + bench: 5 MiB, where one xz file per binary took 8 MiB and gzip 16 MiB). The
+//! tracked tree (with the committed PTX) travels to the device too and counts against the
+//! runner's 64 MiB limit with the bundle, so the bundle carries no PTX copy. `--old BENCH` adds
+//! another build's bench binary as `bench-old` (nearly free: it shares the dictionary) for
+//! same-call A/B timings: `run.sh ab [OP] [ARGS]`. run.sh unpacks on first use with python3's
+//! `tarfile`/`lzma` (the GPU machine has python3; `xz` is not promised there).
 //! `conv1d` works in place of `fftconv` in each. Each step's output also goes to
 //! `$OUT/<step>.log` when `$OUT` is set (and the fftconv sweep's table and the bench JSON to
-//! `$OUT`). A binary that does not exist yet is skipped with a warning. The folder is replaced on each run; one that was
-//! not made by this command is never deleted.
+//! `$OUT`). A binary that does not exist yet is skipped with a warning. The folder is replaced
+//! on each run; one that was not made by this command is never deleted.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+use crate::bail;
 use crate::util::{self, rel, Context, Result};
-use crate::{bail, ptx, ptxas};
 
 /// (package, binary) pairs to bundle.
 const BINARIES: &[(&str, &str)] = &[("flashfftconv-tests", "test-gpu"), ("flashfftconv-bench", "bench")];
@@ -40,45 +45,46 @@ const CARRY_LIMIT: u64 = 64 << 20;
 /// File that marks a folder as made by this command (and so safe to replace).
 const MARKER: &str = ".flashfftconv-bundle";
 
-pub fn main(dir: Option<PathBuf>) -> Result<()> {
+pub fn main(dir: Option<PathBuf>, old_bench: Option<PathBuf>) -> Result<()> {
     let root = util::repo_root();
     let dir = match dir {
         Some(d) if d.is_absolute() => d,
         Some(d) => std::env::current_dir().context(|| "cannot read the current directory".into())?.join(d),
         None => root.join(".device"),
     };
+    if let Some(old) = &old_bench {
+        if !old.is_file() {
+            bail!("--old {}: no such file", old.display());
+        }
+    }
     prepare(&dir)?;
     let llvm = util::llvm_tools(&root)?;
 
+    let pack = dir.join(".pack");
+    std::fs::create_dir_all(&pack).context(|| format!("cannot create {}", pack.display()))?;
     let mut bundled = Vec::new();
+    let mut add = |src: &Path, name: &str| -> Result<()> {
+        let dest = pack.join(name);
+        std::fs::copy(src, &dest).context(|| format!("cannot copy {}", src.display()))?;
+        let mut strip = Command::new(llvm.join("llvm-strip"));
+        strip.arg("--strip-all").arg(&dest);
+        util::output(&mut strip)?;
+        bundled.push(name.to_string());
+        Ok(())
+    };
     for (package, bin) in BINARIES {
         if build_bin(&root, package, bin)? {
-            let built = root.join("target").join("release").join(bin);
-            let dest = dir.join(bin);
-            std::fs::copy(&built, &dest).context(|| format!("cannot copy {}", built.display()))?;
-            let mut strip = Command::new(llvm.join("llvm-strip"));
-            strip.arg("--strip-all").arg(&dest);
-            util::output(&mut strip)?;
-            compress(&dest)?;
-            bundled.push(*bin);
+            add(&root.join("target").join("release").join(bin), bin)?;
         }
     }
+    if let Some(old) = &old_bench {
+        add(old, "bench-old")?;
+    }
+    if !bundled.is_empty() {
+        pack_binaries(&pack, &bundled, &dir.join("bins.tar.xz"))?;
+    }
+    std::fs::remove_dir_all(&pack).context(|| format!("cannot remove {}", pack.display()))?;
 
-    let ptx_dir = dir.join("ptx");
-    std::fs::create_dir_all(&ptx_dir).context(|| format!("cannot create {}", ptx_dir.display()))?;
-    for file in [ptx::COMMITTED_PTX, ptxas::REPORT] {
-        let src = root.join(file);
-        if src.is_file() {
-            let name = src.file_name().unwrap_or_default();
-            let dest = ptx_dir.join(name);
-            std::fs::copy(&src, &dest).context(|| format!("cannot copy {file}"))?;
-            if dest.extension().is_some_and(|e| e == "ptx") {
-                compress(&dest)?;
-            }
-        } else {
-            eprintln!("warning: {file} is missing (run `cargo xtask ptx` / `cargo xtask ptxas`)");
-        }
-    }
     let python = root.join("benches").join("python");
     if python.is_dir() {
         copy_tree(&python, &dir.join("python"))?;
@@ -91,16 +97,19 @@ pub fn main(dir: Option<PathBuf>) -> Result<()> {
         .context(|| "cannot write the bundle marker".into())?;
 
     let size = tree_size(&dir)?;
+    let tracked = tracked_size(&root)?;
     println!(
-        "bundle: {} ({}; binaries: {})",
+        "bundle: {} ({}; binaries: {}); with the tracked tree ({}): {}",
         rel(&dir),
         util::human_bytes(size),
-        if bundled.is_empty() { "none yet".to_string() } else { bundled.join(", ") }
+        if bundled.is_empty() { "none yet".to_string() } else { bundled.join(", ") },
+        util::human_bytes(tracked),
+        util::human_bytes(size + tracked)
     );
-    if size > CARRY_LIMIT {
+    if size + tracked > CARRY_LIMIT {
         bail!(
-            "the bundle is {}, over the {} the device runner carries",
-            util::human_bytes(size),
+            "the bundle and the tracked tree are {}, over the {} the device runner copies",
+            util::human_bytes(size + tracked),
             util::human_bytes(CARRY_LIMIT)
         );
     }
@@ -112,15 +121,35 @@ pub fn main(dir: Option<PathBuf>) -> Result<()> {
     Ok(())
 }
 
-/// Replaces `path` by `path.xz` (`xz -6`). The binaries embed the PTX and the cubin (~44 MiB
-/// together, ~3.5 MiB compressed), which would otherwise crowd the runner's 64 MiB carry
-/// limit; run.sh unpacks them on first use.
-fn compress(path: &Path) -> Result<()> {
-    let mut cmd = Command::new("xz");
-    cmd.args(["-6", "-f", "-T2"]).arg(path);
-    util::output(&mut cmd)
+/// Packs `names` (files in `pack`) into the tar `out`, xz-compressed with a dictionary larger
+/// than the tar so that the PTX and cubin every binary embeds are stored once (see the module
+/// docs); run.sh unpacks it on first use.
+fn pack_binaries(pack: &Path, names: &[String], out: &Path) -> Result<()> {
+    let tar_path = pack.join("bins.tar");
+    let mut tar = Command::new("tar");
+    tar.arg("-C").arg(pack).arg("-cf").arg(&tar_path).args(names);
+    util::output(&mut tar)?;
+    let mut xz = Command::new("xz");
+    xz.args(["--lzma2=preset=6,dict=192MiB", "-T1", "-f"]).arg(&tar_path);
+    util::output(&mut xz)
         .map_err(|e| util::Error(format!("{e}\n(the bundle needs `xz`: apt-get install xz-utils)")))?;
-    Ok(())
+    let packed = pack.join("bins.tar.xz");
+    std::fs::rename(&packed, out).context(|| format!("cannot move {} to {}", packed.display(), out.display()))
+}
+
+/// Bytes of the files git tracks: the device runner copies them along with the carried bundle.
+fn tracked_size(root: &Path) -> Result<u64> {
+    let mut git = Command::new("git");
+    git.current_dir(root).args(["ls-files", "-z"]);
+    let listing = util::output(&mut git)?;
+    let mut total = 0;
+    for name in String::from_utf8_lossy(&listing.stdout).split('\0').filter(|n| !n.is_empty()) {
+        // A tracked file deleted in the working tree is not copied.
+        if let Ok(meta) = std::fs::metadata(root.join(name)) {
+            total += meta.len();
+        }
+    }
+    Ok(total)
 }
 
 /// Empties `dir` if this command made it, refuses any other non-empty folder.
@@ -216,6 +245,8 @@ const RUN_SH: &str = r#"#!/usr/bin/env bash
 #   run.sh sanitize [OP] [ARGS]  compute-sanitizer --tool memcheck, then --tool racecheck,
 #                                on ./test-gpu --quick [--only OP] ARGS (fails if either finds an error)
 #   run.sh python FILE [ARGS]    python3 python/FILE ARGS         (benches/python baselines)
+#   run.sh ab [OP] [ARGS]        ./bench-old and ./bench [--op OP] ARGS alternately, 2 rounds
+#                                (bundle made with --old); logs $OUT/ab-{old,new}-{1,2}.log
 #
 # OP is conv1d or fftconv. With $OUT set, each step's output is also written to
 # $OUT/<step>.log, `test fftconv` writes its table to $OUT/test-fftconv.md and `bench OP` its
@@ -225,7 +256,7 @@ set -uo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$here"
 
-usage() { sed -n '4,13p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '4,15p' "$0" | sed 's/^# \{0,1\}//'; }
 
 # step NAME CMD...: runs CMD, echoing to $OUT/NAME.log when OUT is set; returns CMD's status.
 step() {
@@ -244,12 +275,11 @@ step() {
     return "$status"
 }
 
-# need BIN: unpacks ./BIN from ./BIN.xz on first use (python3's lzma: xz itself may be
-# missing there); fails if neither is there.
+# need BIN: unpacks the binaries from ./bins.tar.xz on first use (python3's tarfile: xz itself
+# may be missing there); fails if BIN is not in the bundle.
 need() {
-    if [ ! -x "./$1" ] && [ -f "./$1.xz" ]; then
-        python3 -c 'import lzma, shutil, sys; shutil.copyfileobj(lzma.open(sys.argv[1]), open(sys.argv[2], "wb"))' \
-            "./$1.xz" "./$1.tmp" && chmod +x "./$1.tmp" && mv "./$1.tmp" "./$1"
+    if [ ! -x "./$1" ] && [ -f ./bins.tar.xz ]; then
+        python3 -c 'import tarfile; tarfile.open("bins.tar.xz", "r:xz").extractall(".")' || exit 2
     fi
     if [ ! -x "./$1" ]; then
         echo "run.sh: ./$1 is not in this bundle (it did not exist when \`cargo xtask bundle\` ran)" >&2
@@ -343,6 +373,24 @@ case "$cmd" in
         rc=0
         step "sanitize${op:+-$op}-racecheck" "$san" --tool racecheck --error-exitcode 99 ./test-gpu "${extra[@]}" "$@" || rc=$?
         [ "$status" -eq 0 ] && status=$rc
+        exit "$status"
+        ;;
+    ab)
+        need bench
+        need bench-old
+        extra=()
+        [ -n "$op" ] && extra+=(--op "$op")
+        [ "$op" = fftconv ] && nvrtc_path
+        out="${OUT:-$here/ab-out}"
+        status=0
+        for round in 1 2; do
+            for v in old new; do
+                bin=./bench; [ "$v" = old ] && bin=./bench-old
+                mkdir -p "$out/ab-$v-$round"
+                echo "== run.sh ab: $v, round $round" >&2
+                "$bin" "${extra[@]}" --out-dir "$out/ab-$v-$round" "$@" > "$out/ab-$v-$round.log" 2>&1 || status=$?
+            done
+        done
         exit "$status"
         ;;
     python)

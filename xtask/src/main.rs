@@ -5,7 +5,7 @@
 //! | `ptx [--check]` | kernels-gpu → committed PTX and its sm_90 cubin (`ptx.rs`); `--check` fails if either is stale |
 //! | `ptxas [--check]` | `ptxas -v` resource report, committed; hot kernels may not spill (`ptxas.rs`) |
 //! | `sass-check` | SASS of `fftconv_*` kernels must contain `HMMA` (`sass.rs`) |
-//! | `bundle [DIR]` | binaries + PTX + `run.sh` for the GPU machine (`bundle.rs`) |
+//! | `bundle [DIR] [--old BENCH]` | binaries + `run.sh` for the GPU machine (`bundle.rs`) |
 //! | `test-gpu [ARGS]` | `cargo run --release -p flashfftconv-tests --bin test-gpu -- ARGS` |
 //! | `bench [ARGS]` | `cargo run --release -p flashfftconv-bench --bin bench -- ARGS` |
 //!
@@ -38,7 +38,9 @@ commands:
                       write crates/flashfftconv/ptx/resources.md, fail if a hot kernel (conv1d_*,
                       fftconv_*) spills or has a stack frame; --check: also fail if the report is stale
   sass-check          assemble and disassemble the PTX; fail if an fftconv_* kernel has no HMMA
-  bundle [DIR]        build test-gpu and bench (release, stripped), copy the PTX and benches/python,
+  bundle [DIR] [--old BENCH]
+                      build test-gpu and bench (release, stripped), pack them (and BENCH as
+                      bench-old, for `run.sh ab`) into DIR/bins.tar.xz, copy benches/python,
                       write DIR/run.sh (default DIR: .device)
   test-gpu [ARGS]     cargo run --release -p flashfftconv-tests --bin test-gpu -- ARGS
   bench [ARGS]        cargo run --release -p flashfftconv-bench --bin bench -- ARGS
@@ -69,12 +71,20 @@ fn dispatch(args: &[String]) -> Result<ExitCode> {
             sass::main()?
         }
         "bundle" => {
-            let dir = match rest {
-                [] => None,
-                [d] if !d.starts_with('-') => Some(PathBuf::from(d)),
-                _ => bail!("usage: cargo xtask bundle [DIR]"),
-            };
-            bundle::main(dir)?
+            let usage = "usage: cargo xtask bundle [DIR] [--old BENCH_BINARY]";
+            let (mut dir, mut old) = (None, None);
+            let mut args = rest.iter();
+            while let Some(a) = args.next() {
+                match a.as_str() {
+                    "--old" => match args.next() {
+                        Some(path) => old = Some(PathBuf::from(path)),
+                        None => bail!("{usage}"),
+                    },
+                    d if !d.starts_with('-') && dir.is_none() => dir = Some(PathBuf::from(d)),
+                    _ => bail!("{usage}"),
+                }
+            }
+            bundle::main(dir, old)?
         }
         "test-gpu" => return run_bin("flashfftconv-tests", "test-gpu", rest),
         "bench" => return run_bin("flashfftconv-bench", "bench", rest),

@@ -254,9 +254,11 @@ pub mod geometry {
         (fwd_blh_stage_rows(elem_bytes) + blh_tile_positions(elem_bytes)) * BLH_CHANNELS_PER_BLOCK * elem_bytes
     }
     /// Warps the fused `(B, L, D)` backward aims for (one per block), about two waves of an
-    /// H100 at its 12 blocks per SM; a part (one warp per channel tile) gets at least 2 items
-    /// so that the partial rows stay fewer than half the items.
+    /// H100 at its 12 blocks per SM.
     pub const BWD_BLH_TARGET_WARPS: u64 = 3072;
+    /// Items a part of the fused `(B, L, D)` backward gets at least (one warp per channel tile
+    /// and part; each part is a row of partial sums for the reduction to read).
+    pub const BWD_BLH_MIN_ITEMS_PER_PART: u64 = 2;
 
     /// Warps per block of the `(B, D, L)` weight-gradient kernel; each warp writes its own
     /// partial sums.

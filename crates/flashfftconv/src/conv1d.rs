@@ -394,7 +394,8 @@ impl DepthwiseConv1d {
                 let elem = x_dtype.size_bytes() as u32;
                 let channel_tiles = (pdx.channels as u64).div_ceil(BLH_CHANNELS_PER_BLOCK as u64);
                 let items = pdx.batch as u64 * (pdx.len_out as u64).div_ceil(blh_tile_positions(elem) as u64);
-                let parts = BWD_BLH_TARGET_WARPS.div_ceil(channel_tiles).min(items.div_ceil(2)).max(1);
+                let parts =
+                    BWD_BLH_TARGET_WARPS.div_ceil(channel_tiles).min(items.div_ceil(BWD_BLH_MIN_ITEMS_PER_PART)).max(1);
                 let cfg = LaunchConfig {
                     grid_dim: (grid_x(channel_tiles * parts)?, 1, 1),
                     block_dim: (32, 1, 1),
