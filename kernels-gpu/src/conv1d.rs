@@ -75,28 +75,6 @@ unsafe fn load_chunk<T: Element>(row: *const T, start: i64, len: i64, vector: bo
 /// its accumulators, taps and inputs fit in few enough registers for a full SM.
 const LANE: usize = 4;
 
-/// Elements `start .. start + 4` of a row of `len` elements, zero outside `[0, len)`.
-///
-/// # Safety
-/// As [`load_chunk`], with `start` a multiple of 4.
-#[inline(always)]
-unsafe fn load_lane<T: Element>(row: *const T, start: i64, len: i64, vector: bool) -> [f32; LANE] {
-    if vector && start >= 0 && start + LANE as i64 <= len {
-        // SAFETY: in bounds and aligned (caller).
-        unsafe { T::load4(row.offset(start as isize)) }
-    } else {
-        let mut v = [0.0f32; LANE];
-        for (i, slot) in v.iter_mut().enumerate() {
-            let e = start + i as i64;
-            if e >= 0 && e < len {
-                // SAFETY: in bounds (caller).
-                *slot = unsafe { T::load(row.offset(e as isize)) };
-            }
-        }
-        v
-    }
-}
-
 /// Write elements `start .. start + 4` of a row of `len`, dropping those at `len` or beyond.
 ///
 /// # Safety
@@ -716,53 +694,6 @@ unsafe fn backward_bhl_shifted<T: Staged, W: Element, const S: usize>(
         // SAFETY: as above; the last slot is the bias.
         unsafe { *partials.add(partial_index(partial_row, d, q.tap_slots as u64 - 1, &q)) = dbias };
     }
-}
-
-/// Input rows a group can read: the largest group plus 7.
-const MAX_GROUP_ROWS: usize = GROUP_16BIT + C - 1;
-
-/// A lane's 4 channels at input positions `start .. start + G + 7` of one batch (`x_b` is its
-/// `(L, D)` slab); zero outside `[0, len_in)` and for rows no live tap reaches. For vector
-/// rows every load is issued (from a clamped, valid position) before any is widened.
-///
-/// # Safety
-/// `x_b` holds `len_in · D` elements; `d0 < D` is a multiple of 4.
-#[inline(always)]
-unsafe fn load_lane_rows<T: Element, const G: usize>(
-    x_b: *const T,
-    start: i64,
-    live_taps: usize,
-    d0: u64,
-    p: &Conv1dParams,
-    vector: bool,
-) -> [[f32; LANE]; MAX_GROUP_ROWS] {
-    let channels = p.channels as u64;
-    let len = p.len_in as i64;
-    let mut rows = [[0.0f32; LANE]; MAX_GROUP_ROWS];
-    if vector {
-        let mut packed = [T::ZERO4; MAX_GROUP_ROWS];
-        for m in 0..G + C - 1 {
-            let pos = (start + m as i64).clamp(0, len - 1) as u64;
-            // SAFETY: 0 ≤ pos < len_in; d0 + 4 ≤ D (vector rows: D is a multiple of 8).
-            packed[m] = unsafe { T::load4_packed(x_b.add((pos * channels + d0) as usize)) };
-        }
-        for m in 0..G + C - 1 {
-            let pos = start + m as i64;
-            if m < live_taps + G - 1 && pos >= 0 && pos < len {
-                rows[m] = T::widen4(&packed[m]);
-            }
-        }
-    } else {
-        for m in 0..G + C - 1 {
-            let pos = start + m as i64;
-            if m < live_taps + G - 1 && pos >= 0 && pos < len {
-                // SAFETY: 0 ≤ pos < len_in.
-                rows[m] =
-                    unsafe { load_lane(x_b.add((pos as u64 * channels) as usize), d0 as i64, channels as i64, vector) };
-            }
-        }
-    }
-    rows
 }
 
 /// Taps of one chunk for a lane's 4 consecutive channels: `[tap][channel]`.

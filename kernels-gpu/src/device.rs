@@ -77,22 +77,6 @@ pub unsafe fn load_16b_coherent(ptr: *const u8) -> [u32; 4] {
     [a, b, c, d]
 }
 
-/// 8 bytes from global memory through the read-only path.
-///
-/// # Safety
-/// `ptr` is 8-byte aligned and points to 8 readable bytes of global memory that no thread
-/// writes during the launch.
-#[inline(always)]
-pub unsafe fn load_8b(ptr: *const u8) -> [u32; 2] {
-    let (a, b): (u32, u32);
-    // SAFETY: guaranteed by the caller.
-    unsafe {
-        asm!("ld.global.nc.v2.u32 {{{a}, {b}}}, [{p}];", a = out(reg32) a, b = out(reg32) b,
-             p = in(reg64) ptr, options(pure, readonly, nostack));
-    }
-    [a, b]
-}
-
 /// Store 8 bytes to global memory.
 ///
 /// # Safety

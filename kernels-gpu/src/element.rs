@@ -79,18 +79,9 @@ impl Accum for f64 {
 pub trait Element: Copy {
     /// The accumulator used when this type is the output.
     type Acc: Accum;
-    /// 4 consecutive elements as stored (2 words of packed pairs, or 4 words for f32). Loads
-    /// land here first and are widened afterwards: a warp issues in order and stalls at the
-    /// first use of a pending load, so widening right after each load would serialise the
-    /// loads' latencies.
+    /// 4 consecutive elements as stored (2 words of packed pairs, or 4 words for f32), as they
+    /// come out of shared memory before widening.
     type Packed4: Copy;
-    /// Zero elements.
-    const ZERO4: Self::Packed4;
-    /// Read 4 elements without widening.
-    ///
-    /// # Safety
-    /// As [`Element::load4`].
-    unsafe fn load4_packed(ptr: *const Self) -> Self::Packed4;
     /// Widen 4 packed elements.
     fn widen4(p: &Self::Packed4) -> [f32; 4];
     /// Read one element, widened to f32 (exact for all three types).
@@ -103,12 +94,6 @@ pub trait Element: Copy {
     /// # Safety
     /// `ptr` is 16-byte aligned and the 8 elements are readable and not written in this launch.
     unsafe fn load8(ptr: *const Self) -> [f32; 8];
-    /// Read 4 consecutive elements.
-    ///
-    /// # Safety
-    /// `ptr` is aligned to 4 elements and the 4 elements are readable and not written in this
-    /// launch.
-    unsafe fn load4(ptr: *const Self) -> [f32; 4];
     /// Write 4 consecutive elements, rounded to nearest-even.
     ///
     /// # Safety
@@ -133,21 +118,10 @@ macro_rules! packed_pair_element {
         impl Element for $t {
             type Acc = f32;
             type Packed4 = [u32; 2];
-            const ZERO4: [u32; 2] = [0; 2];
-            #[inline(always)]
-            unsafe fn load4_packed(ptr: *const Self) -> [u32; 2] {
-                // SAFETY: guaranteed by the caller.
-                unsafe { device::load_8b(ptr as *const u8) }
-            }
             #[inline(always)]
             fn widen4(p: &[u32; 2]) -> [f32; 4] {
                 let (lo, hi): (fn(u32) -> f32, fn(u32) -> f32) = ($lo, $hi);
                 [lo(p[0]), hi(p[0]), lo(p[1]), hi(p[1])]
-            }
-            #[inline(always)]
-            unsafe fn load4(ptr: *const Self) -> [f32; 4] {
-                // SAFETY: guaranteed by the caller.
-                Self::widen4(&unsafe { Self::load4_packed(ptr) })
             }
             #[inline(always)]
             unsafe fn store4(ptr: *mut Self, v: [f32; 4]) {
@@ -206,20 +180,9 @@ packed_pair_element!(
 impl Element for f32 {
     type Acc = f64;
     type Packed4 = [u32; 4];
-    const ZERO4: [u32; 4] = [0; 4];
-    #[inline(always)]
-    unsafe fn load4_packed(ptr: *const Self) -> [u32; 4] {
-        // SAFETY: guaranteed by the caller.
-        unsafe { device::load_16b(ptr as *const u8) }
-    }
     #[inline(always)]
     fn widen4(p: &[u32; 4]) -> [f32; 4] {
         p.map(f32::from_bits)
-    }
-    #[inline(always)]
-    unsafe fn load4(ptr: *const Self) -> [f32; 4] {
-        // SAFETY: guaranteed by the caller (16 bytes, 16-byte aligned).
-        unsafe { device::load_16b(ptr as *const u8) }.map(f32::from_bits)
     }
     #[inline(always)]
     unsafe fn store4(ptr: *mut Self, v: [f64; 4]) {
