@@ -454,6 +454,20 @@ fn widen_chunk<T: Staged>(raw: [[u32; 4]; 2]) -> [f32; C] {
     out
 }
 
+/// Sums each of `taps` and `bias` over the warp (butterfly: every lane ends with the sums, in
+/// the same order on every run).
+#[inline(always)]
+fn warp_sum<A: Accum>(taps: &mut [A; C], bias: &mut A) {
+    let mut mask = 16;
+    while mask > 0 {
+        for a in taps.iter_mut() {
+            *a = a.add(a.shfl_xor(mask));
+        }
+        *bias = bias.add(bias.shfl_xor(mask));
+        mask /= 2;
+    }
+}
+
 /// Forward / input gradient, `(B, D, L)`. Grid: `⌈B·D·⌈len_out / 1024⌉ / 4⌉` blocks of 128
 /// threads with [`fwd_bhl_shared_bytes`] of dynamic shared memory; warp `v` of the launch owns
 /// segment `v mod segments_per_row` (1,024 outputs) of row `v / segments_per_row`.
@@ -675,14 +689,7 @@ unsafe fn backward_bhl_shifted<T: Staged, W: Element, const S: usize>(
             dbias = dbias.add(W::Acc::from_f32(v));
         }
     }
-    let mut mask = 16;
-    while mask > 0 {
-        for a in dw.iter_mut() {
-            *a = a.add(a.shfl_xor(mask));
-        }
-        dbias = dbias.add(dbias.shfl_xor(mask));
-        mask /= 2;
-    }
+    warp_sum(&mut dw, &mut dbias);
     if lane == 0 {
         let partial_row = b * segments_per_row + segment;
         for (kk, &a) in dw.iter().enumerate() {
@@ -1299,14 +1306,7 @@ unsafe fn weight_grad_bhl_shifted<T: Element, W: Element, const S: usize>(
         }
         item += BHL_THREADS as u64;
     }
-    let mut mask = 16;
-    while mask > 0 {
-        for a in acc.iter_mut() {
-            *a = a.add(a.shfl_xor(mask));
-        }
-        acc_bias = acc_bias.add(acc_bias.shfl_xor(mask));
-        mask /= 2;
-    }
+    warp_sum(&mut acc, &mut acc_bias);
     if thread_x() % 32 == 0 {
         let warp_part = part * DW_WARPS as u64 + (thread_x() / 32) as u64;
         for (kk, &a) in acc.iter().enumerate() {

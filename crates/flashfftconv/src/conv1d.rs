@@ -268,7 +268,6 @@ impl DepthwiseConv1d {
             block_dim: (DW_REDUCE_COLUMNS, DW_REDUCE_ROW_GROUPS, 1),
             shared_mem_bytes: DW_REDUCE_SHARED_BYTES,
         };
-        let fwd = gpu.function(self.forward_kernel().entry_name(T::DTYPE, W::DTYPE))?;
         let dw_kernel = match (self.layout, fused) {
             (Layout::Bhl, true) => Conv1dKernel::BackwardBhl,
             (Layout::Blh, true) => Conv1dKernel::BackwardBlh,
@@ -279,7 +278,15 @@ impl DepthwiseConv1d {
         // every sm_80+ device's opt-in limit).
         let dw_f = gpu.function_with_shared(dw_kernel.entry_name(T::DTYPE, W::DTYPE), dw_cfg.shared_mem_bytes)?;
         let reduce_f = gpu.function(Conv1dKernel::WeightGradReduce.entry_name(T::DTYPE, W::DTYPE))?;
-        let dx_cfg = self.forward_config(&pdx, T::DTYPE)?;
+        // The separate path's input-gradient launch (the fused kernel is that launch).
+        let dx_launch = if fused {
+            None
+        } else {
+            Some((
+                gpu.function(self.forward_kernel().entry_name(T::DTYPE, W::DTYPE))?,
+                self.forward_config(&pdx, T::DTYPE)?,
+            ))
+        };
 
         let Gradients { dx, dweight, dbias } = grads;
         let (x_ptr, _x_sync) = x.data.device_ptr(stream);
@@ -319,11 +326,18 @@ impl DepthwiseConv1d {
         // overlap nothing, and the guards keep the views' stream tracking until after the
         // launches.
         unsafe {
-            if fused {
-                launch::conv1d_backward_fused(stream, &dw_f, dw_cfg, [dy_ptr, w_ptr, x_ptr, dx_ptr, partials_ptr], q)?;
-            } else {
-                launch::conv1d_forward(stream, &fwd, dx_cfg, [dy_ptr, w_ptr, 0, dx_ptr], pdx)?;
-                launch::conv1d_weight_grad(stream, &dw_f, dw_cfg, [x_ptr, dy_ptr, partials_ptr], q)?;
+            match &dx_launch {
+                None => launch::conv1d_backward_fused(
+                    stream,
+                    &dw_f,
+                    dw_cfg,
+                    [dy_ptr, w_ptr, x_ptr, dx_ptr, partials_ptr],
+                    q,
+                )?,
+                Some((fwd, dx_cfg)) => {
+                    launch::conv1d_forward(stream, fwd, *dx_cfg, [dy_ptr, w_ptr, 0, dx_ptr], pdx)?;
+                    launch::conv1d_weight_grad(stream, &dw_f, dw_cfg, [x_ptr, dy_ptr, partials_ptr], q)?;
+                }
             }
             launch::conv1d_weight_grad(stream, &reduce_f, reduce_cfg, [partials_ptr, dw_ptr, dbias_raw], q)?;
         }
