@@ -145,43 +145,46 @@ fftconv_entries! {
 
 /// Stamps the long-size passes *in* and *out* of one FFT size `2^log2` (see
 /// `flashfftconv_abi::fftconv::LongPass`): *in* for bf16, f16 and f32 (the kernel `k`), *out* for
-/// bf16, f16 and f32 (the backward's `dk` partials).
+/// bf16, f16 and f32 (the backward's `dk` partials), all with split planes, plus unsplit bf16
+/// *in* and *out* (the forward with `L ≥ N/4`).
 macro_rules! fftconv_long_entries {
-    ($($log2:literal => $in_bf16:ident, $in_f16:ident, $in_f32:ident, $out_bf16:ident, $out_f16:ident, $out_f32:ident;)*) => {$(
-        fftconv_long_entries!(@in $log2, Bf16, $in_bf16);
-        fftconv_long_entries!(@in $log2, F16, $in_f16);
-        fftconv_long_entries!(@in $log2, f32, $in_f32);
-        fftconv_long_entries!(@out $log2, Bf16, $out_bf16);
-        fftconv_long_entries!(@out $log2, F16, $out_f16);
-        fftconv_long_entries!(@out $log2, f32, $out_f32);
+    ($($log2:literal => $in_bf16:ident, $in_f16:ident, $in_f32:ident, $out_bf16:ident, $out_f16:ident, $out_f32:ident, $in_bf16u:ident, $out_bf16u:ident;)*) => {$(
+        fftconv_long_entries!(@in $log2, Bf16, true, $in_bf16);
+        fftconv_long_entries!(@in $log2, F16, true, $in_f16);
+        fftconv_long_entries!(@in $log2, f32, true, $in_f32);
+        fftconv_long_entries!(@in $log2, Bf16, false, $in_bf16u);
+        fftconv_long_entries!(@out $log2, Bf16, true, $out_bf16);
+        fftconv_long_entries!(@out $log2, F16, true, $out_f16);
+        fftconv_long_entries!(@out $log2, f32, true, $out_f32);
+        fftconv_long_entries!(@out $log2, Bf16, false, $out_bf16u);
     )*};
-    (@in $log2:literal, $t:ty, $name:ident) => {
+    (@in $log2:literal, $t:ty, $split:literal, $name:ident) => {
         /// Long sizes, pass *in*. # Safety: see `fftconv::long::long_in`.
         #[unsafe(no_mangle)]
         pub unsafe extern "ptx-kernel" fn $name(x: *const $t, gate: *const $t, z: *mut f32, p: LongFftParams) {
             // SAFETY: the host's launch layer validated the buffers against `p`.
-            unsafe { fftconv::long::long_in::<$t, $log2>(x, gate, z, p) }
+            unsafe { fftconv::long::long_in::<$t, $log2, $split>(x, gate, z, p) }
         }
     };
-    (@out $log2:literal, $t:ty, $name:ident) => {
+    (@out $log2:literal, $t:ty, $split:literal, $name:ident) => {
         /// Long sizes, pass *out*. # Safety: see `fftconv::long::long_out`.
         #[unsafe(no_mangle)]
         pub unsafe extern "ptx-kernel" fn $name(z: *const f32, gate: *const $t, y: *mut $t, p: LongFftParams) {
             // SAFETY: the host's launch layer validated the buffers against `p`.
-            unsafe { fftconv::long::long_out::<$t, $log2>(z, gate, y, p) }
+            unsafe { fftconv::long::long_out::<$t, $log2, $split>(z, gate, y, p) }
         }
     };
 }
 
 fftconv_long_entries! {
-    16 => fftconv_long_in_n65536_bf16, fftconv_long_in_n65536_f16, fftconv_long_in_n65536_f32, fftconv_long_out_n65536_bf16, fftconv_long_out_n65536_f16, fftconv_long_out_n65536_f32;
-    17 => fftconv_long_in_n131072_bf16, fftconv_long_in_n131072_f16, fftconv_long_in_n131072_f32, fftconv_long_out_n131072_bf16, fftconv_long_out_n131072_f16, fftconv_long_out_n131072_f32;
-    18 => fftconv_long_in_n262144_bf16, fftconv_long_in_n262144_f16, fftconv_long_in_n262144_f32, fftconv_long_out_n262144_bf16, fftconv_long_out_n262144_f16, fftconv_long_out_n262144_f32;
-    19 => fftconv_long_in_n524288_bf16, fftconv_long_in_n524288_f16, fftconv_long_in_n524288_f32, fftconv_long_out_n524288_bf16, fftconv_long_out_n524288_f16, fftconv_long_out_n524288_f32;
-    20 => fftconv_long_in_n1048576_bf16, fftconv_long_in_n1048576_f16, fftconv_long_in_n1048576_f32, fftconv_long_out_n1048576_bf16, fftconv_long_out_n1048576_f16, fftconv_long_out_n1048576_f32;
-    21 => fftconv_long_in_n2097152_bf16, fftconv_long_in_n2097152_f16, fftconv_long_in_n2097152_f32, fftconv_long_out_n2097152_bf16, fftconv_long_out_n2097152_f16, fftconv_long_out_n2097152_f32;
-    22 => fftconv_long_in_n4194304_bf16, fftconv_long_in_n4194304_f16, fftconv_long_in_n4194304_f32, fftconv_long_out_n4194304_bf16, fftconv_long_out_n4194304_f16, fftconv_long_out_n4194304_f32;
-    23 => fftconv_long_in_n8388608_bf16, fftconv_long_in_n8388608_f16, fftconv_long_in_n8388608_f32, fftconv_long_out_n8388608_bf16, fftconv_long_out_n8388608_f16, fftconv_long_out_n8388608_f32;
+    16 => fftconv_long_in_n65536_bf16, fftconv_long_in_n65536_f16, fftconv_long_in_n65536_f32, fftconv_long_out_n65536_bf16, fftconv_long_out_n65536_f16, fftconv_long_out_n65536_f32, fftconv_long_in_n65536_bf16_unsplit, fftconv_long_out_n65536_bf16_unsplit;
+    17 => fftconv_long_in_n131072_bf16, fftconv_long_in_n131072_f16, fftconv_long_in_n131072_f32, fftconv_long_out_n131072_bf16, fftconv_long_out_n131072_f16, fftconv_long_out_n131072_f32, fftconv_long_in_n131072_bf16_unsplit, fftconv_long_out_n131072_bf16_unsplit;
+    18 => fftconv_long_in_n262144_bf16, fftconv_long_in_n262144_f16, fftconv_long_in_n262144_f32, fftconv_long_out_n262144_bf16, fftconv_long_out_n262144_f16, fftconv_long_out_n262144_f32, fftconv_long_in_n262144_bf16_unsplit, fftconv_long_out_n262144_bf16_unsplit;
+    19 => fftconv_long_in_n524288_bf16, fftconv_long_in_n524288_f16, fftconv_long_in_n524288_f32, fftconv_long_out_n524288_bf16, fftconv_long_out_n524288_f16, fftconv_long_out_n524288_f32, fftconv_long_in_n524288_bf16_unsplit, fftconv_long_out_n524288_bf16_unsplit;
+    20 => fftconv_long_in_n1048576_bf16, fftconv_long_in_n1048576_f16, fftconv_long_in_n1048576_f32, fftconv_long_out_n1048576_bf16, fftconv_long_out_n1048576_f16, fftconv_long_out_n1048576_f32, fftconv_long_in_n1048576_bf16_unsplit, fftconv_long_out_n1048576_bf16_unsplit;
+    21 => fftconv_long_in_n2097152_bf16, fftconv_long_in_n2097152_f16, fftconv_long_in_n2097152_f32, fftconv_long_out_n2097152_bf16, fftconv_long_out_n2097152_f16, fftconv_long_out_n2097152_f32, fftconv_long_in_n2097152_bf16_unsplit, fftconv_long_out_n2097152_bf16_unsplit;
+    22 => fftconv_long_in_n4194304_bf16, fftconv_long_in_n4194304_f16, fftconv_long_in_n4194304_f32, fftconv_long_out_n4194304_bf16, fftconv_long_out_n4194304_f16, fftconv_long_out_n4194304_f32, fftconv_long_in_n4194304_bf16_unsplit, fftconv_long_out_n4194304_bf16_unsplit;
+    23 => fftconv_long_in_n8388608_bf16, fftconv_long_in_n8388608_f16, fftconv_long_in_n8388608_f32, fftconv_long_out_n8388608_bf16, fftconv_long_out_n8388608_f16, fftconv_long_out_n8388608_f32, fftconv_long_in_n8388608_bf16_unsplit, fftconv_long_out_n8388608_bf16_unsplit;
 }
 
 /// Long sizes, pass *mid* (any size: `p.log2_n`). # Safety: see `fftconv::long::long_mid`.
@@ -189,35 +192,49 @@ fftconv_long_entries! {
 pub unsafe extern "ptx-kernel" fn fftconv_long_mid(z: *mut f32, prepared: *const f32, p: LongFftParams) {
     // SAFETY: the host's launch layer validated the buffers against `p`; this pass only reads
     // `prepared`.
-    unsafe { fftconv::long::long_mid::<{ fftconv::long::MID_CONV }>(z, prepared as *mut f32, p) }
+    unsafe { fftconv::long::long_mid::<{ fftconv::long::MID_CONV }, true>(z, prepared as *mut f32, p) }
+}
+
+/// Long sizes, pass *mid* with unsplit planes (bf16 data with `L ≥ N/4`). # Safety: see
+/// `fftconv::long::long_mid`.
+#[unsafe(no_mangle)]
+pub unsafe extern "ptx-kernel" fn fftconv_long_mid_unsplit(z: *mut f32, prepared: *const f32, p: LongFftParams) {
+    // SAFETY: as `fftconv_long_mid`.
+    unsafe { fftconv::long::long_mid::<{ fftconv::long::MID_CONV }, false>(z, prepared as *mut f32, p) }
 }
 
 /// Long sizes, pass *mid* storing the kernel spectrum. # Safety: see `fftconv::long::long_mid`.
 #[unsafe(no_mangle)]
 pub unsafe extern "ptx-kernel" fn fftconv_long_mid_prepare(z: *const f32, prepared: *mut f32, p: LongFftParams) {
     // SAFETY: as above; this pass only reads the workspace.
-    unsafe { fftconv::long::long_mid::<{ fftconv::long::MID_PREPARE }>(z as *mut f32, prepared, p) }
+    unsafe { fftconv::long::long_mid::<{ fftconv::long::MID_PREPARE }, true>(z as *mut f32, prepared, p) }
 }
 
-/// Long sizes, pass *mid* replacing each row by its spectrum (backward). # Safety: see
-/// `fftconv::long::long_mid`.
-#[unsafe(no_mangle)]
-pub unsafe extern "ptx-kernel" fn fftconv_long_mid_spectrum(z: *mut f32, p: LongFftParams) {
-    // SAFETY: the host's launch layer validated the buffers against `p`; this mode reads no
-    // spectrum.
-    unsafe { fftconv::long::long_mid::<{ fftconv::long::MID_SPECTRUM }>(z, core::ptr::null_mut(), p) }
+/// Stamps the backward's row passes with split planes or not: the spectrum pass, replacing each
+/// row by its spectrum, and the row product. # Safety: see `fftconv::long::long_mid` and
+/// `fftconv::long::long_mid_product`.
+macro_rules! fftconv_long_backward_rows {
+    ($($split:literal => $spectrum:ident, $product:ident;)*) => {$(
+        /// Long sizes, pass *mid* replacing each row by its spectrum (backward). # Safety: see
+        /// `fftconv::long::long_mid`.
+        #[unsafe(no_mangle)]
+        pub unsafe extern "ptx-kernel" fn $spectrum(z: *mut f32, p: LongFftParams) {
+            // SAFETY: the host's launch layer validated the buffers against `p`; this mode reads
+            // no spectrum.
+            unsafe { fftconv::long::long_mid::<{ fftconv::long::MID_SPECTRUM }, $split>(z, core::ptr::null_mut(), p) }
+        }
+        /// Long sizes, backward row product. # Safety: see `fftconv::long::long_mid_product`.
+        #[unsafe(no_mangle)]
+        pub unsafe extern "ptx-kernel" fn $product(dst: *mut f32, a: *const f32, b: *const f32, p: LongFftParams) {
+            // SAFETY: the host's launch layer validated the buffers against `p`.
+            unsafe { fftconv::long::long_mid_product::<$split>(dst, a, b, p) }
+        }
+    )*};
 }
 
-/// Long sizes, backward row product. # Safety: see `fftconv::long::long_mid_product`.
-#[unsafe(no_mangle)]
-pub unsafe extern "ptx-kernel" fn fftconv_long_mid_product(
-    dst: *mut f32,
-    a: *const f32,
-    b: *const f32,
-    p: LongFftParams,
-) {
-    // SAFETY: the host's launch layer validated the buffers against `p`.
-    unsafe { fftconv::long::long_mid_product(dst, a, b, p) }
+fftconv_long_backward_rows! {
+    true => fftconv_long_mid_spectrum, fftconv_long_mid_product;
+    false => fftconv_long_mid_spectrum_unsplit, fftconv_long_mid_product_unsplit;
 }
 
 /// Long sizes, backward `dk` sum of one launch group's partials. # Safety: see

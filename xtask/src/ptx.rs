@@ -277,11 +277,13 @@ pub fn build(root: &Path, target_dir: &Path) -> Result<String> {
 
 /// Adds `.maxntid threads, 1, 1` and `.minnctapersm blocks` to each named entry (between its
 /// parameter list and its body): the PTX form of `__launch_bounds__`, which Rust cannot
-/// express. A name ending in `*` names every entry with that prefix. Fails if a name matches no
-/// entry.
+/// express. A `*` in a name stands for any run of characters (one `*` at most). Fails if a name
+/// matches no entry.
 fn launch_bounds(ptx: &str, bounds: &[(&str, u32, u32)]) -> Result<String> {
-    let matches = |pattern: &str, name: &str| match pattern.strip_suffix('*') {
-        Some(prefix) => name.starts_with(prefix),
+    let matches = |pattern: &str, name: &str| match pattern.split_once('*') {
+        Some((prefix, suffix)) => {
+            name.len() >= prefix.len() + suffix.len() && name.starts_with(prefix) && name.ends_with(suffix)
+        }
         None => name == pattern,
     };
     let mut out = String::with_capacity(ptx.len() + 64 * bounds.len());
@@ -423,6 +425,9 @@ mod tests {
         assert!(launch_bounds(ptx, &[("c", 256, 3)]).is_err());
         let both = launch_bounds(ptx, &[("a*", 128, 2)]).unwrap();
         assert_eq!(both.matches(".minnctapersm 2").count(), 1);
+        let inner = ".visible .entry k_n1_bf16(\n)\n{\n}\n.visible .entry k_n1_bf16_x(\n)\n{\n}\n";
+        assert_eq!(launch_bounds(inner, &[("k_*_bf16", 64, 4)]).unwrap().matches(".minnctapersm 4").count(), 1);
+        assert!(launch_bounds(inner, &[("k_n1_bf16_*_bf16", 64, 4)]).is_err(), "prefix and suffix may not overlap");
     }
 
     #[test]

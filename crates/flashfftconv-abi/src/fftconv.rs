@@ -285,6 +285,10 @@ impl FftConvKernel {
 //   writes the row back (in place); `fftconv_long_mid_prepare` instead stores the spectrum;
 // * pass *out* (`fftconv_long_out_*`): as *in*, in reverse, and writes `y` (with the output
 //   gate) at the positions below `L`.
+// The data passes come with split (hi + lo) f16 planes, and for bf16 data unsplit (`*_unsplit`)
+// where the on-chip rule of `kernel_split` allows (forward: `L ≥ N/4`; backward: also
+// `Lk ≥ N/4`). The prepare passes and the backward's `dk` (the correlation product, its f32
+// *out*) are always split.
 // The workspace holds `pairs` pairs of `N` complex f32 (`8N` bytes each); the host runs the
 // three passes over the pairs in launches of at most `long_pairs_per_launch` pairs.
 // ---------------------------------------------------------------------------------------------
@@ -330,11 +334,17 @@ pub const fn long_pairs_per_launch(log2_n: u32) -> u64 {
     LONG_WORKSPACE_BYTES / long_pair_bytes(log2_n)
 }
 
-/// Dynamic shared memory of the *in*/*out* kernels (split f16 planes of `2^LONG_TILE_LOG2`
-/// values and the reduction area).
-pub const LONG_OUTER_SHARED_BYTES: u32 = (1 << LONG_TILE_LOG2) * 2 * 4 + REDUCE_BYTES;
-/// Dynamic shared memory of the *mid* kernels (split planes of `N₂` values, reduction area).
-pub const LONG_MID_SHARED_BYTES: u32 = (1 << LONG_INNER_LOG2) * 2 * 4 + REDUCE_BYTES;
+/// Dynamic shared memory of the *in*/*out* kernels: f16 planes of `2^LONG_TILE_LOG2` values
+/// (split or not) and the reduction area.
+pub const fn long_outer_shared_bytes(split: bool) -> u32 {
+    (1 << LONG_TILE_LOG2) * 2 * planes(split) + REDUCE_BYTES
+}
+
+/// Dynamic shared memory of the *mid* kernels: f16 planes of `N₂` values (split or not) and
+/// the reduction area.
+pub const fn long_mid_shared_bytes(split: bool) -> u32 {
+    (1 << LONG_INNER_LOG2) * 2 * planes(split) + REDUCE_BYTES
+}
 
 /// Parameters of the long-size passes. A launch covers pairs `pair0 .. pair0 + pairs` (the
 /// pair index as in the on-chip forward: head-major, `⌈B/2⌉` pairs per head); workspace row
@@ -428,11 +438,23 @@ macro_rules! by_long_size {
 }
 
 impl LongPass {
-    /// The kernel entry of this pass for `N = 2^log2_n` and the rows' dtype (`In`: bf16, f16
-    /// or f32 for the kernel; `Out`: bf16 or f16; `Mid*`: any).
-    pub const fn entry_name(self, log2_n: u32, dtype: DType) -> Option<&'static str> {
+    /// The kernel entry of this pass for `N = 2^log2_n`, the rows' dtype (`In`: bf16, f16 or f32
+    /// for the kernel; `Out`: bf16, f16 or f32 for the `dk` partials; `Mid*`: any) and planes
+    /// (`split`; unsplit entries exist for `In`/`Out` in bf16 and for `Mid`, `MidSpectrum` and
+    /// `MidProduct`).
+    pub const fn entry_name(self, log2_n: u32, dtype: DType, split: bool) -> Option<&'static str> {
         if !is_long(log2_n) {
             return None;
+        }
+        if !split {
+            return match (self, dtype) {
+                (LongPass::Mid, _) => Some("fftconv_long_mid_unsplit"),
+                (LongPass::MidSpectrum, _) => Some("fftconv_long_mid_spectrum_unsplit"),
+                (LongPass::MidProduct, _) => Some("fftconv_long_mid_product_unsplit"),
+                (LongPass::In, DType::BF16) => by_long_size!("fftconv_long_in", "_bf16_unsplit", log2_n),
+                (LongPass::Out, DType::BF16) => by_long_size!("fftconv_long_out", "_bf16_unsplit", log2_n),
+                _ => None,
+            };
         }
         match (self, dtype) {
             (LongPass::Mid, _) => Some("fftconv_long_mid"),
@@ -471,14 +493,22 @@ mod long_tests {
                 LongPass::MidProduct,
                 LongPass::DkSum,
             ] {
-                assert!(pass.entry_name(log2_n, DType::BF16).is_some());
+                assert!(pass.entry_name(log2_n, DType::BF16, true).is_some());
+            }
+            for pass in [LongPass::In, LongPass::Mid, LongPass::Out, LongPass::MidSpectrum, LongPass::MidProduct] {
+                assert!(pass.entry_name(log2_n, DType::BF16, false).is_some());
+                let rows = matches!(pass, LongPass::Mid | LongPass::MidSpectrum | LongPass::MidProduct);
+                assert_eq!(pass.entry_name(log2_n, DType::F16, false).is_some(), rows);
             }
         }
-        assert_eq!(LongPass::In.entry_name(23, DType::F32), Some("fftconv_long_in_n8388608_f32"));
-        assert_eq!(LongPass::Out.entry_name(16, DType::F32), Some("fftconv_long_out_n65536_f32"));
+        assert_eq!(LongPass::In.entry_name(23, DType::F32, true), Some("fftconv_long_in_n8388608_f32"));
+        assert_eq!(LongPass::Out.entry_name(16, DType::F32, true), Some("fftconv_long_out_n65536_f32"));
+        assert_eq!(LongPass::Out.entry_name(16, DType::BF16, false), Some("fftconv_long_out_n65536_bf16_unsplit"));
+        assert_eq!(LongPass::MidPrepare.entry_name(16, DType::BF16, false), None);
         assert!(long_backward_pairs_per_launch(23) >= 1);
         assert!(long_backward_pairs_per_launch(16) * long_backward_pair_bytes(16) <= LONG_WORKSPACE_BYTES);
-        assert_eq!(LongPass::Mid.entry_name(15, DType::BF16), None);
-        const { assert!(LONG_MID_SHARED_BYTES <= 227 * 1024) };
+        assert_eq!(LongPass::Mid.entry_name(15, DType::BF16, true), None);
+        const { assert!(long_mid_shared_bytes(true) <= 227 * 1024) };
+        const { assert!(long_outer_shared_bytes(false) < long_outer_shared_bytes(true)) };
     }
 }

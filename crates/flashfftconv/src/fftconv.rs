@@ -1002,9 +1002,9 @@ mod tests {
         // Prepare and dk per size; forward and backward per size for bf16, split bf16 and f16.
         assert_eq!(names.len(), 8 * (2 + 2 * 3));
         assert!(names.contains(&"fftconv_fwd_n4096_bf16") && names.contains(&"fftconv_dk_n32768"));
-        // Then the long sizes' passes: in and out (bf16, f16, f32) per size; mid, mid-prepare,
-        // mid-spectrum, mid-product and sum-dk once.
-        assert_eq!(kernel_names().len(), names.len() + 8 * 6 + 5);
+        // Then the long sizes' passes: in and out (bf16, f16, f32, unsplit bf16) per size; mid,
+        // mid-spectrum and mid-product (split and not), mid-prepare and sum-dk once.
+        assert_eq!(kernel_names().len(), names.len() + 8 * 8 + 8);
     }
 
     #[test]
@@ -1021,18 +1021,23 @@ mod tests {
         // As `kernel_parameter_layout_is_pinned`: the pointers the host pushes (launch.rs), then
         // the 32-byte LongFftParams.
         use flashfftconv_abi::fftconv::LongPass;
-        for (pass, dtype, pointers) in [
-            (LongPass::In, DType::BF16, 3),
-            (LongPass::In, DType::F32, 3),
-            (LongPass::Mid, DType::BF16, 2),
-            (LongPass::MidPrepare, DType::F32, 2),
-            (LongPass::Out, DType::F16, 3),
-            (LongPass::Out, DType::F32, 3),
-            (LongPass::MidSpectrum, DType::F32, 1),
-            (LongPass::MidProduct, DType::F32, 3),
-            (LongPass::DkSum, DType::F32, 2),
+        for (pass, dtype, split, pointers) in [
+            (LongPass::In, DType::BF16, true, 3),
+            (LongPass::In, DType::BF16, false, 3),
+            (LongPass::In, DType::F32, true, 3),
+            (LongPass::Mid, DType::BF16, true, 2),
+            (LongPass::Mid, DType::BF16, false, 2),
+            (LongPass::MidPrepare, DType::F32, true, 2),
+            (LongPass::Out, DType::F16, true, 3),
+            (LongPass::Out, DType::BF16, false, 3),
+            (LongPass::Out, DType::F32, true, 3),
+            (LongPass::MidSpectrum, DType::F32, true, 1),
+            (LongPass::MidProduct, DType::F32, true, 3),
+            (LongPass::MidProduct, DType::BF16, false, 3),
+            (LongPass::MidSpectrum, DType::BF16, false, 1),
+            (LongPass::DkSum, DType::F32, true, 2),
         ] {
-            let name = pass.entry_name(20, dtype).expect("entry");
+            let name = pass.entry_name(20, dtype, split).expect("entry");
             let entry = crate::PTX_SM90.split(&format!(".entry {name}(")).nth(1).expect("entry present");
             let params = &entry[..entry.find(')').expect("parameter list")];
             assert_eq!(params.matches(".param .u64").count(), pointers, "{name}: {params}");

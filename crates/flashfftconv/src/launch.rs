@@ -249,7 +249,7 @@ pub(crate) unsafe fn fftconv_dk(
 /// # Safety
 /// - `f` is the *in* kernel for `N = 2^params.log2_n` and `x`'s element type (f32 when `x` is
 ///   the kernel `k`), its maximum dynamic shared memory attribute admits
-///   `cfg.shared_mem_bytes` (`LONG_OUTER_SHARED_BYTES`), and the grid is
+///   `cfg.shared_mem_bytes` (`long_outer_shared_bytes` of the kernel's planes), and the grid is
 ///   `params.pairs · long_column_groups(log2 N)` blocks;
 /// - `x` holds `params.batch · params.heads · params.len` elements; `gate` is 0 or holds as
 ///   many, non-zero exactly when `FLAG_IN_GATE` is set; `FLAG_VECTOR` is set only when `x`
@@ -282,7 +282,7 @@ pub(crate) unsafe fn fftconv_long_in(
 ///
 /// # Safety
 /// - `f` is one of those two kernels, its maximum dynamic shared memory attribute admits
-///   `cfg.shared_mem_bytes` (`LONG_MID_SHARED_BYTES`), and the grid is
+///   `cfg.shared_mem_bytes` (`long_mid_shared_bytes` of the kernel's planes), and the grid is
 ///   `params.pairs · 2^long_outer_log2(log2 N)` blocks;
 /// - `workspace` holds the rows written by an *in* launch with the same `params`, queued before
 ///   this one on the same stream;
@@ -314,7 +314,7 @@ pub(crate) unsafe fn fftconv_long_mid(
 /// # Safety
 /// - `f` is the *out* kernel for `N = 2^params.log2_n` and `y`'s element type (bf16, f16, or f32
 ///   for the backward's `dk` partials), its maximum dynamic shared memory attribute admits
-///   `cfg.shared_mem_bytes` (`LONG_OUTER_SHARED_BYTES`), and the grid is
+///   `cfg.shared_mem_bytes` (`long_outer_shared_bytes` of the kernel's planes), and the grid is
 ///   `params.pairs · long_column_groups(log2 N)` blocks;
 /// - `workspace` holds `params.pairs` rows written by a *mid* launch (`fftconv_long_mid` or
 ///   `fftconv_long_mid_product`) queued before this one on the same stream;
@@ -345,7 +345,7 @@ pub(crate) unsafe fn fftconv_long_out(
 ///
 /// # Safety
 /// - `f` is that kernel, its maximum dynamic shared memory attribute admits
-///   `cfg.shared_mem_bytes` (`LONG_MID_SHARED_BYTES`), and the grid is
+///   `cfg.shared_mem_bytes` (`long_mid_shared_bytes` of the kernel's planes), and the grid is
 ///   `params.pairs · 2^long_outer_log2(log2 N)` blocks;
 /// - `z` holds `params.pairs · long_pair_bytes(log2 N)` bytes written by an *in* launch queued
 ///   before this one on the same stream, and overlaps no buffer another launch of the call
@@ -373,7 +373,7 @@ pub(crate) unsafe fn fftconv_long_mid_spectrum(
 ///
 /// # Safety
 /// - `f` is that kernel, its maximum dynamic shared memory attribute admits
-///   `cfg.shared_mem_bytes` (`LONG_MID_SHARED_BYTES`), and the grid is
+///   `cfg.shared_mem_bytes` (`long_mid_shared_bytes` of the kernel's planes), and the grid is
 ///   `params.pairs · 2^long_outer_log2(log2 N)` blocks;
 /// - `a` (and `b` with `FLAG_B_BY_PAIR`) holds `params.pairs · long_pair_bytes(log2 N)` bytes of
 ///   spectra written by `fftconv_long_mid_spectrum` launches queued before this one on the same

@@ -9,8 +9,10 @@
 //! twiddles (taken in the full transform's geometry, so the rows need nothing more), and
 //! writes the rows. Pass *mid* is the on-chip convolution of one row with the kernel
 //! spectrum's matching row. Pass *out* undoes the outer stages on a tile and writes `y`.
-//! Every pass normalises its block by a power of two from its largest magnitude, keeps split
-//! f16 planes, and writes exact (unscaled) f32, so the workspace needs no scale bookkeeping.
+//! Every pass normalises its block by a power of two from its largest magnitude, keeps f16
+//! planes (split into hi + lo with `SPLIT`, as on chip), and writes exact (unscaled) f32, so the
+//! workspace needs no scale bookkeeping. The unsplit variants (bf16 data with `L ≥ N/4`, as on
+//! chip) also take the outer twiddles from the hardware approximations.
 
 use super::*;
 use flashfftconv_abi::fftconv::{
@@ -35,6 +37,17 @@ fn outer_stage(log2_n: u32, st: u32) -> Stage {
 fn outer_twiddles(log2_n: u32, st: u32) -> Twiddles {
     let g = stage(long_outer_log2(log2_n), st);
     Twiddles::of(Stage { log2_r: g.log2_r, log2_m: g.log2_m + LONG_INNER_LOG2 })
+}
+
+/// An outer twiddle (conjugated with `INV`) at full-transform position `pos`: accurate next to
+/// split planes, from `sin/cos.approx` (2⁻²¹, below f16 data's 2⁻¹¹) next to single ones.
+#[inline(always)]
+fn outer_twiddle<const SPLIT: bool, const INV: bool>(tw: &Twiddles, pos: u32) -> (f32, f32) {
+    if SPLIT {
+        tw.at_accurate::<INV>(pos)
+    } else {
+        tw.at::<INV>(pos)
+    }
 }
 
 /// Position in the full transform of tile position `p` of column group `group`.
@@ -214,10 +227,15 @@ fn max_abs(v: &[[f32; 8]; 2]) -> f32 {
 /// # Safety
 /// `x` (and `gate` if flagged) hold the `(B, H, len)` rows, `z` `p.pairs` rows of `N` complex
 /// f32; grid `p.pairs · long_column_groups`, block `THREADS`, shared memory
-/// `LONG_OUTER_SHARED_BYTES`.
+/// `long_outer_shared_bytes(SPLIT)`.
 #[inline(always)]
-pub unsafe fn long_in<E: Element, const LOG2_N: u32>(x: *const E, gate: *const E, z: *mut f32, p: LongFftParams) {
-    let sm = Smem::new(LONG_TILE_LOG2, true);
+pub unsafe fn long_in<E: Element, const LOG2_N: u32, const SPLIT: bool>(
+    x: *const E,
+    gate: *const E,
+    z: *mut f32,
+    p: LongFftParams,
+) {
+    let sm = Smem::new(LONG_TILE_LOG2, SPLIT);
     let st = SlotThreads::new(LONG_TILE_LOG2);
     let blk = TileBlock::of(&p, LOG2_N);
     let gate = if p.flags & FLAG_IN_GATE != 0 { gate } else { core::ptr::null() };
@@ -237,7 +255,7 @@ pub unsafe fn long_in<E: Element, const LOG2_N: u32>(x: *const E, gate: *const E
     let e = norm_exponent(unsafe { slot_max(&sm, &st, m) });
     for (k, v) in held.iter().enumerate() {
         // SAFETY: this thread's chunks of the free planes.
-        unsafe { write_chunk::<true>(&sm, 8 * (st.index + k as u32 * THREADS), v, e) };
+        unsafe { write_chunk::<SPLIT>(&sm, 8 * (st.index + k as u32 * THREADS), v, e) };
     }
     let log2_outer = long_outer_log2(LOG2_N);
     let (dft16, dft_first) = (Dft::new(4), Dft::new(log2_outer % 4));
@@ -248,9 +266,9 @@ pub unsafe fn long_in<E: Element, const LOG2_N: u32>(x: *const E, gate: *const E
         let dft = if g.log2_r == 4 { &dft16 } else { &dft_first };
         // SAFETY: all threads between barriers, on this block's planes.
         unsafe {
-            run_stage::<true, false, _>(&sm, LONG_TILE_LOG2, g, dft, |tile, re, im| {
+            run_stage::<SPLIT, false, _>(&sm, LONG_TILE_LOG2, g, dft, |tile, re, im| {
                 for e in 0..4 {
-                    let w = tw.at_accurate::<false>(global_pos(LOG2_N, blk.group, tile.pos(e)));
+                    let w = outer_twiddle::<SPLIT, false>(&tw, global_pos(LOG2_N, blk.group, tile.pos(e)));
                     (re[e], im[e]) = cmul((re[e], im[e]), w);
                 }
             })
@@ -264,7 +282,7 @@ pub unsafe fn long_in<E: Element, const LOG2_N: u32>(x: *const E, gate: *const E
         // SAFETY: a chunk of the planes (after the barrier); 8 complex values of the pair's
         // workspace row (positions `g .. g + 8` share one row of the tile: C ≥ 8).
         unsafe {
-            let (re, im) = (read_chunk::<true>(&sm, pos, 0), read_chunk::<true>(&sm, pos, 1));
+            let (re, im) = (read_chunk::<SPLIT>(&sm, pos, 0), read_chunk::<SPLIT>(&sm, pos, 1));
             let g = global_pos(LOG2_N, blk.group, pos);
             store_complex8(row.add(2 * g as usize), &re, &im, e_out);
         }
@@ -284,11 +302,11 @@ pub unsafe fn long_in<E: Element, const LOG2_N: u32>(x: *const E, gate: *const E
 /// `z` holds `p.pairs` workspace rows written by pass *in*; `prepared` a prepared spectrum of
 /// `p.heads` heads for `N = 2^p.log2_n` (written by the `PREPARE` launches of the same heads
 /// before, or, with `MID_PREPARE`, to be written); grid `p.pairs · N₁`, block `THREADS`, shared
-/// memory `LONG_MID_SHARED_BYTES`.
+/// memory `long_mid_shared_bytes(SPLIT)`.
 #[inline(always)]
-pub unsafe fn long_mid<const MODE: u32>(z: *mut f32, prepared: *mut f32, p: LongFftParams) {
+pub unsafe fn long_mid<const MODE: u32, const SPLIT: bool>(z: *mut f32, prepared: *mut f32, p: LongFftParams) {
     let log2_n = p.log2_n;
-    let sm = Smem::new(LONG_INNER_LOG2, true);
+    let sm = Smem::new(LONG_INNER_LOG2, SPLIT);
     let st = SlotThreads::new(LONG_INNER_LOG2);
     // Row-major over the launch's pairs: consecutive blocks take row `j` of consecutive pairs,
     // which share the spectrum's row `j` (in L2) while they belong to one head.
@@ -308,7 +326,7 @@ pub unsafe fn long_mid<const MODE: u32>(z: *mut f32, prepared: *mut f32, p: Long
     for k in 0..ROW_CHUNKS_PER_THREAD {
         let c = st.index + k * THREADS;
         // SAFETY: as above; this thread's chunk of the free planes.
-        unsafe { write_chunk::<true>(&sm, 8 * c, &load_complex8(row.add(16 * c as usize)), e) };
+        unsafe { write_chunk::<SPLIT>(&sm, 8 * c, &load_complex8(row.add(16 * c as usize)), e) };
     }
     let (dft16, dft_first) = (Dft::new(4), Dft::new(LONG_INNER_LOG2 % 4));
     let n2 = 2u64 << log2_n;
@@ -318,7 +336,7 @@ pub unsafe fn long_mid<const MODE: u32>(z: *mut f32, prepared: *mut f32, p: Long
         // SAFETY: all threads between barriers; each lane writes its tile's values over the
         // row, which every thread finished reading before the transform's first barrier.
         unsafe {
-            forward_fft::<true, _>(&sm, LONG_INNER_LOG2, &dft16, &dft_first, |tile, re, im| {
+            forward_fft::<SPLIT, _>(&sm, LONG_INNER_LOG2, &dft16, &dft_first, |tile, re, im| {
                 let at = 2 * spectrum_index(tile.local, lane(), 0) as usize;
                 store_spectrum4(row.add(at), re, im, e - transform_scale_log2(LONG_INNER_LOG2));
             });
@@ -331,7 +349,7 @@ pub unsafe fn long_mid<const MODE: u32>(z: *mut f32, prepared: *mut f32, p: Long
             if thread_x() == 0 {
                 device::st_shared_f32(slot_word(&sm, 3, 0), 0.0);
             }
-            forward_fft::<true, _>(&sm, LONG_INNER_LOG2, &dft16, &dft_first, |tile, re, im| {
+            forward_fft::<SPLIT, _>(&sm, LONG_INNER_LOG2, &dft16, &dft_first, |tile, re, im| {
                 let at = 2 * spectrum_index(tile.local, lane(), 0) as usize;
                 let mx = store_spectrum4(spectrum.add(at), re, im, e - transform_scale_log2(LONG_INNER_LOG2));
                 device::atomic_max_shared_u32(slot_word(&sm, 3, 0), mx.to_bits());
@@ -348,13 +366,13 @@ pub unsafe fn long_mid<const MODE: u32>(z: *mut f32, prepared: *mut f32, p: Long
     let sigma = pow2(-norm_exponent(unsafe { *head_max }));
     // SAFETY: all threads between barriers; the spectrum row holds `N₂` complex values.
     unsafe {
-        forward_fft::<true, _>(&sm, LONG_INNER_LOG2, &dft16, &dft_first, |tile, re, im| {
+        forward_fft::<SPLIT, _>(&sm, LONG_INNER_LOG2, &dft16, &dft_first, |tile, re, im| {
             let kv = load_spectrum4(spectrum, tile.local);
             for e in 0..4 {
                 (re[e], im[e]) = times_kernel::<false>((re[e], im[e]), sigma, kv[e]);
             }
         });
-        inverse_fft::<true>(&sm, LONG_INNER_LOG2, &dft16, &dft_first);
+        inverse_fft::<SPLIT>(&sm, LONG_INNER_LOG2, &dft16, &dft_first);
     }
     sync_threads();
     let e_out = e - 2 * transform_scale_log2(LONG_INNER_LOG2) - log2_pow2(sigma);
@@ -363,7 +381,7 @@ pub unsafe fn long_mid<const MODE: u32>(z: *mut f32, prepared: *mut f32, p: Long
         // SAFETY: a chunk of the planes after the barrier; 8 complex values of the row, which
         // only this block reads or writes.
         unsafe {
-            let (re, im) = (read_chunk::<true>(&sm, 8 * c, 0), read_chunk::<true>(&sm, 8 * c, 1));
+            let (re, im) = (read_chunk::<SPLIT>(&sm, 8 * c, 0), read_chunk::<SPLIT>(&sm, 8 * c, 1));
             store_complex8(row.add(16 * c as usize), &re, &im, e_out);
         }
     }
@@ -377,8 +395,13 @@ pub unsafe fn long_mid<const MODE: u32>(z: *mut f32, prepared: *mut f32, p: Long
 /// `z` holds `p.pairs` workspace rows; `gate` (if flagged) and `y` the `(B, H, len)` rows;
 /// grid, block and shared memory as [`long_in`].
 #[inline(always)]
-pub unsafe fn long_out<E: OutRow, const LOG2_N: u32>(z: *const f32, gate: *const E, y: *mut E, p: LongFftParams) {
-    let sm = Smem::new(LONG_TILE_LOG2, true);
+pub unsafe fn long_out<E: OutRow, const LOG2_N: u32, const SPLIT: bool>(
+    z: *const f32,
+    gate: *const E,
+    y: *mut E,
+    p: LongFftParams,
+) {
+    let sm = Smem::new(LONG_TILE_LOG2, SPLIT);
     let st = SlotThreads::new(LONG_TILE_LOG2);
     let blk = TileBlock::of(&p, LOG2_N);
     let gate = if p.flags & FLAG_OUT_GATE != 0 { gate } else { core::ptr::null() };
@@ -398,7 +421,7 @@ pub unsafe fn long_out<E: OutRow, const LOG2_N: u32>(z: *const f32, gate: *const
     for (k, v) in held.iter_mut().enumerate() {
         let g = global_pos(LOG2_N, blk.group, 8 * (st.index + k as u32 * THREADS));
         for i in 0..8 {
-            (v[0][i], v[1][i]) = cmul((v[0][i], v[1][i]), tw_last.at_accurate::<true>(g + i as u32));
+            (v[0][i], v[1][i]) = cmul((v[0][i], v[1][i]), outer_twiddle::<SPLIT, true>(&tw_last, g + i as u32));
         }
         m = m.max(max_abs(v));
     }
@@ -406,7 +429,7 @@ pub unsafe fn long_out<E: OutRow, const LOG2_N: u32>(z: *const f32, gate: *const
     let e = norm_exponent(unsafe { slot_max(&sm, &st, m) });
     for (k, v) in held.iter().enumerate() {
         // SAFETY: this thread's chunks of the free planes.
-        unsafe { write_chunk::<true>(&sm, 8 * (st.index + k as u32 * THREADS), v, e) };
+        unsafe { write_chunk::<SPLIT>(&sm, 8 * (st.index + k as u32 * THREADS), v, e) };
     }
     let (dft16, dft_first) = (Dft::new(4), Dft::new(log2_outer % 4));
     for k in 0..ns {
@@ -418,14 +441,14 @@ pub unsafe fn long_out<E: OutRow, const LOG2_N: u32>(z: *const f32, gate: *const
         unsafe {
             if s > 0 {
                 let tw = outer_twiddles(LOG2_N, s - 1);
-                run_stage::<true, true, _>(&sm, LONG_TILE_LOG2, g, dft, |tile, re, im| {
+                run_stage::<SPLIT, true, _>(&sm, LONG_TILE_LOG2, g, dft, |tile, re, im| {
                     for e in 0..4 {
-                        let w = tw.at_accurate::<true>(global_pos(LOG2_N, blk.group, tile.pos(e)));
+                        let w = outer_twiddle::<SPLIT, true>(&tw, global_pos(LOG2_N, blk.group, tile.pos(e)));
                         (re[e], im[e]) = cmul((re[e], im[e]), w);
                     }
                 })
             } else {
-                run_stage::<true, true, _>(&sm, LONG_TILE_LOG2, g, dft, |_, _, _| {})
+                run_stage::<SPLIT, true, _>(&sm, LONG_TILE_LOG2, g, dft, |_, _, _| {})
             }
         };
     }
@@ -441,7 +464,7 @@ pub unsafe fn long_out<E: OutRow, const LOG2_N: u32>(z: *const f32, gate: *const
         // SAFETY: a chunk of the planes after the barrier; positions `g .. g + 8` of the rows,
         // those at or past `len` skipped by `store_chunk` (or absent with `vector`).
         unsafe {
-            let mut v = [read_chunk::<true>(&sm, pos, 0), read_chunk::<true>(&sm, pos, 1)];
+            let mut v = [read_chunk::<SPLIT>(&sm, pos, 0), read_chunk::<SPLIT>(&sm, pos, 1)];
             for part in v.iter_mut() {
                 for x in part.iter_mut() {
                     *x = scale_pow2(*x, e_out);
@@ -463,11 +486,11 @@ pub unsafe fn long_out<E: OutRow, const LOG2_N: u32>(z: *const f32, gate: *const
 /// # Safety
 /// `a`, `dst` (and `b` by pair) hold `p.pairs` workspace rows; `b` by head a prepared spectrum
 /// of `p.heads` heads; grid `p.pairs · N₁`, block `THREADS`, shared memory
-/// `LONG_MID_SHARED_BYTES`.
+/// `long_mid_shared_bytes(SPLIT)`.
 #[inline(always)]
-pub unsafe fn long_mid_product(dst: *mut f32, a: *const f32, b: *const f32, p: LongFftParams) {
+pub unsafe fn long_mid_product<const SPLIT: bool>(dst: *mut f32, a: *const f32, b: *const f32, p: LongFftParams) {
     let log2_n = p.log2_n;
-    let sm = Smem::new(LONG_INNER_LOG2, true);
+    let sm = Smem::new(LONG_INNER_LOG2, SPLIT);
     let st = SlotThreads::new(LONG_INNER_LOG2);
     let (j, q) = ((block_x() / p.pairs as u64) as u32, block_x() % p.pairs as u64);
     let h = (p.pair0 as u64 + q) / p.pairs_per_head() as u64;
@@ -512,12 +535,12 @@ pub unsafe fn long_mid_product(dst: *mut f32, a: *const f32, b: *const f32, p: L
             (re[e], im[e]) = times_kernel::<true>(x, sigma, bv[e]);
         }
         // SAFETY: this warp's tile of the planes (nothing else touches them yet).
-        unsafe { store_tile::<true>(&sm, g_last, addr, &re, &im) };
+        unsafe { store_tile::<SPLIT>(&sm, g_last, addr, &re, &im) };
         t += WARPS;
     }
     let (dft16, dft_first) = (Dft::new(4), Dft::new(LONG_INNER_LOG2 % 4));
     // SAFETY: all threads; starts with a barrier after the tiles above.
-    unsafe { inverse_fft::<true>(&sm, LONG_INNER_LOG2, &dft16, &dft_first) };
+    unsafe { inverse_fft::<SPLIT>(&sm, LONG_INNER_LOG2, &dft16, &dft_first) };
     sync_threads();
     let e_out = e_a - transform_scale_log2(LONG_INNER_LOG2) - log2_pow2(sigma);
     let dst_row = dst.wrapping_add(row_off);
@@ -526,7 +549,7 @@ pub unsafe fn long_mid_product(dst: *mut f32, a: *const f32, b: *const f32, p: L
         // SAFETY: a chunk of the planes after the barrier; 8 complex values of this block's row
         // (all reads of `a` and `b` happened before the barriers above).
         unsafe {
-            let (re, im) = (read_chunk::<true>(&sm, 8 * c, 0), read_chunk::<true>(&sm, 8 * c, 1));
+            let (re, im) = (read_chunk::<SPLIT>(&sm, 8 * c, 0), read_chunk::<SPLIT>(&sm, 8 * c, 1));
             store_complex8(dst_row.add(16 * c as usize), &re, &im, e_out);
         }
     }

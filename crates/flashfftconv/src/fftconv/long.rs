@@ -35,35 +35,43 @@ use cudarc::driver::{
     CudaFunction, CudaSlice, CudaStream, CudaView, CudaViewMut, DevicePtr as _, DevicePtrMut as _, LaunchConfig,
 };
 use flashfftconv_abi::fftconv::{
-    long_backward_pairs_per_launch, long_column_groups, long_outer_log2, long_pair_bytes, long_pairs_per_launch,
-    prepared_len, FftConvParams, LongFftParams, LongPass, FLAG_B_BY_PAIR, FLAG_IN_GATE, FLAG_OUT_GATE, LONG_MAX_LOG2_N,
-    LONG_MID_SHARED_BYTES, LONG_MIN_LOG2_N, LONG_OUTER_SHARED_BYTES, THREADS,
+    kernel_split, long_backward_pairs_per_launch, long_column_groups, long_mid_shared_bytes, long_outer_log2,
+    long_outer_shared_bytes, long_pair_bytes, long_pairs_per_launch, prepared_len, FftConvKernel, FftConvParams,
+    LongFftParams, LongPass, FLAG_B_BY_PAIR, FLAG_IN_GATE, FLAG_OUT_GATE, LONG_MAX_LOG2_N, LONG_MIN_LOG2_N, THREADS,
 };
 use flashfftconv_abi::DType;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-/// Every pass with the dtypes the host launches it for: *in* for the data dtypes and f32 (the
-/// kernel `k`), *out* for the data dtypes and f32 (the backward's `dk` partials), the *mid*
-/// passes and *sum-dk* once (their names do not depend on the dtype).
-const PASS_DTYPES: [(LongPass, DType); 11] = [
-    (LongPass::In, DType::BF16),
-    (LongPass::In, DType::F16),
-    (LongPass::In, DType::F32),
-    (LongPass::Mid, DType::F32),
-    (LongPass::MidPrepare, DType::F32),
-    (LongPass::Out, DType::BF16),
-    (LongPass::Out, DType::F16),
-    (LongPass::Out, DType::F32),
-    (LongPass::MidSpectrum, DType::F32),
-    (LongPass::MidProduct, DType::F32),
-    (LongPass::DkSum, DType::F32),
+/// Every pass with the dtypes and planes (split or not) the host launches it for: *in* for the
+/// data dtypes and f32 (the kernel `k`), *out* for the data dtypes and f32 (the backward's `dk`
+/// partials), the *mid* passes and *sum-dk* once (their names do not depend on the dtype), and
+/// the unsplit bf16 *in*, *mid*, *out*, *mid-spectrum* and *mid-product*.
+const PASS_VARIANTS: [(LongPass, DType, bool); 16] = [
+    (LongPass::In, DType::BF16, true),
+    (LongPass::In, DType::F16, true),
+    (LongPass::In, DType::F32, true),
+    (LongPass::Mid, DType::F32, true),
+    (LongPass::MidPrepare, DType::F32, true),
+    (LongPass::Out, DType::BF16, true),
+    (LongPass::Out, DType::F16, true),
+    (LongPass::Out, DType::F32, true),
+    (LongPass::MidSpectrum, DType::F32, true),
+    (LongPass::MidProduct, DType::F32, true),
+    (LongPass::DkSum, DType::F32, true),
+    (LongPass::In, DType::BF16, false),
+    (LongPass::Mid, DType::BF16, false),
+    (LongPass::Out, DType::BF16, false),
+    (LongPass::MidSpectrum, DType::BF16, false),
+    (LongPass::MidProduct, DType::BF16, false),
 ];
 
-/// Dynamic shared memory of a pass's launches (*sum-dk* uses none).
-pub(super) const fn pass_shared_bytes(pass: LongPass) -> u32 {
+/// Dynamic shared memory of a pass's launches with split planes or not (*sum-dk* uses none).
+pub(super) const fn pass_shared_bytes(pass: LongPass, split: bool) -> u32 {
     match pass {
-        LongPass::In | LongPass::Out => LONG_OUTER_SHARED_BYTES,
-        LongPass::Mid | LongPass::MidPrepare | LongPass::MidSpectrum | LongPass::MidProduct => LONG_MID_SHARED_BYTES,
+        LongPass::In | LongPass::Out => long_outer_shared_bytes(split),
+        LongPass::Mid | LongPass::MidPrepare | LongPass::MidSpectrum | LongPass::MidProduct => {
+            long_mid_shared_bytes(split)
+        }
         LongPass::DkSum => 0,
     }
 }
@@ -74,14 +82,14 @@ const _: () = assert!(THREADS as u64 == DK_SUM_BLOCK);
 
 /// Fails when a long pass needs more dynamic shared memory per block than `limit` bytes.
 pub(super) fn check_shared_memory(log2_n: u32, limit: u64) -> Result<()> {
-    for (pass, dtype) in PASS_DTYPES {
-        let needed = pass_shared_bytes(pass) as u64;
+    for (pass, dtype, split) in PASS_VARIANTS {
+        let needed = pass_shared_bytes(pass, split) as u64;
         if needed > limit {
             return Err(Error::Unsupported {
                 what: "fft_size",
                 value: 1 << log2_n,
                 expected: shared_memory_message(
-                    pass.entry_name(log2_n, dtype).unwrap_or("fftconv_long"),
+                    pass.entry_name(log2_n, dtype, split).unwrap_or("fftconv_long"),
                     needed,
                     limit,
                 ),
@@ -95,8 +103,8 @@ pub(super) fn check_shared_memory(log2_n: u32, limit: u64) -> Result<()> {
 pub(super) fn kernel_names() -> Vec<&'static str> {
     let mut names = Vec::new();
     for log2_n in LONG_MIN_LOG2_N..=LONG_MAX_LOG2_N {
-        for (pass, dtype) in PASS_DTYPES {
-            if let Some(name) = pass.entry_name(log2_n, dtype) {
+        for (pass, dtype, split) in PASS_VARIANTS {
+            if let Some(name) = pass.entry_name(log2_n, dtype, split) {
                 if !names.contains(&name) {
                     names.push(name);
                 }
@@ -127,11 +135,11 @@ pub(super) fn launch_groups(total: u32, per_launch: u64) -> impl Iterator<Item =
     })
 }
 
-/// The launch configuration of a pass over `pairs` pairs for `N = 2^log2_n`: grid
+/// The launch configuration of a pass (split planes or not) over `pairs` pairs for `N = 2^log2_n`: grid
 /// `pairs · long_column_groups` for *in* and *out*, `pairs · N₁` for the *mid* passes (computed
 /// in `u64`, checked against the grid limit). *sum-dk*'s grid is not per pair:
 /// [`dk_sum_config`].
-pub(super) fn pass_config(pass: LongPass, log2_n: u32, pairs: u32) -> Result<LaunchConfig> {
+pub(super) fn pass_config(pass: LongPass, split: bool, log2_n: u32, pairs: u32) -> Result<LaunchConfig> {
     let per_pair = match pass {
         LongPass::In | LongPass::Out => long_column_groups(log2_n) as u64,
         LongPass::Mid | LongPass::MidPrepare | LongPass::MidSpectrum | LongPass::MidProduct => {
@@ -148,7 +156,7 @@ pub(super) fn pass_config(pass: LongPass, log2_n: u32, pairs: u32) -> Result<Lau
     Ok(LaunchConfig {
         grid_dim: (grid_x(pairs as u64 * per_pair)?, 1, 1),
         block_dim: (THREADS, 1, 1),
-        shared_mem_bytes: pass_shared_bytes(pass),
+        shared_mem_bytes: pass_shared_bytes(pass, split),
     })
 }
 
@@ -168,7 +176,7 @@ pub(super) fn dk_sum_config(lp: &LongFftParams) -> Result<LaunchConfig> {
     Ok(LaunchConfig {
         grid_dim: (grid_x((last - first + 1) * chunks)?, 1, 1),
         block_dim: (THREADS, 1, 1),
-        shared_mem_bytes: pass_shared_bytes(LongPass::DkSum),
+        shared_mem_bytes: pass_shared_bytes(LongPass::DkSum, true),
     })
 }
 
@@ -254,15 +262,15 @@ pub(super) fn backward_group_params(
 }
 
 impl FftConv {
-    /// The loaded kernel of `pass` for this size and `dtype`, its shared-memory limit raised to
-    /// what the pass's launches use.
-    fn long_function(&self, gpu: &Gpu, pass: LongPass, dtype: DType) -> Result<CudaFunction> {
-        let name = pass.entry_name(self.log2_n, dtype).ok_or(Error::Unsupported {
+    /// The loaded kernel of `pass` for this size, `dtype` and planes (`split`), its shared-memory
+    /// limit raised to what the pass's launches use.
+    fn long_function(&self, gpu: &Gpu, pass: LongPass, dtype: DType, split: bool) -> Result<CudaFunction> {
+        let name = pass.entry_name(self.log2_n, dtype, split).ok_or(Error::Unsupported {
             what: "fft_size",
             value: self.fft_size() as u64,
             expected: format!("a size and dtype with a kernel (dtype {})", dtype.name()),
         })?;
-        gpu.function_with_shared(name, pass_shared_bytes(pass))
+        gpu.function_with_shared(name, pass_shared_bytes(pass, split))
     }
 
     /// The workspace, locked. A poisoned lock only means a thread panicked while queuing; the
@@ -308,9 +316,11 @@ impl FftConv {
         mut p: FftConvParams,
     ) -> Result<()> {
         let pairs = total_pairs(p.batch, p.heads)?;
-        let input = self.long_function(gpu, LongPass::In, T::DTYPE)?;
-        let mid = self.long_function(gpu, LongPass::Mid, T::DTYPE)?;
-        let output = self.long_function(gpu, LongPass::Out, T::DTYPE)?;
+        // Split planes as on chip: always for f16, for bf16 when L < N/4.
+        let split = kernel_split(FftConvKernel::Forward, self.log2_n, T::DTYPE, p.len, p.kernel_len);
+        let input = self.long_function(gpu, LongPass::In, T::DTYPE, split)?;
+        let mid = self.long_function(gpu, LongPass::Mid, T::DTYPE, split)?;
+        let output = self.long_function(gpu, LongPass::Out, T::DTYPE, split)?;
         let prepare = match kernel {
             KernelInput::Raw { .. } => Some(LongPrepareKernels::load(self, gpu)?),
             KernelInput::Prepared(_) => None,
@@ -346,9 +356,9 @@ impl FftConv {
 
         for group in launch_groups(pairs, long_pairs_per_launch(self.log2_n)) {
             let lp = group_params(&p, self.log2_n, group);
-            let outer = pass_config(LongPass::In, self.log2_n, lp.pairs)?;
-            let rows = pass_config(LongPass::Mid, self.log2_n, lp.pairs)?;
-            // SAFETY: the kernels match T and N and their shared-memory limits were raised to the
+            let outer = pass_config(LongPass::In, split, self.log2_n, lp.pairs)?;
+            let rows = pass_config(LongPass::Mid, split, self.log2_n, lp.pairs)?;
+            // SAFETY: the kernels match T, N and `split` and their shared-memory limits were raised to the
             // configs' sizes (≤ the device's opt-in limit, checked by `new`), with the grids the
             // passes take for `lp.pairs` pairs; u, the given gates and y hold B · H · L elements
             // (checked by `forward`), gate flags match the non-zero gates and FLAG_VECTOR was
@@ -384,7 +394,9 @@ impl FftConv {
         p: FftConvParams,
     ) -> Result<()> {
         let pairs = total_pairs(p.batch, p.heads)?;
-        let kernels = LongBackwardKernels::load(self, gpu, T::DTYPE)?;
+        // Split planes as on chip: always for f16, for bf16 when L < N/4 or Lk < N/4; `dk` always.
+        let split = kernel_split(FftConvKernel::Backward, self.log2_n, T::DTYPE, p.len, p.kernel_len);
+        let kernels = LongBackwardKernels::load(self, gpu, T::DTYPE, split)?;
         let prepare = match kernel {
             KernelInput::Raw { .. } => Some(LongPrepareKernels::load(self, gpu)?),
             KernelInput::Prepared(_) => None,
@@ -441,12 +453,17 @@ impl FftConv {
             let gp = backward_group_params(&p, self.log2_n, group, &ptrs);
             let layout = backward_layout(self.log2_n, group.1, p.kernel_len);
             let (w1, w2, partials) = (workspace_ptr, workspace_ptr + layout.w2, workspace_ptr + layout.partials);
-            let outer = pass_config(LongPass::In, self.log2_n, group.1)?;
-            let rows = pass_config(LongPass::MidSpectrum, self.log2_n, group.1)?;
+            let outer = pass_config(LongPass::In, split, self.log2_n, group.1)?;
+            let rows = pass_config(LongPass::MidSpectrum, split, self.log2_n, group.1)?;
+            let (outer_dk, rows_dk) = (
+                pass_config(LongPass::Out, true, self.log2_n, group.1)?,
+                pass_config(LongPass::MidProduct, true, self.log2_n, group.1)?,
+            );
             let dk_cfg = dk_sum_config(&gp.dk_sum)?;
-            // SAFETY: the kernels match T and N and their shared-memory limits were raised to the
-            // configs' sizes (≤ the device's opt-in limit, checked by `new`), with the grids the
-            // passes take for the group's pairs (`dk_sum_config` for sum-dk); u, dy, the given
+            // SAFETY: the kernels match T and N, and their planes (`split`, or split for the `dk`
+            // product and partials) the configs' shared-memory sizes, to which their limits were
+            // raised (≤ the device's opt-in limit, checked by `new`), with the grids the passes
+            // take for the group's pairs (`dk_sum_config` for sum-dk); u, dy, the given
             // gates, du and the requested gate gradients hold B · H · L elements and dk H · Lk
             // f32 (checked by `backward`); each pass's gate flag matches the gate it is given
             // and its FLAG_VECTOR was derived from the very pointers it reads and writes
@@ -464,13 +481,13 @@ impl FftConv {
                 launch::fftconv_long_mid_spectrum(stream, &k.spectrum, rows, w1, gp.spectrum)?;
                 launch::fftconv_long_in(stream, &k.input, outer, ptrs.dy, ptrs.out_gate, w2, gp.in_dy)?;
                 launch::fftconv_long_mid_spectrum(stream, &k.spectrum, rows, w2, gp.spectrum)?;
-                launch::fftconv_long_mid_product(stream, &k.product, rows, w1, w2, w1, gp.product_by_pair)?;
+                launch::fftconv_long_mid_product(stream, &k.product_dk, rows_dk, w1, w2, w1, gp.product_by_pair)?;
                 launch::fftconv_long_mid_product(stream, &k.product, rows, w2, w2, ptrs.prepared, gp.product_kernel)?;
                 launch::fftconv_long_out(stream, &k.output, outer, w2, ptrs.in_gate, ptrs.du, gp.out_du)?;
                 if ptrs.d_in_gate != 0 {
                     launch::fftconv_long_out(stream, &k.output, outer, w2, ptrs.u, ptrs.d_in_gate, gp.out_d_in_gate)?;
                 }
-                launch::fftconv_long_out(stream, &k.partials, outer, w1, 0, partials, gp.out_partials)?;
+                launch::fftconv_long_out(stream, &k.partials, outer_dk, w1, 0, partials, gp.out_partials)?;
                 launch::sum_dk_partials(stream, &k.dk_sum, dk_cfg, partials, dk_ptr, gp.dk_sum)?;
                 if ptrs.d_out_gate != 0 {
                     launch::fftconv_long_in(stream, &k.input, outer, ptrs.u, ptrs.in_gate, w1, gp.in_u)?;
@@ -527,8 +544,8 @@ impl FftConv {
         };
         for group in launch_groups(heads, long_pairs_per_launch(self.log2_n)) {
             let lp = group_params(&p, self.log2_n, group);
-            let outer = pass_config(LongPass::In, self.log2_n, lp.pairs)?;
-            let rows = pass_config(LongPass::MidPrepare, self.log2_n, lp.pairs)?;
+            let outer = pass_config(LongPass::In, true, self.log2_n, lp.pairs)?;
+            let rows = pass_config(LongPass::MidPrepare, true, self.log2_n, lp.pairs)?;
             // SAFETY: the kernels are this size's f32 *in* and *mid-prepare* passes, their
             // shared-memory limits raised to the configs' sizes, with the grids the passes take
             // for `lp.pairs` pairs; with B = 1 the pairs are the heads and `k` holds H · Lk f32
@@ -556,37 +573,41 @@ struct LongPrepareKernels {
 impl LongPrepareKernels {
     fn load(conv: &FftConv, gpu: &Gpu) -> Result<Self> {
         Ok(LongPrepareKernels {
-            input: conv.long_function(gpu, LongPass::In, DType::F32)?,
-            mid: conv.long_function(gpu, LongPass::MidPrepare, DType::F32)?,
+            input: conv.long_function(gpu, LongPass::In, DType::F32, true)?,
+            mid: conv.long_function(gpu, LongPass::MidPrepare, DType::F32, true)?,
         })
     }
 }
 
-/// The passes of a long-size backward for one data dtype.
+/// The passes of a long-size backward for one data dtype and planes (`split`, except for `dk`).
 struct LongBackwardKernels {
     /// *in* for the data dtype (`u`, `dy`).
     input: CudaFunction,
     /// *mid* (the forward's, for `d_out_gate`).
     mid: CudaFunction,
     spectrum: CudaFunction,
+    /// The product with the kernel spectrum (`dz`).
     product: CudaFunction,
+    /// The product of the pair's two spectra (the `dk` correlations): split planes.
+    product_dk: CudaFunction,
     /// *out* for the data dtype (`du`, the gate gradients).
     output: CudaFunction,
-    /// *out* in f32 (the `dk` partials).
+    /// *out* in f32 (the `dk` partials): split planes.
     partials: CudaFunction,
     dk_sum: CudaFunction,
 }
 
 impl LongBackwardKernels {
-    fn load(conv: &FftConv, gpu: &Gpu, dtype: DType) -> Result<Self> {
+    fn load(conv: &FftConv, gpu: &Gpu, dtype: DType, split: bool) -> Result<Self> {
         Ok(LongBackwardKernels {
-            input: conv.long_function(gpu, LongPass::In, dtype)?,
-            mid: conv.long_function(gpu, LongPass::Mid, dtype)?,
-            spectrum: conv.long_function(gpu, LongPass::MidSpectrum, dtype)?,
-            product: conv.long_function(gpu, LongPass::MidProduct, dtype)?,
-            output: conv.long_function(gpu, LongPass::Out, dtype)?,
-            partials: conv.long_function(gpu, LongPass::Out, DType::F32)?,
-            dk_sum: conv.long_function(gpu, LongPass::DkSum, DType::F32)?,
+            input: conv.long_function(gpu, LongPass::In, dtype, split)?,
+            mid: conv.long_function(gpu, LongPass::Mid, dtype, split)?,
+            spectrum: conv.long_function(gpu, LongPass::MidSpectrum, dtype, split)?,
+            product: conv.long_function(gpu, LongPass::MidProduct, dtype, split)?,
+            product_dk: conv.long_function(gpu, LongPass::MidProduct, DType::F32, true)?,
+            output: conv.long_function(gpu, LongPass::Out, dtype, split)?,
+            partials: conv.long_function(gpu, LongPass::Out, DType::F32, true)?,
+            dk_sum: conv.long_function(gpu, LongPass::DkSum, DType::F32, true)?,
         })
     }
 }
@@ -643,22 +664,24 @@ mod tests {
     #[test]
     fn grids_follow_the_abi() {
         // 64K: N₁ = 8 rows of the mid pass per pair, C = 1024 columns: 8 in/out blocks per pair.
-        let cfg = pass_config(LongPass::In, 16, 10).expect("config");
+        let cfg = pass_config(LongPass::In, true, 16, 10).expect("config");
         assert_eq!(
             (cfg.grid_dim, cfg.block_dim, cfg.shared_mem_bytes),
-            ((80, 1, 1), (256, 1, 1), LONG_OUTER_SHARED_BYTES)
+            ((80, 1, 1), (256, 1, 1), long_outer_shared_bytes(true))
         );
-        let cfg = pass_config(LongPass::Mid, 16, 10).expect("config");
-        assert_eq!((cfg.grid_dim, cfg.shared_mem_bytes), ((80, 1, 1), LONG_MID_SHARED_BYTES));
+        let cfg = pass_config(LongPass::In, false, 16, 10).expect("config");
+        assert_eq!(cfg.shared_mem_bytes, long_outer_shared_bytes(false));
+        let cfg = pass_config(LongPass::Mid, true, 16, 10).expect("config");
+        assert_eq!((cfg.grid_dim, cfg.shared_mem_bytes), ((80, 1, 1), long_mid_shared_bytes(true)));
         // 8M: N₁ = 1024, C = 8: 1024 in/out blocks per pair.
-        assert_eq!(pass_config(LongPass::Out, 23, 4).expect("config").grid_dim, (4096, 1, 1));
-        assert_eq!(pass_config(LongPass::MidPrepare, 23, 4).expect("config").grid_dim, (4096, 1, 1));
+        assert_eq!(pass_config(LongPass::Out, true, 23, 4).expect("config").grid_dim, (4096, 1, 1));
+        assert_eq!(pass_config(LongPass::MidPrepare, true, 23, 4).expect("config").grid_dim, (4096, 1, 1));
         // The backward's mid passes take the mid grid; sum-dk has its own.
         for pass in [LongPass::MidSpectrum, LongPass::MidProduct] {
-            let cfg = pass_config(pass, 16, 10).expect("config");
-            assert_eq!((cfg.grid_dim, cfg.shared_mem_bytes), ((80, 1, 1), LONG_MID_SHARED_BYTES));
+            let cfg = pass_config(pass, true, 16, 10).expect("config");
+            assert_eq!((cfg.grid_dim, cfg.shared_mem_bytes), ((80, 1, 1), long_mid_shared_bytes(true)));
         }
-        assert!(matches!(pass_config(LongPass::DkSum, 16, 10), Err(Error::Unsupported { .. })));
+        assert!(matches!(pass_config(LongPass::DkSum, true, 16, 10), Err(Error::Unsupported { .. })));
         // The largest launch of any size stays far below the grid limit.
         for log2_n in LONG_MIN_LOG2_N..=LONG_MAX_LOG2_N {
             let pairs = long_pairs_per_launch(log2_n) as u32;
@@ -670,7 +693,7 @@ mod tests {
                 LongPass::MidSpectrum,
                 LongPass::MidProduct,
             ] {
-                assert!(pass_config(pass, log2_n, pairs).expect("config").grid_dim.0 <= 1 << 20);
+                assert!(pass_config(pass, true, log2_n, pairs).expect("config").grid_dim.0 <= 1 << 20);
             }
         }
     }
@@ -825,7 +848,7 @@ mod tests {
         for log2_n in LONG_MIN_LOG2_N..=LONG_MAX_LOG2_N {
             check_shared_memory(log2_n, 232_448).expect("fits an H100");
         }
-        let limit = LONG_OUTER_SHARED_BYTES.min(LONG_MID_SHARED_BYTES) as u64 - 1;
+        let limit = long_outer_shared_bytes(true).min(long_mid_shared_bytes(true)) as u64 - 1;
         let e = check_shared_memory(20, limit).unwrap_err();
         let text = e.to_string();
         assert!(text.contains("fftconv_long_"), "{text}");
@@ -835,14 +858,17 @@ mod tests {
     #[test]
     fn long_kernel_names() {
         let names = kernel_names();
-        // Per size: in and out (bf16, f16, f32); mid, mid-prepare, mid-spectrum, mid-product and
-        // sum-dk once.
-        assert_eq!(names.len(), 8 * 6 + 5);
+        // Per size: in and out (bf16, f16, f32, unsplit bf16); mid, mid-spectrum and mid-product
+        // (split and not), mid-prepare and sum-dk once.
+        assert_eq!(names.len(), 8 * 8 + 8);
         for name in [
             "fftconv_long_in_n65536_f32",
             "fftconv_long_out_n8388608_bf16",
             "fftconv_long_out_n65536_f32",
             "fftconv_long_mid_prepare",
+            "fftconv_long_mid_unsplit",
+            "fftconv_long_mid_product_unsplit",
+            "fftconv_long_in_n1048576_bf16_unsplit",
             "fftconv_long_mid_spectrum",
             "fftconv_long_mid_product",
             "sum_dk_partials",
