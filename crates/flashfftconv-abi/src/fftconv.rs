@@ -289,8 +289,10 @@ impl FftConvKernel {
 // where the on-chip rule of `kernel_split` allows (forward: `L ≥ N/4`; backward: also
 // `Lk ≥ N/4`). The prepare passes and the backward's `dk` (the correlation product, its f32
 // *out*) are always split.
-// The workspace holds `pairs` pairs of `N` complex f32 (`8N` bytes each); the host runs the
-// three passes over the pairs in launches of at most `long_pairs_per_launch` pairs.
+// The workspace holds `pairs` pairs of `N` complex f32 (`8N` bytes each) and then, for the
+// unsplit passes, which write complex f16 with a power-of-two exponent per block, the pairs'
+// exponent words (`long_pair_bytes`); the host runs the three passes over the pairs in launches
+// of at most `long_pairs_per_launch` pairs.
 // ---------------------------------------------------------------------------------------------
 
 /// Smallest long FFT size, log2 (64K).
@@ -301,8 +303,10 @@ pub const LONG_MAX_LOG2_N: u32 = 23;
 pub const LONG_INNER_LOG2: u32 = 13;
 /// log2 of the values an *in*/*out* block holds (`N₁` rows × `C` columns).
 pub const LONG_TILE_LOG2: u32 = 13;
-/// Bytes of the plan's workspace for long sizes: launches take as many pairs as fit.
-pub const LONG_WORKSPACE_BYTES: u64 = 256 << 20;
+/// Bytes of the plan's workspace for long sizes: launches take as many pairs as fit. 256 MiB of
+/// rows plus 32 KiB, the exponent words of a launch's pairs (`2·N₁` words per pair, and
+/// `256 MiB / 8N` pairs: 2¹³ words at every N), so that the row counts stay powers of two.
+pub const LONG_WORKSPACE_BYTES: u64 = (256 << 20) + (32 << 10);
 
 /// Whether `N = 2^log2_n` is a long size.
 pub const fn is_long(log2_n: u32) -> bool {
@@ -324,9 +328,16 @@ pub const fn long_column_groups(log2_n: u32) -> u32 {
     1 << (LONG_INNER_LOG2 - long_columns_log2(log2_n))
 }
 
-/// Workspace bytes per pair: `N` complex f32.
+/// Exponent words (i32) per pair that the unsplit passes keep after a launch's rows: one per
+/// *in* block (column group) and one per *mid* row.
+pub const fn long_exponent_words(log2_n: u32) -> u32 {
+    long_column_groups(log2_n) + (1 << long_outer_log2(log2_n))
+}
+
+/// Workspace bytes per pair: `N` complex f32 (the split passes' rows; the unsplit passes' half
+/// rows of complex f16 sit at the start of each f32 row), plus the pair's exponent words.
 pub const fn long_pair_bytes(log2_n: u32) -> u64 {
-    8u64 << log2_n
+    (8u64 << log2_n) + 4 * long_exponent_words(log2_n) as u64
 }
 
 /// Pairs one launch of the three passes takes (the workspace's capacity; at least 4).
@@ -484,6 +495,8 @@ mod long_tests {
             assert_eq!(long_outer_log2(log2_n) + c, LONG_TILE_LOG2);
             assert_eq!((long_column_groups(log2_n) as u64) << c, 1 << LONG_INNER_LOG2);
             assert!(long_pairs_per_launch(log2_n) >= 4);
+            assert_eq!(long_pairs_per_launch(log2_n), (256 << 20) >> (log2_n + 3), "{log2_n}");
+            assert_eq!(long_backward_pairs_per_launch(log2_n), ((256u64 << 20) / (20 << log2_n)).max(1), "{log2_n}");
             for pass in [
                 LongPass::In,
                 LongPass::Mid,

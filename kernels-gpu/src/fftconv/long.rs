@@ -9,15 +9,24 @@
 //! twiddles (taken in the full transform's geometry, so the rows need nothing more), and
 //! writes the rows. Pass *mid* is the on-chip convolution of one row with the kernel
 //! spectrum's matching row. Pass *out* undoes the outer stages on a tile and writes `y`.
-//! Every pass normalises its block by a power of two from its largest magnitude, keeps f16
-//! planes (split into hi + lo with `SPLIT`, as on chip), and writes exact (unscaled) f32, so the
-//! workspace needs no scale bookkeeping. The unsplit variants (bf16 data with `L ≥ N/4`, as on
-//! chip) also take the outer twiddles from the hardware approximations.
+//! Every pass normalises its block by a power of two from its largest magnitude and keeps f16
+//! planes: split into hi + lo with `SPLIT` (as on chip), writing exact (unscaled) complex f32
+//! rows; unsplit (bf16 data where `kernel_split` allows), writing the planes' f16 values as they
+//! are with one power-of-two exponent per block (the *half* row format below: half the bytes,
+//! nothing rounded that the planes had not). Spectra (*mid-spectrum*, *mid-prepare*) are complex
+//! f32 either way. The unsplit variants also take the outer twiddles from the hardware
+//! approximations.
+//!
+//! Half row format: pair `q`'s row `j` (`N₂` values) starts where its f32 row would (byte
+//! `8·(q·N + j·N₂)`) and holds complex f16 (4 bytes a value), so a row transformed in place into
+//! its f32 spectrum covers only its own row. After the launch's `pairs` rows come
+//! `long_exponent_words` i32 per pair: *in*'s exponent per column group, then *mid*'s per row
+//! (a value is `f16 · 2^exponent`).
 
 use super::*;
 use flashfftconv_abi::fftconv::{
-    long_column_groups, long_columns_log2, long_outer_log2, LongFftParams, FLAG_B_BY_PAIR, LONG_INNER_LOG2,
-    LONG_TILE_LOG2,
+    long_column_groups, long_columns_log2, long_exponent_words, long_outer_log2, LongFftParams, FLAG_B_BY_PAIR,
+    LONG_INNER_LOG2, LONG_TILE_LOG2,
 };
 
 /// Chunks of 8 values in an *in*/*out* tile per thread.
@@ -89,6 +98,114 @@ impl TileBlock {
 #[inline(always)]
 fn workspace_row(z: *const f32, log2_n: u32, q: u64) -> *const f32 {
     z.wrapping_add((q * (2u64 << log2_n)) as usize)
+}
+
+/// Byte offset of position `g` of pair `q`'s row in the half format (see the module docs).
+#[inline(always)]
+fn half_offset(log2_n: u32, q: u64, g: u32) -> usize {
+    let (row, col) = ((g >> LONG_INNER_LOG2) as u64, (g & ((1 << LONG_INNER_LOG2) - 1)) as u64);
+    ((q << (log2_n + 3)) + (row << (LONG_INNER_LOG2 + 3)) + (col << 2)) as usize
+}
+
+/// Pair `q`'s exponents in the workspace region `z` of a launch of `pairs` pairs: *in*'s per
+/// column group at `0 ..`, *mid*'s per row after them.
+#[inline(always)]
+fn exponents(z: *const f32, log2_n: u32, pairs: u32, q: u64) -> *mut i32 {
+    let first = (z as *mut u8).wrapping_add(((pairs as u64) << (log2_n + 3)) as usize) as *mut i32;
+    first.wrapping_add((q * long_exponent_words(log2_n) as u64) as usize)
+}
+
+/// 8 complex values of a half row at `at`, times `2^e`, as (real parts, imaginary parts).
+///
+/// # Safety
+/// `at` is 16-byte aligned with 32 readable bytes.
+#[inline(always)]
+unsafe fn load_half8(at: *const u8, e: i32) -> [[f32; 8]; 2] {
+    let mut v = [[0.0f32; 8]; 2];
+    for w in 0..2 {
+        // SAFETY: guaranteed by the caller.
+        let x = unsafe { device::load_16b(at.add(16 * w)) };
+        for i in 0..4 {
+            v[0][4 * w + i] = scale_pow2(device::f16_to_f32(x[i] as u16), e);
+            v[1][4 * w + i] = scale_pow2(device::f16_to_f32((x[i] >> 16) as u16), e);
+        }
+    }
+    v
+}
+
+/// Stores the unsplit planes' chunk at `pos` (8 values, f16 bits as they are) as a half row's 8
+/// complex values at `at`.
+///
+/// # Safety
+/// Between barriers, after the planes' last write; `at` is 16-byte aligned with 32 writable
+/// bytes.
+#[inline(always)]
+unsafe fn store_half8(at: *mut u8, sm: &Smem, pos: u32) {
+    // SAFETY: a chunk of this block's planes (guaranteed by the caller).
+    let (re, im) = unsafe { (device::ld_shared_16b(sm.chunk(0, pos)), device::ld_shared_16b(sm.chunk(1, pos))) };
+    let mut w = [0u32; 8];
+    for k in 0..4 {
+        w[2 * k] = (re[k] & 0xffff) | (im[k] << 16);
+        w[2 * k + 1] = (re[k] >> 16) | (im[k] & 0xffff_0000);
+    }
+    // SAFETY: guaranteed by the caller.
+    unsafe {
+        device::store_16b(at, [w[0], w[1], w[2], w[3]]);
+        device::store_16b(at.add(16), [w[4], w[5], w[6], w[7]]);
+    }
+}
+
+/// Chunk `c` (8 values) of the row at `row` (its f32 start) as written by *in*: exact complex
+/// f32 with `SPLIT`, else a half row whose column group's exponent is in `exps` (*in*'s).
+///
+/// # Safety
+/// `row` is a workspace row of the pair whose exponents are `exps`, `c < N₂/8`.
+#[inline(always)]
+unsafe fn in_row_chunk<const SPLIT: bool>(row: *const f32, exps: *const i32, log2_n: u32, c: u32) -> [[f32; 8]; 2] {
+    // SAFETY: guaranteed by the caller.
+    unsafe {
+        if SPLIT {
+            load_complex8(row.add(16 * c as usize))
+        } else {
+            let e = *exps.add(((8 * c) >> long_columns_log2(log2_n)) as usize);
+            load_half8((row as *const u8).add(32 * c as usize), e)
+        }
+    }
+}
+
+/// Writes the planes' row result (chunks of this thread, `2^e_out` times the planes' values) to
+/// the row at `row` (its f32 start): exact f32 with `SPLIT`, else a half row with the exponent
+/// stored as *mid*'s of row `j` in `exps`.
+///
+/// # Safety
+/// All threads, between barriers after the inverse transform; `row` is row `j` of the pair
+/// whose exponents are `exps`, which only this block writes.
+#[inline(always)]
+unsafe fn store_row_result<const SPLIT: bool>(
+    sm: &Smem,
+    st: &SlotThreads,
+    row: *mut f32,
+    exps: *mut i32,
+    log2_n: u32,
+    j: u32,
+    e_out: i32,
+) {
+    for k in 0..ROW_CHUNKS_PER_THREAD {
+        let c = st.index + k * THREADS;
+        // SAFETY: a chunk of the planes after the barrier; 8 values of the row.
+        unsafe {
+            if SPLIT {
+                let (re, im) = (read_chunk::<true>(sm, 8 * c, 0), read_chunk::<true>(sm, 8 * c, 1));
+                store_complex8(row.add(16 * c as usize), &re, &im, e_out);
+            } else {
+                store_half8((row as *mut u8).add(32 * c as usize), sm, 8 * c);
+            }
+        }
+    }
+    if !SPLIT && thread_x() == 0 {
+        // SAFETY: row `j`'s exponent word of the pair.
+        unsafe { *exps.add((long_column_groups(log2_n) + j) as usize) = e_out };
+    }
 }
 
 /// 8 complex values from `at` (interleaved f32) as (real parts, imaginary parts).
@@ -279,13 +396,21 @@ pub unsafe fn long_in<E: Element, const LOG2_N: u32, const SPLIT: bool>(
     let e_out = e - outer_scale_log2(LOG2_N);
     for k in 0..TILE_CHUNKS_PER_THREAD {
         let pos = 8 * (st.index + k * THREADS);
+        let g = global_pos(LOG2_N, blk.group, pos);
         // SAFETY: a chunk of the planes (after the barrier); 8 complex values of the pair's
         // workspace row (positions `g .. g + 8` share one row of the tile: C ≥ 8).
         unsafe {
-            let (re, im) = (read_chunk::<SPLIT>(&sm, pos, 0), read_chunk::<SPLIT>(&sm, pos, 1));
-            let g = global_pos(LOG2_N, blk.group, pos);
-            store_complex8(row.add(2 * g as usize), &re, &im, e_out);
+            if SPLIT {
+                let (re, im) = (read_chunk::<true>(&sm, pos, 0), read_chunk::<true>(&sm, pos, 1));
+                store_complex8(row.add(2 * g as usize), &re, &im, e_out);
+            } else {
+                store_half8((z as *mut u8).add(half_offset(LOG2_N, blk.q, g)), &sm, pos);
+            }
         }
+    }
+    if !SPLIT && thread_x() == 0 {
+        // SAFETY: this block's exponent word (column group `group` of the pair).
+        unsafe { *exponents(z, LOG2_N, p.pairs, blk.q).add(blk.group as usize) = e_out };
     }
 }
 
@@ -314,19 +439,20 @@ pub unsafe fn long_mid<const MODE: u32, const SPLIT: bool>(z: *mut f32, prepared
     let pair = p.pair0 as u64 + q;
     let h = pair / p.pairs_per_head() as u64;
     let row = (workspace_row(z, log2_n, q) as *mut f32).wrapping_add((j as usize) << (LONG_INNER_LOG2 + 1));
+    let exps = exponents(z, log2_n, p.pairs, q);
     // Two reads of the row (the second from L2): its largest magnitude, then the planes.
     let mut m = 0.0f32;
     for k in 0..ROW_CHUNKS_PER_THREAD {
         let c = st.index + k * THREADS;
-        // SAFETY: 8 complex values of the row.
-        m = m.max(max_abs(&unsafe { load_complex8(row.add(16 * c as usize)) }));
+        // SAFETY: 8 complex values of the row written by *in* (with its exponents).
+        m = m.max(max_abs(&unsafe { in_row_chunk::<SPLIT>(row, exps, log2_n, c) }));
     }
     // SAFETY: all threads; the reduction area.
     let e = norm_exponent(unsafe { slot_max(&sm, &st, m) });
     for k in 0..ROW_CHUNKS_PER_THREAD {
         let c = st.index + k * THREADS;
         // SAFETY: as above; this thread's chunk of the free planes.
-        unsafe { write_chunk::<SPLIT>(&sm, 8 * c, &load_complex8(row.add(16 * c as usize)), e) };
+        unsafe { write_chunk::<SPLIT>(&sm, 8 * c, &in_row_chunk::<SPLIT>(row, exps, log2_n, c), e) };
     }
     let (dft16, dft_first) = (Dft::new(4), Dft::new(LONG_INNER_LOG2 % 4));
     let n2 = 2u64 << log2_n;
@@ -376,15 +502,9 @@ pub unsafe fn long_mid<const MODE: u32, const SPLIT: bool>(z: *mut f32, prepared
     }
     sync_threads();
     let e_out = e - 2 * transform_scale_log2(LONG_INNER_LOG2) - log2_pow2(sigma);
-    for k in 0..ROW_CHUNKS_PER_THREAD {
-        let c = st.index + k * THREADS;
-        // SAFETY: a chunk of the planes after the barrier; 8 complex values of the row, which
-        // only this block reads or writes.
-        unsafe {
-            let (re, im) = (read_chunk::<SPLIT>(&sm, 8 * c, 0), read_chunk::<SPLIT>(&sm, 8 * c, 1));
-            store_complex8(row.add(16 * c as usize), &re, &im, e_out);
-        }
-    }
+    // SAFETY: all threads after the barrier; the row and its exponent word are only this
+    // block's.
+    unsafe { store_row_result::<SPLIT>(&sm, &st, row, exps, log2_n, j, e_out) };
 }
 
 /// Pass *out*: the outer inverse stages of column group `group` of a pair's workspace row
@@ -407,6 +527,7 @@ pub unsafe fn long_out<E: OutRow, const LOG2_N: u32, const SPLIT: bool>(
     let gate = if p.flags & FLAG_OUT_GATE != 0 { gate } else { core::ptr::null() };
     let vector = p.flags & FLAG_VECTOR != 0;
     let row = workspace_row(z, LOG2_N, blk.q);
+    let exps = exponents(z, LOG2_N, p.pairs, blk.q) as *const i32;
     let log2_outer = long_outer_log2(LOG2_N);
     let ns = num_stages(log2_outer);
     // The last outer stage's twiddles (conjugated) come first in the inverse.
@@ -414,8 +535,16 @@ pub unsafe fn long_out<E: OutRow, const LOG2_N: u32, const SPLIT: bool>(
     let mut held = [[[0.0f32; 8]; 2]; TILE_CHUNKS_PER_THREAD as usize];
     for (k, v) in held.iter_mut().enumerate() {
         let g = global_pos(LOG2_N, blk.group, 8 * (st.index + k as u32 * THREADS));
-        // SAFETY: 8 complex values of the pair's workspace row.
-        *v = unsafe { load_complex8(row.add(2 * g as usize)) };
+        // SAFETY: 8 complex values of the pair's workspace row (half rows: of one row `j`, whose
+        // exponent *mid* wrote).
+        *v = unsafe {
+            if SPLIT {
+                load_complex8(row.add(2 * g as usize))
+            } else {
+                let e = *exps.add((long_column_groups(LOG2_N) + (g >> LONG_INNER_LOG2)) as usize);
+                load_half8((z as *const u8).add(half_offset(LOG2_N, blk.q, g)), e)
+            }
+        };
     }
     let mut m = 0.0f32;
     for (k, v) in held.iter_mut().enumerate() {
@@ -481,7 +610,8 @@ pub unsafe fn long_out<E: OutRow, const LOG2_N: u32, const SPLIT: bool>(
 /// Backward row pass: `dst_row = iFFT_row(A · conj(B))` for row `j` of pair `q`, where `A` is
 /// the spectrum row in `a` (from [`MID_SPECTRUM`]) and `B` the spectrum row of the same pair
 /// in `b` (with `FLAG_B_BY_PAIR`) or of the pair's head in the prepared kernel spectrum `b`.
-/// Exact f32 out; `dst` may be `a` or `b` (each block reads its rows before writing its row).
+/// The row is written as by *mid* (exact f32 with `SPLIT`, else a half row and its exponent);
+/// `dst` may be `a` or `b` (each block reads its rows before writing its row).
 ///
 /// # Safety
 /// `a`, `dst` (and `b` by pair) hold `p.pairs` workspace rows; `b` by head a prepared spectrum
@@ -544,15 +674,10 @@ pub unsafe fn long_mid_product<const SPLIT: bool>(dst: *mut f32, a: *const f32, 
     sync_threads();
     let e_out = e_a - transform_scale_log2(LONG_INNER_LOG2) - log2_pow2(sigma);
     let dst_row = dst.wrapping_add(row_off);
-    for k in 0..ROW_CHUNKS_PER_THREAD {
-        let c = st.index + k * THREADS;
-        // SAFETY: a chunk of the planes after the barrier; 8 complex values of this block's row
-        // (all reads of `a` and `b` happened before the barriers above).
-        unsafe {
-            let (re, im) = (read_chunk::<SPLIT>(&sm, 8 * c, 0), read_chunk::<SPLIT>(&sm, 8 * c, 1));
-            store_complex8(dst_row.add(16 * c as usize), &re, &im, e_out);
-        }
-    }
+    let dst_exps = exponents(dst, log2_n, p.pairs, q);
+    // SAFETY: all threads after the barrier; this block's row of `dst` and its exponent word
+    // (all reads of `a` and `b` happened before the barriers above).
+    unsafe { store_row_result::<SPLIT>(&sm, &st, dst_row, dst_exps, log2_n, j, e_out) };
 }
 
 /// `dk[h·Lk + m] += Σ partials[q·Lk + m]` over the launch's pairs `q` of head `h`, in

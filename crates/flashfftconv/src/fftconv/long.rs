@@ -738,8 +738,9 @@ mod tests {
                 assert!(layout.end <= LONG_WORKSPACE_BYTES, "{log2_n} {pair0}");
                 assert_eq!(layout.w2, pairs as u64 * long_pair_bytes(log2_n));
                 assert_eq!(layout.partials, 2 * layout.w2);
-                // Rows and partials start 16-byte aligned (the workspace itself is 256-byte).
-                assert!(layout.w2.is_multiple_of(256) && layout.partials.is_multiple_of(256));
+                // Rows and partials start 16-byte aligned, as the passes' vector accesses need (the
+                // workspace itself is 256-byte aligned).
+                assert!(layout.w2.is_multiple_of(16) && layout.partials.is_multiple_of(16));
             }
         }
         // 64K: 20 · 64K bytes per pair, 204 pairs; 8M: one pair per group.
@@ -747,7 +748,11 @@ mod tests {
         assert_eq!(long_backward_pairs_per_launch(23), 1);
         assert_eq!(
             backward_layout(16, 2, 5),
-            BackwardLayout { w2: 2 << 19, partials: 4 << 19, end: (4 << 19) + 2 * 5 * 4 }
+            BackwardLayout {
+                w2: 2 * ((1 << 19) + 64),
+                partials: 4 * ((1 << 19) + 64),
+                end: 4 * ((1 << 19) + 64) + 2 * 5 * 4
+            }
         );
     }
 
