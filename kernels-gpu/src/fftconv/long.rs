@@ -115,22 +115,37 @@ fn exponents(z: *const f32, log2_n: u32, pairs: u32, q: u64) -> *mut i32 {
     first.wrapping_add((q * long_exponent_words(log2_n) as u64) as usize)
 }
 
+/// The 32 bytes of 8 complex values of a half row at `at`.
+///
+/// # Safety
+/// `at` is 16-byte aligned with 32 readable bytes.
+#[inline(always)]
+unsafe fn load_half8_bits(at: *const u8) -> [u32; 8] {
+    // SAFETY: guaranteed by the caller.
+    let (a, b) = unsafe { (device::load_16b(at), device::load_16b(at.add(16))) };
+    [a[0], a[1], a[2], a[3], b[0], b[1], b[2], b[3]]
+}
+
+/// 8 complex f16 values (`bits`, as stored in a half row) times `2^e`, as (real parts,
+/// imaginary parts).
+#[inline(always)]
+fn half8_values(bits: &[u32; 8], e: i32) -> [[f32; 8]; 2] {
+    let mut v = [[0.0f32; 8]; 2];
+    for i in 0..8 {
+        v[0][i] = scale_pow2(device::f16_to_f32(bits[i] as u16), e);
+        v[1][i] = scale_pow2(device::f16_to_f32((bits[i] >> 16) as u16), e);
+    }
+    v
+}
+
 /// 8 complex values of a half row at `at`, times `2^e`, as (real parts, imaginary parts).
 ///
 /// # Safety
 /// `at` is 16-byte aligned with 32 readable bytes.
 #[inline(always)]
 unsafe fn load_half8(at: *const u8, e: i32) -> [[f32; 8]; 2] {
-    let mut v = [[0.0f32; 8]; 2];
-    for w in 0..2 {
-        // SAFETY: guaranteed by the caller.
-        let x = unsafe { device::load_16b(at.add(16 * w)) };
-        for i in 0..4 {
-            v[0][4 * w + i] = scale_pow2(device::f16_to_f32(x[i] as u16), e);
-            v[1][4 * w + i] = scale_pow2(device::f16_to_f32((x[i] >> 16) as u16), e);
-        }
-    }
-    v
+    // SAFETY: guaranteed by the caller.
+    half8_values(&unsafe { load_half8_bits(at) }, e)
 }
 
 /// Stores the unsplit planes' chunk at `pos` (8 values, f16 bits as they are) as a half row's 8
@@ -152,24 +167,6 @@ unsafe fn store_half8(at: *mut u8, sm: &Smem, pos: u32) {
     unsafe {
         device::store_16b(at, [w[0], w[1], w[2], w[3]]);
         device::store_16b(at.add(16), [w[4], w[5], w[6], w[7]]);
-    }
-}
-
-/// Chunk `c` (8 values) of the row at `row` (its f32 start) as written by *in*: exact complex
-/// f32 with `SPLIT`, else a half row whose column group's exponent is in `exps` (*in*'s).
-///
-/// # Safety
-/// `row` is a workspace row of the pair whose exponents are `exps`, `c < N₂/8`.
-#[inline(always)]
-unsafe fn in_row_chunk<const SPLIT: bool>(row: *const f32, exps: *const i32, log2_n: u32, c: u32) -> [[f32; 8]; 2] {
-    // SAFETY: guaranteed by the caller.
-    unsafe {
-        if SPLIT {
-            load_complex8(row.add(16 * c as usize))
-        } else {
-            let e = *exps.add(((8 * c) >> long_columns_log2(log2_n)) as usize);
-            load_half8((row as *const u8).add(32 * c as usize), e)
-        }
     }
 }
 
@@ -440,20 +437,47 @@ pub unsafe fn long_mid<const MODE: u32, const SPLIT: bool>(z: *mut f32, prepared
     let h = pair / p.pairs_per_head() as u64;
     let row = (workspace_row(z, log2_n, q) as *mut f32).wrapping_add((j as usize) << (LONG_INNER_LOG2 + 1));
     let exps = exponents(z, log2_n, p.pairs, q);
-    // Two reads of the row (the second from L2): its largest magnitude, then the planes.
-    let mut m = 0.0f32;
-    for k in 0..ROW_CHUNKS_PER_THREAD {
-        let c = st.index + k * THREADS;
-        // SAFETY: 8 complex values of the row written by *in* (with its exponents).
-        m = m.max(max_abs(&unsafe { in_row_chunk::<SPLIT>(row, exps, log2_n, c) }));
-    }
-    // SAFETY: all threads; the reduction area.
-    let e = norm_exponent(unsafe { slot_max(&sm, &st, m) });
-    for k in 0..ROW_CHUNKS_PER_THREAD {
-        let c = st.index + k * THREADS;
-        // SAFETY: as above; this thread's chunk of the free planes.
-        unsafe { write_chunk::<SPLIT>(&sm, 8 * c, &in_row_chunk::<SPLIT>(row, exps, log2_n, c), e) };
-    }
+    let e = if SPLIT {
+        // Two reads of the row (the second from L2): its largest magnitude, then the planes.
+        let mut m = 0.0f32;
+        for k in 0..ROW_CHUNKS_PER_THREAD {
+            let c = st.index + k * THREADS;
+            // SAFETY: 8 complex values of the row written by *in*.
+            m = m.max(max_abs(&unsafe { load_complex8(row.add(16 * c as usize)) }));
+        }
+        // SAFETY: all threads; the reduction area.
+        let e = norm_exponent(unsafe { slot_max(&sm, &st, m) });
+        for k in 0..ROW_CHUNKS_PER_THREAD {
+            let c = st.index + k * THREADS;
+            // SAFETY: as above; this thread's chunk of the free planes.
+            unsafe { write_chunk::<SPLIT>(&sm, 8 * c, &load_complex8(row.add(16 * c as usize)), e) };
+        }
+        e
+    } else {
+        // Half rows are held in registers (32 words) between the maximum and the fill: one read.
+        let mut held = [([0u32; 8], 0i32); ROW_CHUNKS_PER_THREAD as usize];
+        let mut m = 0.0f32;
+        for (k, (bits, e_group)) in held.iter_mut().enumerate() {
+            let c = st.index + k as u32 * THREADS;
+            // SAFETY: 8 complex values of the half row written by *in*, and their column group's
+            // exponent word.
+            unsafe {
+                *bits = load_half8_bits((row as *const u8).add(32 * c as usize));
+                *e_group = *exps.add(((8 * c) >> long_columns_log2(log2_n)) as usize);
+            }
+        }
+        for (bits, e_group) in &held {
+            m = m.max(max_abs(&half8_values(bits, *e_group)));
+        }
+        // SAFETY: all threads; the reduction area.
+        let e = norm_exponent(unsafe { slot_max(&sm, &st, m) });
+        for (k, (bits, e_group)) in held.iter().enumerate() {
+            let c = st.index + k as u32 * THREADS;
+            // SAFETY: this thread's chunk of the free planes.
+            unsafe { write_chunk::<SPLIT>(&sm, 8 * c, &half8_values(bits, *e_group), e) };
+        }
+        e
+    };
     let (dft16, dft_first) = (Dft::new(4), Dft::new(LONG_INNER_LOG2 % 4));
     let n2 = 2u64 << log2_n;
     let spectrum = prepared.wrapping_add((h * n2 + ((j as u64) << (LONG_INNER_LOG2 + 1))) as usize);
