@@ -416,6 +416,10 @@ pub enum LongPass {
 /// (else the kernel spectrum of the pair's head).
 pub const FLAG_B_BY_PAIR: u32 = 1 << 3;
 
+/// [`LongPass::MidProduct`]: `iFFT(A · B)` (a convolution) instead of `iFFT(A · conj(B))` (a
+/// correlation); the backward's `d_out_gate = dy ⊙ conv(z, k)` from `z`'s spectrum.
+pub const FLAG_PRODUCT_CONV: u32 = 1 << 4;
+
 /// Workspace bytes per pair of the long-size backward: two workspace rows (`z` and `dv`) and
 /// a `dk` partial of `Lk ≤ N` f32.
 pub const fn long_backward_pair_bytes(log2_n: u32) -> u64 {

@@ -367,9 +367,9 @@ pub(crate) unsafe fn fftconv_long_mid_spectrum(
 }
 
 /// Launches `fftconv_long_mid_product(dst, a, b, params)`: for each pair `q` of the launch,
-/// `dst` row `q` = the inverse row transforms of `A_q · conj(B)`, `A` the spectra in workspace
-/// `a` and `B` the same pair's row of workspace `b` (with `FLAG_B_BY_PAIR`) or the prepared kernel
-/// spectrum `b` of the pair's head (without it).
+/// `dst` row `q` = the inverse row transforms of `A_q · conj(B)` (of `A_q · B` with
+/// `FLAG_PRODUCT_CONV`), `A` the spectra in workspace `a` and `B` the same pair's row of workspace
+/// `b` (with `FLAG_B_BY_PAIR`) or the prepared kernel spectrum `b` of the pair's head (without it).
 ///
 /// # Safety
 /// - `f` is that kernel, its maximum dynamic shared memory attribute admits

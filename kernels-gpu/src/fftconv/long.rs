@@ -26,7 +26,7 @@
 use super::*;
 use flashfftconv_abi::fftconv::{
     long_column_groups, long_columns_log2, long_exponent_words, long_outer_log2, LongFftParams, FLAG_B_BY_PAIR,
-    LONG_INNER_LOG2, LONG_TILE_LOG2,
+    FLAG_PRODUCT_CONV, LONG_INNER_LOG2, LONG_TILE_LOG2,
 };
 
 /// Chunks of 8 values in an *in*/*out* tile per thread.
@@ -631,7 +631,8 @@ pub unsafe fn long_out<E: OutRow, const LOG2_N: u32, const SPLIT: bool>(
     }
 }
 
-/// Backward row pass: `dst_row = iFFT_row(A · conj(B))` for row `j` of pair `q`, where `A` is
+/// Backward row pass: `dst_row = iFFT_row(A · conj(B))` (with `FLAG_PRODUCT_CONV`:
+/// `iFFT_row(A · B)`, the convolution) for row `j` of pair `q`, where `A` is
 /// the spectrum row in `a` (from [`MID_SPECTRUM`]) and `B` the spectrum row of the same pair
 /// in `b` (with `FLAG_B_BY_PAIR`) or of the pair's head in the prepared kernel spectrum `b`.
 /// The row is written as by *mid* (exact f32 with `SPLIT`, else a half row and its exponent);
@@ -651,6 +652,7 @@ pub unsafe fn long_mid_product<const SPLIT: bool>(dst: *mut f32, a: *const f32, 
     let n2 = 2u64 << log2_n;
     let row_off = (q * n2 + ((j as u64) << (LONG_INNER_LOG2 + 1))) as usize;
     let by_pair = p.flags & FLAG_B_BY_PAIR != 0;
+    let conj_sign = if p.flags & FLAG_PRODUCT_CONV != 0 { -1.0f32 } else { 1.0 };
     let a_row = a.wrapping_add(row_off);
     let b_row =
         if by_pair { b.wrapping_add(row_off) } else { b.wrapping_add((h * n2) as usize + row_off - (q * n2) as usize) };
@@ -686,7 +688,8 @@ pub unsafe fn long_mid_product<const SPLIT: bool>(dst: *mut f32, a: *const f32, 
         let (mut re, mut im) = ([0.0f32; 4], [0.0f32; 4]);
         for e in 0..4 {
             let x = (scale_pow2(av[e].0, -e_a), scale_pow2(av[e].1, -e_a));
-            (re[e], im[e]) = times_kernel::<true>(x, sigma, bv[e]);
+            // `A · conj(B)`, or `A · B` with FLAG_PRODUCT_CONV (B's imaginary sign flipped).
+            (re[e], im[e]) = times_kernel::<true>(x, sigma, (bv[e].0, bv[e].1 * conj_sign));
         }
         // SAFETY: this warp's tile of the planes (nothing else touches them yet).
         unsafe { store_tile::<SPLIT>(&sm, g_last, addr, &re, &im) };

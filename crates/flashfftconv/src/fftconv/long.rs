@@ -12,16 +12,17 @@
 //! split as `W1` (`P` rows), `W2` (`P` rows) and `P` partial `dk` rows of `Lk` f32
 //! ([`backward_layout`]). With `z = in_gate ⊙ u` and `dv = out_gate ⊙ dy`, per group:
 //! 1. *in* (`u`, `in_gate`) → `W1`, *mid-spectrum*: `W1 = FFT(z)`;
-//! 2. *in* (`dy`, `out_gate`) → `W2`, *mid-spectrum*: `W2 = FFT(dv)`;
-//! 3. *mid-product* by pair: `W1` = rows of `iFFT(W2 · conj W1)` (the correlations of `dv` and `z`);
-//! 4. *mid-product* with the kernel: `W2` = rows of `iFFT(W2 · conj K)` (`dz`);
-//! 5. *out* (`W2`, gate `in_gate`) → `du`; with `d_in_gate`, *out* (`W2`, gate `u`) → `d_in_gate`;
-//! 6. *out* in f32 (`W1`, the real part of each pair: both rows' correlations summed) → the
+//! 2. with `d_out_gate`, *mid-product* with the kernel as a convolution (`FLAG_PRODUCT_CONV`):
+//!    `W2` = rows of `iFFT(W1 · K)`, then *out* (`W2`, gate `dy`) → `d_out_gate = dy ⊙ conv(z, k)`
+//!    (W2 is free until step 3);
+//! 3. *in* (`dy`, `out_gate`) → `W2`, *mid-spectrum*: `W2 = FFT(dv)`;
+//! 4. *mid-product* by pair: `W1` = rows of `iFFT(W2 · conj W1)` (the correlations of `dv` and `z`);
+//! 5. *mid-product* with the kernel: `W2` = rows of `iFFT(W2 · conj K)` (`dz`);
+//! 6. *out* (`W2`, gate `in_gate`) → `du`; with `d_in_gate`, *out* (`W2`, gate `u`) → `d_in_gate`;
+//! 7. *out* in f32 (`W1`, the real part of each pair: both rows' correlations summed) → the
 //!    partials, one row per pair;
-//! 7. *sum-dk*: `dk[h] += Σ partials` of the group's pairs of head `h`, in pair order (`dk` is
-//!    zeroed before the first group: the sum over the batch is in a fixed order, deterministic);
-//! 8. with `d_out_gate`, the forward's passes with `dy` as the output gate:
-//!    `d_out_gate = dy ⊙ conv(z, k)`.
+//! 8. *sum-dk*: `dk[h] += Σ partials` of the group's pairs of head `h`, in pair order (`dk` is
+//!    zeroed before the first group: the sum over the batch is in a fixed order, deterministic).
 
 use super::{
     kernel_device_ptr, raw_ptr, shared_memory_message, vector_flag, FftConv, FftConvGrads, FftElement, FftInput, Gates,
@@ -37,7 +38,8 @@ use cudarc::driver::{
 use flashfftconv_abi::fftconv::{
     kernel_split, long_backward_pairs_per_launch, long_column_groups, long_mid_shared_bytes, long_outer_log2,
     long_outer_shared_bytes, long_pair_bytes, long_pairs_per_launch, prepared_len, FftConvKernel, FftConvParams,
-    LongFftParams, LongPass, FLAG_B_BY_PAIR, FLAG_IN_GATE, FLAG_OUT_GATE, LONG_MAX_LOG2_N, LONG_MIN_LOG2_N, THREADS,
+    LongFftParams, LongPass, FLAG_B_BY_PAIR, FLAG_IN_GATE, FLAG_OUT_GATE, FLAG_PRODUCT_CONV, LONG_MAX_LOG2_N,
+    LONG_MIN_LOG2_N, THREADS,
 };
 use flashfftconv_abi::DType;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -202,7 +204,7 @@ pub(super) fn backward_layout(log2_n: u32, pairs: u32, kernel_len: u32) -> Backw
 /// The parameters of every launch of one backward group.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) struct BackwardGroupParams {
-    /// *in* of `u` with `in_gate` (steps 1 and 8), also *mid* of step 8.
+    /// *in* of `u` with `in_gate`.
     pub in_u: LongFftParams,
     /// *in* of `dy` with `out_gate` (as the pass's input gate).
     pub in_dy: LongFftParams,
@@ -212,6 +214,8 @@ pub(super) struct BackwardGroupParams {
     pub product_by_pair: LongFftParams,
     /// *mid-product* with the kernel spectrum (no flags).
     pub product_kernel: LongFftParams,
+    /// *mid-product* with the kernel spectrum as a convolution (`FLAG_PRODUCT_CONV`).
+    pub product_conv: LongFftParams,
     /// *out* into `du` with `in_gate` (as the pass's output gate).
     pub out_du: LongFftParams,
     /// *out* into `d_in_gate` with `u` as the gate.
@@ -244,6 +248,7 @@ pub(super) fn backward_group_params(
         spectrum: with(0),
         product_by_pair: with(FLAG_B_BY_PAIR),
         product_kernel: with(0),
+        product_conv: with(FLAG_PRODUCT_CONV),
         out_du: with(gate(in_gate, FLAG_OUT_GATE) | vector(&[du, in_gate])),
         out_d_in_gate: with(FLAG_OUT_GATE | vector(&[d_in_gate, u])),
         out_partials: LongFftParams {
@@ -472,13 +477,18 @@ impl FftConv {
             // (`backward_layout`, end ≤ LONG_WORKSPACE_BYTES) fit this plan's workspace, locked,
             // and are disjoint; every launch of the call is queued in order on one stream, each
             // reading what the earlier ones wrote (in → spectrum → product → out → sum-dk; the
-            // step-8 passes reuse W1 after the partials were written from it); dk was zeroed
+            // d_out_gate passes use W2 before the in pass of dy writes it); dk was zeroed
             // above on this stream; `ptrs.prepared` is a spectrum of H heads for N (checked, or
             // queued just before on this stream); the outputs overlap no input nor each other
             // (checked); the guards keep every buffer's stream tracking until after the launches.
             unsafe {
                 launch::fftconv_long_in(stream, &k.input, outer, ptrs.u, ptrs.in_gate, w1, gp.in_u)?;
                 launch::fftconv_long_mid_spectrum(stream, &k.spectrum, rows, w1, gp.spectrum)?;
+                if ptrs.d_out_gate != 0 {
+                    launch::fftconv_long_mid_product(stream, &k.product, rows, w2, w1, ptrs.prepared, gp.product_conv)?;
+                    let d_out = gp.out_d_out_gate;
+                    launch::fftconv_long_out(stream, &k.output, outer, w2, ptrs.dy, ptrs.d_out_gate, d_out)?;
+                }
                 launch::fftconv_long_in(stream, &k.input, outer, ptrs.dy, ptrs.out_gate, w2, gp.in_dy)?;
                 launch::fftconv_long_mid_spectrum(stream, &k.spectrum, rows, w2, gp.spectrum)?;
                 launch::fftconv_long_mid_product(stream, &k.product_dk, rows_dk, w1, w2, w1, gp.product_by_pair)?;
@@ -489,12 +499,6 @@ impl FftConv {
                 }
                 launch::fftconv_long_out(stream, &k.partials, outer_dk, w1, 0, partials, gp.out_partials)?;
                 launch::sum_dk_partials(stream, &k.dk_sum, dk_cfg, partials, dk_ptr, gp.dk_sum)?;
-                if ptrs.d_out_gate != 0 {
-                    launch::fftconv_long_in(stream, &k.input, outer, ptrs.u, ptrs.in_gate, w1, gp.in_u)?;
-                    launch::fftconv_long_mid(stream, &k.mid, rows, w1, ptrs.prepared, gp.in_u)?;
-                    let d_out = gp.out_d_out_gate;
-                    launch::fftconv_long_out(stream, &k.output, outer, w1, ptrs.dy, ptrs.d_out_gate, d_out)?;
-                }
             }
         }
         Ok(())
@@ -583,10 +587,8 @@ impl LongPrepareKernels {
 struct LongBackwardKernels {
     /// *in* for the data dtype (`u`, `dy`).
     input: CudaFunction,
-    /// *mid* (the forward's, for `d_out_gate`).
-    mid: CudaFunction,
     spectrum: CudaFunction,
-    /// The product with the kernel spectrum (`dz`).
+    /// The product with the kernel spectrum (`dz`; as a convolution, `conv(z, k)`).
     product: CudaFunction,
     /// The product of the pair's two spectra (the `dk` correlations): split planes.
     product_dk: CudaFunction,
@@ -601,7 +603,6 @@ impl LongBackwardKernels {
     fn load(conv: &FftConv, gpu: &Gpu, dtype: DType, split: bool) -> Result<Self> {
         Ok(LongBackwardKernels {
             input: conv.long_function(gpu, LongPass::In, dtype, split)?,
-            mid: conv.long_function(gpu, LongPass::Mid, dtype, split)?,
             spectrum: conv.long_function(gpu, LongPass::MidSpectrum, dtype, split)?,
             product: conv.long_function(gpu, LongPass::MidProduct, dtype, split)?,
             product_dk: conv.long_function(gpu, LongPass::MidProduct, DType::F32, true)?,
@@ -791,6 +792,7 @@ mod tests {
         assert_eq!(gp.in_dy, with(ig | v)); // out_gate is the in pass's input gate
         assert_eq!((gp.spectrum, gp.product_kernel), (with(0), with(0)));
         assert_eq!(gp.product_by_pair, with(FLAG_B_BY_PAIR));
+        assert_eq!(gp.product_conv, with(FLAG_PRODUCT_CONV));
         assert_eq!(gp.out_du, with(og | v));
         assert_eq!(gp.out_d_in_gate, with(og | v));
         assert_eq!(gp.out_d_out_gate, with(og | v));
