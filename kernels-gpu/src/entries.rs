@@ -146,7 +146,7 @@ fftconv_entries! {
 /// Stamps the long-size passes *in* and *out* of one FFT size `2^log2` (see
 /// `flashfftconv_abi::fftconv::LongPass`): *in* for bf16, f16 and f32 (the kernel `k`), *out* for
 /// bf16, f16 and f32 (the backward's `dk` partials), all with split planes, plus unsplit bf16
-/// *in* and *out* (the forward with `L ≥ N/4`).
+/// *in* and *out* (where `kernel_split` allows: `L ≥ N/4`, and `Lk ≥ N/4` in the backward).
 macro_rules! fftconv_long_entries {
     ($($log2:literal => $in_bf16:ident, $in_f16:ident, $in_f32:ident, $out_bf16:ident, $out_f16:ident, $out_f32:ident, $in_bf16u:ident, $out_bf16u:ident;)*) => {$(
         fftconv_long_entries!(@in $log2, Bf16, true, $in_bf16);
