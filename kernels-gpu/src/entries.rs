@@ -227,7 +227,8 @@ macro_rules! fftconv_long_backward_rows {
         #[unsafe(no_mangle)]
         pub unsafe extern "ptx-kernel" fn $product(dst: *mut f32, a: *const f32, b: *const f32, p: LongFftParams) {
             // SAFETY: the host's launch layer validated the buffers against `p`.
-            unsafe { fftconv::long::long_mid_product::<$split>(dst, a, b, p) }
+            // Unsplit spectra are half rows.
+            unsafe { fftconv::long::long_mid_product::<$split, { !$split }>(dst, a, b, p) }
         }
     )*};
 }
@@ -235,6 +236,19 @@ macro_rules! fftconv_long_backward_rows {
 fftconv_long_backward_rows! {
     true => fftconv_long_mid_spectrum, fftconv_long_mid_product;
     false => fftconv_long_mid_spectrum_unsplit, fftconv_long_mid_product_unsplit;
+}
+
+/// Long sizes, the unsplit backward's `dk` product: split planes (as the on-chip `dk` kernel)
+/// from half spectrum rows. # Safety: see `fftconv::long::long_mid_product`.
+#[unsafe(no_mangle)]
+pub unsafe extern "ptx-kernel" fn fftconv_long_mid_product_dk_half(
+    dst: *mut f32,
+    a: *const f32,
+    b: *const f32,
+    p: LongFftParams,
+) {
+    // SAFETY: the host's launch layer validated the buffers against `p`.
+    unsafe { fftconv::long::long_mid_product::<true, true>(dst, a, b, p) }
 }
 
 /// Long sizes, backward `dk` sum of one launch group's partials. # Safety: see

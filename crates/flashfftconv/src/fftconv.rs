@@ -1003,8 +1003,9 @@ mod tests {
         assert_eq!(names.len(), 8 * (2 + 2 * 3));
         assert!(names.contains(&"fftconv_fwd_n4096_bf16") && names.contains(&"fftconv_dk_n32768"));
         // Then the long sizes' passes: in and out (bf16, f16, f32, unsplit bf16) per size; mid,
-        // mid-spectrum and mid-product (split and not), mid-prepare and sum-dk once.
-        assert_eq!(kernel_names().len(), names.len() + 8 * 8 + 8);
+        // mid-spectrum and mid-product (split and not), the dk product from half spectra,
+        // mid-prepare and sum-dk once.
+        assert_eq!(kernel_names().len(), names.len() + 8 * 8 + 9);
     }
 
     #[test]
@@ -1034,6 +1035,7 @@ mod tests {
             (LongPass::MidSpectrum, DType::F32, true, 1),
             (LongPass::MidProduct, DType::F32, true, 3),
             (LongPass::MidProduct, DType::BF16, false, 3),
+            (LongPass::DkProduct, DType::BF16, false, 3),
             (LongPass::MidSpectrum, DType::BF16, false, 1),
             (LongPass::DkSum, DType::F32, true, 2),
         ] {

@@ -13,9 +13,11 @@
 //! planes: split into hi + lo with `SPLIT` (as on chip), writing exact (unscaled) complex f32
 //! rows; unsplit (bf16 data where `kernel_split` allows), writing the planes' f16 values as they
 //! are with one power-of-two exponent per block (the *half* row format below: half the bytes,
-//! nothing rounded that the planes had not). Spectra (*mid-spectrum*, *mid-prepare*) are complex
-//! f32 either way. The unsplit variants also take the outer twiddles from the hardware
-//! approximations.
+//! nothing rounded that the planes had not). Spectra are complex f32 (*mid-prepare*, split
+//! *mid-spectrum*) or, from the unsplit *mid-spectrum*, half rows in the spectrum's order with
+//! one exponent per row (the f16 the planes would hold, as the on-chip unsplit backward keeps
+//! them); the `dk` product reads them into split planes. The unsplit variants also take the
+//! outer twiddles from the hardware approximations.
 //!
 //! Half row format: pair `q`'s row `j` (`N₂` values) starts where its f32 row would (byte
 //! `8·(q·N + j·N₂)`) and holds complex f16 (4 bytes a value), so a row transformed in place into
@@ -271,6 +273,90 @@ unsafe fn store_spectrum4(at: *mut f32, re: &[f32; 4], im: &[f32; 4], e: i32) ->
     mx
 }
 
+/// Stores a lane's four spectrum values (the planes' scale) as complex f16, 16 contiguous bytes
+/// at `at` in [`spectrum_index`] order: a half spectrum row, whose values are `f16 · 2^e` with
+/// the row's exponent `e` stored as *mid*'s.
+///
+/// # Safety
+/// `at` is 16-byte aligned with 16 writable bytes.
+#[inline(always)]
+unsafe fn store_spectrum4_half(at: *mut u8, re: &[f32; 4], im: &[f32; 4]) {
+    let w = [
+        device::pack_f16x2(re[0], im[0]),
+        device::pack_f16x2(re[1], im[1]),
+        device::pack_f16x2(re[2], im[2]),
+        device::pack_f16x2(re[3], im[3]),
+    ];
+    // SAFETY: guaranteed by the caller.
+    unsafe { device::store_16b(at, w) };
+}
+
+/// A spectrum row of the backward (from *mid-spectrum*): exact complex f32, or with `HALF` a
+/// half spectrum row (complex f16 at the row's start, times `2^e`).
+#[derive(Clone, Copy)]
+struct SpectrumRow<const HALF: bool> {
+    row: *const f32,
+    e: i32,
+}
+
+impl<const HALF: bool> SpectrumRow<HALF> {
+    /// Row `j` of pair `q` in region `z` of a launch of `p.pairs` pairs.
+    ///
+    /// # Safety
+    /// With `HALF`, the region's exponent words are written (by *mid-spectrum*).
+    #[inline(always)]
+    unsafe fn of(z: *const f32, p: &LongFftParams, q: u64, j: u32) -> Self {
+        let row = z.wrapping_add(((q << (p.log2_n + 1)) + ((j as u64) << (LONG_INNER_LOG2 + 1))) as usize);
+        let e = if HALF {
+            let exps = exponents(z, p.log2_n, p.pairs, q);
+            // SAFETY: guaranteed by the caller.
+            unsafe { *exps.add((long_column_groups(p.log2_n) + j) as usize) }
+        } else {
+            0
+        };
+        SpectrumRow { row, e }
+    }
+
+    /// 8 of the row's values (storage chunk `c`, in storage order: for maxima).
+    ///
+    /// # Safety
+    /// `c < N₂/8`.
+    #[inline(always)]
+    unsafe fn chunk(&self, c: u32) -> [[f32; 8]; 2] {
+        // SAFETY: guaranteed by the caller.
+        unsafe {
+            if HALF {
+                load_half8((self.row as *const u8).add(32 * c as usize), self.e)
+            } else {
+                load_complex8(self.row.add(16 * c as usize))
+            }
+        }
+    }
+
+    /// A lane's four values of tile `local` ([`spectrum_index`] order).
+    ///
+    /// # Safety
+    /// `local < N₂/128`.
+    #[inline(always)]
+    unsafe fn lane4(&self, local: u32) -> [(f32, f32); 4] {
+        if HALF {
+            let at = 4 * spectrum_index(local, lane(), 0) as usize;
+            // SAFETY: guaranteed by the caller.
+            let w = unsafe { device::load_16b((self.row as *const u8).add(at)) };
+            let v = |x: u32| {
+                (
+                    scale_pow2(device::f16_to_f32(x as u16), self.e),
+                    scale_pow2(device::f16_to_f32((x >> 16) as u16), self.e),
+                )
+            };
+            [v(w[0]), v(w[1]), v(w[2]), v(w[3])]
+        } else {
+            // SAFETY: guaranteed by the caller.
+            unsafe { load_spectrum4(self.row, local) }
+        }
+    }
+}
+
 /// How pass *out* writes 8 values of a row: `y[row + 8·chunk + i] = v[i] · gate[…]` (no gate
 /// if null) at positions below `len`.
 pub trait OutRow: Sized {
@@ -483,13 +569,22 @@ pub unsafe fn long_mid<const MODE: u32, const SPLIT: bool>(z: *mut f32, prepared
     let spectrum = prepared.wrapping_add((h * n2 + ((j as u64) << (LONG_INNER_LOG2 + 1))) as usize);
     let head_max = prepared.wrapping_add((p.heads as u64 * n2 + h) as usize);
     if MODE == MID_SPECTRUM {
+        let e_row = e - transform_scale_log2(LONG_INNER_LOG2);
         // SAFETY: all threads between barriers; each lane writes its tile's values over the
-        // row, which every thread finished reading before the transform's first barrier.
+        // row, which every thread finished reading before the transform's first barrier
+        // (unsplit: a half spectrum row and the row's exponent word).
         unsafe {
             forward_fft::<SPLIT, _>(&sm, LONG_INNER_LOG2, &dft16, &dft_first, |tile, re, im| {
-                let at = 2 * spectrum_index(tile.local, lane(), 0) as usize;
-                store_spectrum4(row.add(at), re, im, e - transform_scale_log2(LONG_INNER_LOG2));
+                if SPLIT {
+                    store_spectrum4(row.add(2 * spectrum_index(tile.local, lane(), 0) as usize), re, im, e_row);
+                } else {
+                    let at = 4 * spectrum_index(tile.local, lane(), 0) as usize;
+                    store_spectrum4_half((row as *mut u8).add(at), re, im);
+                }
             });
+            if !SPLIT && thread_x() == 0 {
+                *exps.add((long_column_groups(log2_n) + j) as usize) = e_row;
+            }
         }
         return;
     }
@@ -643,7 +738,12 @@ pub unsafe fn long_out<E: OutRow, const LOG2_N: u32, const SPLIT: bool>(
 /// of `p.heads` heads; grid `p.pairs · N₁`, block `THREADS`, shared memory
 /// `long_mid_shared_bytes(SPLIT)`.
 #[inline(always)]
-pub unsafe fn long_mid_product<const SPLIT: bool>(dst: *mut f32, a: *const f32, b: *const f32, p: LongFftParams) {
+pub unsafe fn long_mid_product<const SPLIT: bool, const HALF_IN: bool>(
+    dst: *mut f32,
+    a: *const f32,
+    b: *const f32,
+    p: LongFftParams,
+) {
     let log2_n = p.log2_n;
     let sm = Smem::new(LONG_INNER_LOG2, SPLIT);
     let st = SlotThreads::new(LONG_INNER_LOG2);
@@ -653,18 +753,22 @@ pub unsafe fn long_mid_product<const SPLIT: bool>(dst: *mut f32, a: *const f32, 
     let row_off = (q * n2 + ((j as u64) << (LONG_INNER_LOG2 + 1))) as usize;
     let by_pair = p.flags & FLAG_B_BY_PAIR != 0;
     let conj_sign = if p.flags & FLAG_PRODUCT_CONV != 0 { -1.0f32 } else { 1.0 };
-    let a_row = a.wrapping_add(row_off);
-    let b_row =
-        if by_pair { b.wrapping_add(row_off) } else { b.wrapping_add((h * n2) as usize + row_off - (q * n2) as usize) };
+    // SAFETY: `a` (and `b` by pair) hold spectra of the launch's pairs (with their exponent
+    // words when HALF_IN); without FLAG_B_BY_PAIR `b` is the prepared spectrum, read below.
+    let (a_row, b_pair) = unsafe {
+        let b_pair = if by_pair { SpectrumRow::<HALF_IN>::of(b, &p, q, j) } else { SpectrumRow { row: b, e: 0 } };
+        (SpectrumRow::<HALF_IN>::of(a, &p, q, j), b_pair)
+    };
+    let b_head = b.wrapping_add((h * n2) as usize + ((j as usize) << (LONG_INNER_LOG2 + 1)));
     // Largest magnitudes: of A's row, and of B's row (or the head's, kept with the spectrum).
     let (mut ma, mut mb) = (0.0f32, 0.0f32);
     for k in 0..ROW_CHUNKS_PER_THREAD {
         let c = st.index + k * THREADS;
         // SAFETY: 8 complex values of the rows.
         unsafe {
-            ma = ma.max(max_abs(&load_complex8(a_row.add(16 * c as usize))));
+            ma = ma.max(max_abs(&a_row.chunk(c)));
             if by_pair {
-                mb = mb.max(max_abs(&load_complex8(b_row.add(16 * c as usize))));
+                mb = mb.max(max_abs(&b_pair.chunk(c)));
             }
         }
     }
@@ -683,8 +787,8 @@ pub unsafe fn long_mid_product<const SPLIT: bool>(dst: *mut f32, a: *const f32, 
     let mut t = thread_x() >> 5;
     while t < (1 << (LONG_INNER_LOG2 - 7)) {
         let (addr, _) = tile_address(&sm, LONG_INNER_LOG2, g_last, 0, t);
-        // SAFETY: a lane's four spectrum values of both rows (32 bytes each).
-        let (av, bv) = unsafe { (load_spectrum4(a_row, t), load_spectrum4(b_row, t)) };
+        // SAFETY: a lane's four spectrum values of both rows.
+        let (av, bv) = unsafe { (a_row.lane4(t), if by_pair { b_pair.lane4(t) } else { load_spectrum4(b_head, t) }) };
         let (mut re, mut im) = ([0.0f32; 4], [0.0f32; 4]);
         for e in 0..4 {
             let x = (scale_pow2(av[e].0, -e_a), scale_pow2(av[e].1, -e_a));

@@ -47,8 +47,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 /// Every pass with the dtypes and planes (split or not) the host launches it for: *in* for the
 /// data dtypes and f32 (the kernel `k`), *out* for the data dtypes and f32 (the backward's `dk`
 /// partials), the *mid* passes and *sum-dk* once (their names do not depend on the dtype), and
-/// the unsplit bf16 *in*, *mid*, *out*, *mid-spectrum* and *mid-product*.
-const PASS_VARIANTS: [(LongPass, DType, bool); 16] = [
+/// the unsplit bf16 *in*, *mid*, *out*, *mid-spectrum* and *mid-product*, and the `dk` product
+/// of either backward.
+const PASS_VARIANTS: [(LongPass, DType, bool); 18] = [
     (LongPass::In, DType::BF16, true),
     (LongPass::In, DType::F16, true),
     (LongPass::In, DType::F32, true),
@@ -65,15 +66,19 @@ const PASS_VARIANTS: [(LongPass, DType, bool); 16] = [
     (LongPass::Out, DType::BF16, false),
     (LongPass::MidSpectrum, DType::BF16, false),
     (LongPass::MidProduct, DType::BF16, false),
+    (LongPass::DkProduct, DType::F32, true),
+    (LongPass::DkProduct, DType::BF16, false),
 ];
 
-/// Dynamic shared memory of a pass's launches with split planes or not (*sum-dk* uses none).
+/// Dynamic shared memory of a pass's launches with split planes or not (*sum-dk* uses none; the
+/// `dk` product always has split planes, `split` naming its input's format).
 pub(super) const fn pass_shared_bytes(pass: LongPass, split: bool) -> u32 {
     match pass {
         LongPass::In | LongPass::Out => long_outer_shared_bytes(split),
         LongPass::Mid | LongPass::MidPrepare | LongPass::MidSpectrum | LongPass::MidProduct => {
             long_mid_shared_bytes(split)
         }
+        LongPass::DkProduct => long_mid_shared_bytes(true),
         LongPass::DkSum => 0,
     }
 }
@@ -144,7 +149,7 @@ pub(super) fn launch_groups(total: u32, per_launch: u64) -> impl Iterator<Item =
 pub(super) fn pass_config(pass: LongPass, split: bool, log2_n: u32, pairs: u32) -> Result<LaunchConfig> {
     let per_pair = match pass {
         LongPass::In | LongPass::Out => long_column_groups(log2_n) as u64,
-        LongPass::Mid | LongPass::MidPrepare | LongPass::MidSpectrum | LongPass::MidProduct => {
+        LongPass::Mid | LongPass::MidPrepare | LongPass::MidSpectrum | LongPass::MidProduct | LongPass::DkProduct => {
             1u64 << long_outer_log2(log2_n)
         }
         LongPass::DkSum => {
@@ -462,7 +467,7 @@ impl FftConv {
             let rows = pass_config(LongPass::MidSpectrum, split, self.log2_n, group.1)?;
             let (outer_dk, rows_dk) = (
                 pass_config(LongPass::Out, true, self.log2_n, group.1)?,
-                pass_config(LongPass::MidProduct, true, self.log2_n, group.1)?,
+                pass_config(LongPass::DkProduct, split, self.log2_n, group.1)?,
             );
             let dk_cfg = dk_sum_config(&gp.dk_sum)?;
             // SAFETY: the kernels match T and N, and their planes (`split`, or split for the `dk`
@@ -590,7 +595,8 @@ struct LongBackwardKernels {
     spectrum: CudaFunction,
     /// The product with the kernel spectrum (`dz`; as a convolution, `conv(z, k)`).
     product: CudaFunction,
-    /// The product of the pair's two spectra (the `dk` correlations): split planes.
+    /// The product of the pair's two spectra (the `dk` correlations): split planes, from the
+    /// spectra's format (`split`).
     product_dk: CudaFunction,
     /// *out* for the data dtype (`du`, the gate gradients).
     output: CudaFunction,
@@ -605,7 +611,7 @@ impl LongBackwardKernels {
             input: conv.long_function(gpu, LongPass::In, dtype, split)?,
             spectrum: conv.long_function(gpu, LongPass::MidSpectrum, dtype, split)?,
             product: conv.long_function(gpu, LongPass::MidProduct, dtype, split)?,
-            product_dk: conv.long_function(gpu, LongPass::MidProduct, DType::F32, true)?,
+            product_dk: conv.long_function(gpu, LongPass::DkProduct, dtype, split)?,
             output: conv.long_function(gpu, LongPass::Out, dtype, split)?,
             partials: conv.long_function(gpu, LongPass::Out, DType::F32, true)?,
             dk_sum: conv.long_function(gpu, LongPass::DkSum, DType::F32, true)?,
@@ -866,8 +872,8 @@ mod tests {
     fn long_kernel_names() {
         let names = kernel_names();
         // Per size: in and out (bf16, f16, f32, unsplit bf16); mid, mid-spectrum and mid-product
-        // (split and not), mid-prepare and sum-dk once.
-        assert_eq!(names.len(), 8 * 8 + 8);
+        // (split and not), the dk product from half spectra, mid-prepare and sum-dk once.
+        assert_eq!(names.len(), 8 * 8 + 9);
         for name in [
             "fftconv_long_in_n65536_f32",
             "fftconv_long_out_n8388608_bf16",
