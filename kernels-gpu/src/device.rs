@@ -60,6 +60,24 @@ pub unsafe fn load_16b(ptr: *const u8) -> [u32; 4] {
     [a, b, c, d]
 }
 
+/// 16 bytes from global memory through the read-only path if `pred`, else zeros: a predicated
+/// load, so that a run of them stays in one basic block (the compiler issues them all before
+/// their first use, where a branch per load would wait on each in turn).
+///
+/// # Safety
+/// If `pred`: as [`load_16b`]. Otherwise `ptr` is not read.
+#[inline(always)]
+pub unsafe fn load_16b_if(ptr: *const u8, pred: bool) -> [u32; 4] {
+    let (a, b, c, d): (u32, u32, u32, u32);
+    // SAFETY: guaranteed by the caller; the load only runs under the predicate.
+    unsafe {
+        asm!("{{ .reg .pred p; setp.ne.u32 p, {q}, 0; mov.b32 {a}, 0; mov.b32 {b}, 0; mov.b32 {c}, 0; mov.b32 {d}, 0; @p ld.global.nc.v4.u32 {{{a}, {b}, {c}, {d}}}, [{p}]; }}",
+             a = out(reg32) a, b = out(reg32) b, c = out(reg32) c, d = out(reg32) d,
+             p = in(reg64) ptr, q = in(reg32) pred as u32, options(pure, readonly, nostack));
+    }
+    [a, b, c, d]
+}
+
 /// 16 bytes from global memory through the coherent path (for data this launch wrote, e.g. a
 /// thread reading back what it stored earlier).
 ///

@@ -94,6 +94,11 @@ pub trait Element: Copy {
     /// # Safety
     /// `ptr` is 16-byte aligned and the 8 elements are readable and not written in this launch.
     unsafe fn load8(ptr: *const Self) -> [f32; 8];
+    /// [`Element::load8`] if `pred`, else zeros, without a branch ([`device::load_16b_if`]).
+    ///
+    /// # Safety
+    /// If `pred`: as [`Element::load8`]. Otherwise `ptr` is not read.
+    unsafe fn load8_if(ptr: *const Self, pred: bool) -> [f32; 8];
     /// Write 4 consecutive elements, rounded to nearest-even.
     ///
     /// # Safety
@@ -133,6 +138,18 @@ macro_rules! packed_pair_element {
                 let lo: fn(u32) -> f32 = $lo;
                 // SAFETY: guaranteed by the caller.
                 lo(unsafe { *(ptr as *const u16) } as u32)
+            }
+            #[inline(always)]
+            unsafe fn load8_if(ptr: *const Self, pred: bool) -> [f32; 8] {
+                let (lo, hi): (fn(u32) -> f32, fn(u32) -> f32) = ($lo, $hi);
+                // SAFETY: guaranteed by the caller.
+                let w = unsafe { device::load_16b_if(ptr as *const u8, pred) };
+                let mut out = [0.0; 8];
+                for i in 0..4 {
+                    out[2 * i] = lo(w[i]);
+                    out[2 * i + 1] = hi(w[i]);
+                }
+                out
             }
             #[inline(always)]
             unsafe fn load8(ptr: *const Self) -> [f32; 8] {
@@ -193,6 +210,19 @@ impl Element for f32 {
     unsafe fn load(ptr: *const Self) -> f32 {
         // SAFETY: guaranteed by the caller.
         unsafe { *ptr }
+    }
+    #[inline(always)]
+    unsafe fn load8_if(ptr: *const Self, pred: bool) -> [f32; 8] {
+        // SAFETY: guaranteed by the caller (32 bytes, 16-byte aligned: two loads).
+        let (a, b) = unsafe {
+            (device::load_16b_if(ptr as *const u8, pred), device::load_16b_if(ptr.wrapping_add(4) as *const u8, pred))
+        };
+        let mut out = [0.0; 8];
+        for i in 0..4 {
+            out[i] = f32::from_bits(a[i]);
+            out[4 + i] = f32::from_bits(b[i]);
+        }
+        out
     }
     #[inline(always)]
     unsafe fn load8(ptr: *const Self) -> [f32; 8] {
