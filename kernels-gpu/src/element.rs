@@ -75,6 +75,28 @@ impl Accum for f64 {
     }
 }
 
+/// 8 elements from 4 words of packed 16-bit pairs, widened by `lo`/`hi` (low and high half).
+#[inline(always)]
+fn widen_pairs(w: [u32; 4], lo: fn(u32) -> f32, hi: fn(u32) -> f32) -> [f32; 8] {
+    let mut out = [0.0; 8];
+    for i in 0..4 {
+        out[2 * i] = lo(w[i]);
+        out[2 * i + 1] = hi(w[i]);
+    }
+    out
+}
+
+/// 8 f32 from the bits of two 16-byte loads.
+#[inline(always)]
+fn f32_words(a: [u32; 4], b: [u32; 4]) -> [f32; 8] {
+    let mut out = [0.0; 8];
+    for i in 0..4 {
+        out[i] = f32::from_bits(a[i]);
+        out[4 + i] = f32::from_bits(b[i]);
+    }
+    out
+}
+
 /// A storage type.
 pub trait Element: Copy {
     /// The accumulator used when this type is the output.
@@ -141,27 +163,13 @@ macro_rules! packed_pair_element {
             }
             #[inline(always)]
             unsafe fn load8_if(ptr: *const Self, pred: bool) -> [f32; 8] {
-                let (lo, hi): (fn(u32) -> f32, fn(u32) -> f32) = ($lo, $hi);
                 // SAFETY: guaranteed by the caller.
-                let w = unsafe { device::load_16b_if(ptr as *const u8, pred) };
-                let mut out = [0.0; 8];
-                for i in 0..4 {
-                    out[2 * i] = lo(w[i]);
-                    out[2 * i + 1] = hi(w[i]);
-                }
-                out
+                widen_pairs(unsafe { device::load_16b_if(ptr as *const u8, pred) }, $lo, $hi)
             }
             #[inline(always)]
             unsafe fn load8(ptr: *const Self) -> [f32; 8] {
-                let (lo, hi): (fn(u32) -> f32, fn(u32) -> f32) = ($lo, $hi);
                 // SAFETY: guaranteed by the caller.
-                let w = unsafe { device::load_16b(ptr as *const u8) };
-                let mut out = [0.0; 8];
-                for i in 0..4 {
-                    out[2 * i] = lo(w[i]);
-                    out[2 * i + 1] = hi(w[i]);
-                }
-                out
+                widen_pairs(unsafe { device::load_16b(ptr as *const u8) }, $lo, $hi)
             }
             #[inline(always)]
             unsafe fn store(ptr: *mut Self, v: f32) {
@@ -217,23 +225,13 @@ impl Element for f32 {
         let (a, b) = unsafe {
             (device::load_16b_if(ptr as *const u8, pred), device::load_16b_if(ptr.wrapping_add(4) as *const u8, pred))
         };
-        let mut out = [0.0; 8];
-        for i in 0..4 {
-            out[i] = f32::from_bits(a[i]);
-            out[4 + i] = f32::from_bits(b[i]);
-        }
-        out
+        f32_words(a, b)
     }
     #[inline(always)]
     unsafe fn load8(ptr: *const Self) -> [f32; 8] {
         // SAFETY: guaranteed by the caller (32 bytes, 16-byte aligned: two loads).
         let (a, b) = unsafe { (device::load_16b(ptr as *const u8), device::load_16b(ptr.add(4) as *const u8)) };
-        let mut out = [0.0; 8];
-        for i in 0..4 {
-            out[i] = f32::from_bits(a[i]);
-            out[4 + i] = f32::from_bits(b[i]);
-        }
-        out
+        f32_words(a, b)
     }
     #[inline(always)]
     unsafe fn store(ptr: *mut Self, v: f64) {
