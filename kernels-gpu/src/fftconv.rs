@@ -736,26 +736,30 @@ struct PairInput<E> {
 
 /// The exponent `e` that brings the largest magnitude of `gate ⊙ x` over this slot's row pair
 /// into `[0.5, 1)` (all threads call; idle slots pass `rows = None`). Loads `group` (≤
-/// [`LOAD_GROUP`]) chunks at a time. Ends with a barrier.
+/// [`LOAD_GROUP`]) chunks at a time (`predicated` as in [`pair_chunk_group`]). Ends with a
+/// barrier.
 ///
 /// # Safety
 /// As [`load_chunk`] for the rows given; called between barriers by all threads.
 #[inline(always)]
-unsafe fn input_exponent<E: Element>(sm: &Smem, st: &SlotThreads, inp: &PairInput<E>, group: u32) -> i32 {
+unsafe fn input_exponent<E: Element>(
+    sm: &Smem,
+    st: &SlotThreads,
+    inp: &PairInput<E>,
+    group: u32,
+    predicated: bool,
+) -> i32 {
     let len = inp.len;
     let mut m = 0.0f32;
     if inp.rows.is_some() {
         // Groups of chunks, every load of a group issued before the first use.
         let mut c = st.index;
         while c < len.div_ceil(8) {
-            let mut v = [[[0.0f32; 8]; 2]; LOAD_GROUP];
-            for k in 0..LOAD_GROUP {
-                let ck = c + k as u32 * st.count;
-                if (k as u32) < group && ck < len.div_ceil(8) {
-                    // SAFETY: forwarded.
-                    v[k] = unsafe { pair_chunk(inp, ck) };
-                }
-            }
+            // SAFETY: forwarded.
+            let v = unsafe {
+                let wanted = |k: u32| k < group && c + k * st.count < len.div_ceil(8);
+                pair_chunk_group::<E, LOAD_GROUP>(inp, c, st.count, wanted, group, predicated)
+            };
             for k in 0..LOAD_GROUP {
                 for part in 0..2 {
                     for e in 0..8 {
@@ -790,6 +794,77 @@ unsafe fn pair_chunk<E: Element>(inp: &PairInput<E>, c: u32) -> [[f32; 8]; 2] {
         },
         None => [[0.0; 8]; 2],
     }
+}
+
+/// Chunks `c + k·step` of the pair ([`pair_chunk`]) for the `k < K` that `wanted` accepts,
+/// zero for the others. With `predicated` (a constant at every call) and vector rows, the
+/// chunks `k < cap` are read instead by [`pair_chunk_vector`] in one basic block (`cap` a
+/// constant; `wanted` must accept every `k < cap` whose chunk starts below `len`), so that
+/// every load is issued before the first use. That costs registers (the raw words of all
+/// chunks are live at once), so kernels at a register bound pass `false`.
+///
+/// # Safety
+/// As [`pair_chunk`].
+#[inline(always)]
+unsafe fn pair_chunk_group<E: Element, const K: usize>(
+    inp: &PairInput<E>,
+    c: u32,
+    step: u32,
+    wanted: impl Fn(u32) -> bool,
+    cap: u32,
+    predicated: bool,
+) -> [[[f32; 8]; 2]; K] {
+    let mut v = [[[0.0f32; 8]; 2]; K];
+    for (k, chunk) in v.iter_mut().enumerate() {
+        let k = k as u32;
+        if predicated && inp.vector {
+            if k < cap {
+                // SAFETY: forwarded; the loads past `len` are predicated off.
+                *chunk = unsafe { pair_chunk_vector(inp, c + k * step) };
+            }
+        } else if wanted(k) {
+            // SAFETY: forwarded.
+            *chunk = unsafe { pair_chunk(inp, c + k * step) };
+        }
+    }
+    v
+}
+
+/// As [`pair_chunk`] (chunk `c` of `gate ⊙ x` for both rows of the pair, zero past `len` and for
+/// absent rows) for vector rows, with predicated loads: no branch per chunk, so that a thread's
+/// loads are all issued before the first use (with a branch per chunk they waited on each
+/// other: the H100 profile of *in* showed them serialised).
+///
+/// # Safety
+/// As [`pair_chunk`], with `inp.vector` (16-byte aligned rows whose chunks below `len` are whole).
+#[inline(always)]
+unsafe fn pair_chunk_vector<E: Element>(inp: &PairInput<E>, c: u32) -> [[f32; 8]; 2] {
+    let PairInput { rows, x, gate, len, .. } = *inp;
+    let start = 8 * c;
+    let live = start < len && rows.is_some();
+    let (first, second, has_second) = match rows {
+        Some(r) => (r.first, r.second.unwrap_or(r.first), r.second.is_some()),
+        None => (0, 0, false),
+    };
+    let has_gate = !gate.is_null();
+    let at = |base: *const E, row: u64| base.wrapping_add((row + start as u64) as usize);
+    // SAFETY: each load runs only under its predicate: the chunk lies below `len` in a row that
+    // exists (and the gate is given).
+    let (mut v, g) = unsafe {
+        (
+            [E::load8_if(at(x, first), live), E::load8_if(at(x, second), live && has_second)],
+            [
+                E::load8_if(at(gate, first), live && has_gate),
+                E::load8_if(at(gate, second), live && has_second && has_gate),
+            ],
+        )
+    };
+    for part in 0..2 {
+        for e in 0..8 {
+            v[part][e] *= if has_gate { g[part][e] } else { 1.0 };
+        }
+    }
+    v
 }
 
 /// Fills this slot's planes with `2^−e · (gate ⊙ x)` of the row pair (first row real, second
@@ -872,7 +947,8 @@ const LOAD_GROUP: usize = 4;
 /// read once. With `by_len` (a constant at every call), only the chunks below `len` count (the rest of the planes is
 /// zeroed): a causal row of `N/2` is then held where a full one would be read twice. (Without
 /// it the choice is made at compile time: the backward kernels, whose registers rose by 30 with
-/// both paths compiled.) Returns the exponent and whether the planes were filled.
+/// both paths compiled.) `predicated` as in [`pair_chunk_group`]. Returns the exponent and
+/// whether the planes were filled.
 ///
 /// # Safety
 /// As [`fill_planes`].
@@ -884,29 +960,28 @@ unsafe fn load_input<E: Element, const SPLIT: bool>(
     inp: &PairInput<E>,
     held_max: u32,
     by_len: bool,
+    predicated: bool,
 ) -> (i32, bool) {
     let log2_inner = inner_log2(log2_n);
     let per_thread = (1u32 << (log2_inner - 3)) / st.count;
     let loaded = if by_len { inp.len.div_ceil(8).div_ceil(st.count).min(per_thread) } else { per_thread };
     if halves(log2_n) > 1 {
         // SAFETY: forwarded.
-        return (unsafe { input_exponent(sm, st, inp, held_max) }, false);
+        return (unsafe { input_exponent(sm, st, inp, held_max, predicated) }, false);
     }
     let held_cap = held_max.min(HELD_CHUNKS);
     if loaded > held_cap {
         // SAFETY: forwarded.
-        let e = unsafe { input_exponent(sm, st, inp, held_max) };
+        let e = unsafe { input_exponent(sm, st, inp, held_max, predicated) };
         // SAFETY: forwarded.
         unsafe { fill_planes::<E, SPLIT>(sm, log2_n, 0, st, inp, e) };
         return (e, true);
     }
-    let mut held = [[[0.0f32; 8]; 2]; HELD_CHUNKS as usize];
-    for k in 0..HELD_CHUNKS {
-        if k < held_cap && k < loaded {
-            // SAFETY: forwarded.
-            held[k as usize] = unsafe { pair_chunk(inp, st.index + k * st.count) };
-        }
-    }
+    // SAFETY: forwarded; past `loaded` the chunks start at or beyond `len`.
+    let held = unsafe {
+        let wanted = |k: u32| k < held_cap && k < loaded;
+        pair_chunk_group::<E, { HELD_CHUNKS as usize }>(inp, st.index, st.count, wanted, held_cap, predicated)
+    };
     let mut m = 0.0f32;
     for k in 0..HELD_CHUNKS {
         if k < held_cap {
@@ -1346,7 +1421,7 @@ pub unsafe fn prepare<const LOG2_N: u32, const SPLIT: bool>(k: *const f32, prepa
     let rows = if h < p.heads { Some(Rows { first: h as u64 * lk as u64, second: None }) } else { None };
     // SAFETY: the head's row of `k` has `Lk` values (f32 rows take the scalar path).
     let inp = PairInput { rows, x: k, gate: core::ptr::null(), len: lk, vector: false };
-    let ek = unsafe { input_exponent::<f32>(&sm, &st, &inp, 1) };
+    let ek = unsafe { input_exponent::<f32>(&sm, &st, &inp, 1, false) };
     // SAFETY: words of the reduction area; the transform's first barrier orders them.
     unsafe {
         publish(&sm, &st, 1, ek);
@@ -1480,7 +1555,7 @@ pub unsafe fn forward<E: Element<Acc = f32>, const LOG2_N: u32, const SPLIT: boo
     unsafe {
         let held = if SPLIT || LOG2_N >= 13 { 2 } else { HELD_CHUNKS };
         let inp = PairInput { rows, x: u, gate: gate_in, len: p.len, vector };
-        let ez = load_input::<E, SPLIT>(&sm, LOG2_N, &st, &inp, held, !SPLIT || LOG2_N <= 13);
+        let ez = load_input::<E, SPLIT>(&sm, LOG2_N, &st, &inp, held, !SPLIT || LOG2_N <= 13, held == 2);
         // The DFT fragments only after the load, so that they are not live next to its values.
         let dfts = (&Dft::new(4), &Dft::new(log2_inner % 4));
         conv_pass::<E, SPLIT, _, _, _>(
@@ -1594,7 +1669,7 @@ pub unsafe fn backward<E: Element<Acc = f32>, const LOG2_N: u32, const SPLIT: bo
         // SAFETY: the rows lie in the (B, H, L) buffers; the workspace rows are this block's.
         unsafe {
             let inp = PairInput { rows, x: u, gate: gate_in, len: p.len, vector };
-            let ez = load_input::<E, SPLIT>(&sm, LOG2_N, &st, &inp, 1, false);
+            let ez = load_input::<E, SPLIT>(&sm, LOG2_N, &st, &inp, 1, false, false);
             publish(&sm, &st, 1, ez.0);
             let want_v = !d_out.is_null();
             conv_pass::<E, SPLIT, _, _, _>(
@@ -1630,7 +1705,7 @@ pub unsafe fn backward<E: Element<Acc = f32>, const LOG2_N: u32, const SPLIT: bo
                 },
             );
             let inp_dv = PairInput { rows, x: dy, gate: gate_out, len: p.len, vector };
-            let ed = load_input::<E, SPLIT>(&sm, LOG2_N, &st, &inp_dv, 1, false);
+            let ed = load_input::<E, SPLIT>(&sm, LOG2_N, &st, &inp_dv, 1, false, false);
             publish(&sm, &st, 2, ed.0);
             conv_pass::<E, SPLIT, _, _, _>(
                 &sm,

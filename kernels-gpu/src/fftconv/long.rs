@@ -421,43 +421,6 @@ fn max_abs(v: &[[f32; 8]; 2]) -> f32 {
     m
 }
 
-/// As `pair_chunk` (chunk `c` of `gate ⊙ x` for both rows of the pair, zero past `len` and for
-/// absent rows) for vector rows, with predicated loads: no branch per chunk, so that a thread's
-/// loads are all issued before the first use (with a branch per chunk they waited on each
-/// other: the H100 profile of *in* showed them serialised).
-///
-/// # Safety
-/// As `pair_chunk`, with `inp.vector` (16-byte aligned rows whose chunks below `len` are whole).
-#[inline(always)]
-unsafe fn pair_chunk_vector<E: Element>(inp: &PairInput<E>, c: u32) -> [[f32; 8]; 2] {
-    let PairInput { rows, x, gate, len, .. } = *inp;
-    let start = 8 * c;
-    let live = start < len && rows.is_some();
-    let (first, second, has_second) = match rows {
-        Some(r) => (r.first, r.second.unwrap_or(r.first), r.second.is_some()),
-        None => (0, 0, false),
-    };
-    let has_gate = !gate.is_null();
-    let at = |base: *const E, row: u64| base.wrapping_add((row + start as u64) as usize);
-    // SAFETY: each load runs only under its predicate: the chunk lies below `len` in a row that
-    // exists (and the gate is given).
-    let (mut v, g) = unsafe {
-        (
-            [E::load8_if(at(x, first), live), E::load8_if(at(x, second), live && has_second)],
-            [
-                E::load8_if(at(gate, first), live && has_gate),
-                E::load8_if(at(gate, second), live && has_second && has_gate),
-            ],
-        )
-    };
-    for part in 0..2 {
-        for e in 0..8 {
-            v[part][e] *= if has_gate { g[part][e] } else { 1.0 };
-        }
-    }
-    v
-}
-
 /// Pass *in*: the outer forward stages of column group `group` of a pair's rows of
 /// `gate ⊙ x` (zero past `len`), written to the pair's workspace row as exact complex f32.
 ///
