@@ -31,8 +31,9 @@ use crate::element::Element;
 use core::f32::consts::{FRAC_PI_2, PI};
 use core::intrinsics::fmaf32;
 use flashfftconv_abi::fftconv::{
-    backward_scratch_offset, forward_rows_stash, halves, inner_log2, pairs_per_block, planes, spectrum_index,
-    stash_bytes, FftConvParams, FLAG_IN_GATE, FLAG_OUT_GATE, FLAG_VECTOR, THREADS,
+    backward_scratch_offset, backward_spectrum_on_chip, forward_rows_stash, halves, inner_log2, pairs_per_block,
+    planes, spectrum_index, stash_bytes, FftConvParams, FLAG_IN_GATE, FLAG_OUT_GATE, FLAG_VECTOR, REDUCE_BYTES,
+    THREADS,
 };
 
 pub mod long;
@@ -86,6 +87,13 @@ impl Smem {
     #[inline(always)]
     fn stash_chunk(&self, log2_inner: u32, plane: u32, pos: u32, split: bool) -> u32 {
         self.stash + (plane << (log2_inner + if split { 0 } else { 1 })) + 2 * pos
+    }
+
+    /// Address of the backward's on-chip `z` spectrum of `slot` ([`backward_spectrum_on_chip`]),
+    /// entry `index` (complex f16, 4 bytes): after the reduction area.
+    #[inline(always)]
+    fn spectrum(&self, log2_n: u32, slot: u32, index: u32) -> u32 {
+        self.reduce + REDUCE_BYTES + 4 * ((slot << log2_n) + index)
     }
 
     /// Address of the chunk holding position `pos` (a multiple of 8) of `plane`.
@@ -1616,7 +1624,8 @@ pub unsafe fn forward<E: Element<Acc = f32>, const LOG2_N: u32, const SPLIT: boo
 /// # Safety
 /// Buffers as the host validated against `p`; the workspace holds the partial rows (zeroed)
 /// and the scratch rows; grid `chunks · H`, block `THREADS`, shared memory
-/// `shared_bytes(LOG2_N, SPLIT)`.
+/// `backward_shared_bytes(LOG2_N, SPLIT)` (with [`backward_spectrum_on_chip`], the spectrum is
+/// kept there instead of in the scratch row).
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 pub unsafe fn backward<E: Element<Acc = f32>, const LOG2_N: u32, const SPLIT: bool>(
@@ -1657,15 +1666,17 @@ pub unsafe fn backward<E: Element<Acc = f32>, const LOG2_N: u32, const SPLIT: bo
     let scratch = unsafe { workspace.add(scratch_base as usize) } as *mut f32;
     let dfts = (&Dft::new(4), &Dft::new(log2_inner % 4));
     let stash = StashAt::Shared { split: stash_split::<SPLIT>(LOG2_N, p.len) };
+    // Each spectrum entry is written and read back by the same thread: no barrier either way.
+    let on_chip = backward_spectrum_on_chip(LOG2_N, SPLIT);
     let end = pph.min((c + 1) * p.pairs_per_chunk);
     let mut first = c * p.pairs_per_chunk;
     while first < end {
         let j = first + st.slot;
         let rows = if j < end { Some(Rows::of(&p, h, j)) } else { None };
-        // Entry of this lane's four values of `tile` of `half` in row `row` (complex units).
-        let entry = |row: u64, half: u32, tile: &Tile| {
-            (row << LOG2_N) as usize + ((half << log2_inner) + spectrum_index(tile.local, lane(), 0)) as usize
-        };
+        // Entry of this lane's four values of `tile` of `half` in a pair's spectrum, and in
+        // scratch row `row` (complex units).
+        let local_entry = |half: u32, tile: &Tile| (half << log2_inner) + spectrum_index(tile.local, lane(), 0);
+        let entry = |row: u64, half: u32, tile: &Tile| (row << LOG2_N) as usize + local_entry(half, tile) as usize;
         // SAFETY: the rows lie in the (B, H, L) buffers; the workspace rows are this block's.
         unsafe {
             let inp = PairInput { rows, x: u, gate: gate_in, len: p.len, vector };
@@ -1685,10 +1696,15 @@ pub unsafe fn backward<E: Element<Acc = f32>, const LOG2_N: u32, const SPLIT: bo
                 |_| {},
                 |half, tile, re, im| {
                     if first + tile.slot < end {
-                        let at = scratch.add(2 * entry(row_of(tile.slot), half, tile));
-                        let w = [re[0], im[0], re[1], im[1], re[2], im[2], re[3], im[3]].map(f32::to_bits);
-                        device::store_16b(at as *mut u8, [w[0], w[1], w[2], w[3]]);
-                        device::store_16b(at.add(4) as *mut u8, [w[4], w[5], w[6], w[7]]);
+                        if on_chip {
+                            let w: [u32; 4] = core::array::from_fn(|e| device::pack_f16x2(re[e], im[e]));
+                            device::st_shared_16b(sm.spectrum(LOG2_N, tile.slot, local_entry(half, tile)), w);
+                        } else {
+                            let at = scratch.add(2 * entry(row_of(tile.slot), half, tile));
+                            let w = [re[0], im[0], re[1], im[1], re[2], im[2], re[3], im[3]].map(f32::to_bits);
+                            device::store_16b(at as *mut u8, [w[0], w[1], w[2], w[3]]);
+                            device::store_16b(at.add(4) as *mut u8, [w[4], w[5], w[6], w[7]]);
+                        }
                         if want_v {
                             let kv = load_spectrum4(spec.add((half << (log2_inner + 1)) as usize), tile.local);
                             for e in 0..4 {
@@ -1720,10 +1736,18 @@ pub unsafe fn backward<E: Element<Acc = f32>, const LOG2_N: u32, const SPLIT: bo
                 |half, tile, re, im| {
                     if first + tile.slot < end {
                         let at = entry(row_of(tile.slot), half, tile);
-                        let zv = [
-                            device::load_16b(scratch.add(2 * at) as *const u8),
-                            device::load_16b(scratch.add(2 * at + 4) as *const u8),
-                        ];
+                        let z_of: [(f32, f32); 4] = if on_chip {
+                            let w = device::ld_shared_16b(sm.spectrum(LOG2_N, tile.slot, local_entry(half, tile)));
+                            w.map(|b| (device::f16_to_f32(b as u16), device::f16_to_f32((b >> 16) as u16)))
+                        } else {
+                            let zv = [
+                                device::load_16b(scratch.add(2 * at) as *const u8),
+                                device::load_16b(scratch.add(2 * at + 4) as *const u8),
+                            ];
+                            core::array::from_fn(|e| {
+                                (f32::from_bits(zv[e / 2][2 * (e % 2)]), f32::from_bits(zv[e / 2][2 * (e % 2) + 1]))
+                            })
+                        };
                         let e_s = published(&sm, 1, tile.slot) + published(&sm, 2, tile.slot)
                             - 2 * transform_scale_log2(log2_inner);
                         let pa = partials.add(2 * at);
@@ -1731,8 +1755,7 @@ pub unsafe fn backward<E: Element<Acc = f32>, const LOG2_N: u32, const SPLIT: bo
                         let mut s = [s0[0], s0[1], s0[2], s0[3], s1[0], s1[1], s1[2], s1[3]];
                         let kv = load_spectrum4(spec.add((half << (log2_inner + 1)) as usize), tile.local);
                         for e in 0..4 {
-                            let z =
-                                (f32::from_bits(zv[e / 2][2 * (e % 2)]), f32::from_bits(zv[e / 2][2 * (e % 2) + 1]));
+                            let z = z_of[e];
                             let (a, b) = cmul((re[e], im[e]), (z.0, -z.1));
                             s[2 * e] = (f32::from_bits(s[2 * e]) + scale_pow2(a, e_s)).to_bits();
                             s[2 * e + 1] = (f32::from_bits(s[2 * e + 1]) + scale_pow2(b, e_s)).to_bits();

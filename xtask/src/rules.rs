@@ -42,6 +42,7 @@ pub const MIN_BLOCKS_PER_SM: &[(&str, u32, u32)] = &[
     ("fftconv_fwd_n16384_bf16", 256, 3),
     ("fftconv_fwd_n32768_bf16", 256, 2),
     ("fftconv_bwd_n4096_f16", 256, 2),
+    ("fftconv_bwd_n8192_bf16", 256, 2),
 ];
 
 /// `conv1d_*, fftconv_*` for messages.

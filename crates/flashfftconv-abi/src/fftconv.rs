@@ -171,6 +171,25 @@ pub const fn forward_shared_bytes(log2_n: u32, split: bool, len: u32) -> u32 {
     }
 }
 
+/// Whether the backward keeps each pair's `z` spectrum in shared memory (complex f16, the
+/// precision its unsplit planes hold anyway) instead of a global f32 scratch row: unsplit
+/// kernels up to N = 8K, where the extra `4·N` bytes per slot leave the blocks per SM that the
+/// registers allow (two). Saves a write and a read of `8·N` bytes per pair.
+pub const fn backward_spectrum_on_chip(log2_n: u32, split: bool) -> bool {
+    !split && log2_n <= 13
+}
+
+/// Dynamic shared memory of a backward launch: [`shared_bytes`] plus, when
+/// [`backward_spectrum_on_chip`], the slots' `z` spectra (`4·N` bytes each) after the
+/// reduction area.
+pub const fn backward_shared_bytes(log2_n: u32, split: bool) -> u32 {
+    if backward_spectrum_on_chip(log2_n, split) {
+        shared_bytes(log2_n, split) + pairs_per_block(log2_n) * (1 << log2_n) * 4
+    } else {
+        shared_bytes(log2_n, split)
+    }
+}
+
 /// Index (in complex elements) within a head's prepared spectrum of the spectrum value the
 /// kernels hold at tile `tile`, lane `lane`, accumulator element `elem` of the last forward
 /// stage of the on-chip transform: every thread reads its four values as 32 contiguous bytes.

@@ -75,9 +75,9 @@ use cudarc::driver::{
     sys, CudaFunction, CudaSlice, CudaStream, CudaView, CudaViewMut, DevicePtr as _, DevicePtrMut as _, LaunchConfig,
 };
 use flashfftconv_abi::fftconv::{
-    backward_chunks, backward_workspace_bytes, forward_shared_bytes, is_long, kernel_split, pairs_per_block,
-    prepared_len, shared_bytes, FftConvKernel, FftConvParams, FLAG_IN_GATE, FLAG_OUT_GATE, FLAG_VECTOR,
-    LONG_MAX_LOG2_N, LONG_MIN_LOG2_N, LONG_WORKSPACE_BYTES, MAX_LOG2_N, MIN_LOG2_N, THREADS,
+    backward_chunks, backward_shared_bytes, backward_workspace_bytes, forward_shared_bytes, is_long, kernel_split,
+    pairs_per_block, prepared_len, shared_bytes, FftConvKernel, FftConvParams, FLAG_IN_GATE, FLAG_OUT_GATE,
+    FLAG_VECTOR, LONG_MAX_LOG2_N, LONG_MIN_LOG2_N, LONG_WORKSPACE_BYTES, MAX_LOG2_N, MIN_LOG2_N, THREADS,
 };
 use flashfftconv_abi::DType;
 use std::sync::{Arc, Mutex};
@@ -425,7 +425,7 @@ impl FftConv {
         let bwd_cfg = LaunchConfig {
             grid_dim: (grid_x(chunks as u64 * p.heads as u64)?, 1, 1),
             block_dim: (THREADS, 1, 1),
-            shared_mem_bytes: shared_bytes(self.log2_n, split),
+            shared_mem_bytes: backward_shared_bytes(self.log2_n, split),
         };
         let dk_cfg = LaunchConfig {
             grid_dim: (grid_x((p.heads as u64).div_ceil(self.pairs_per_block()))?, 1, 1),
@@ -631,7 +631,11 @@ impl FftConv {
             value: self.fft_size() as u64,
             expected: format!("a size and dtype with a kernel (dtype {})", dtype.name()),
         })?;
-        gpu.function_with_shared(name, shared_bytes(self.log2_n, split))
+        let shared = match kernel {
+            FftConvKernel::Backward => backward_shared_bytes(self.log2_n, split),
+            _ => shared_bytes(self.log2_n, split),
+        };
+        gpu.function_with_shared(name, shared)
     }
 
     /// The prepare kernel when `kernel` is raw.
