@@ -988,7 +988,14 @@ unsafe fn load_input<E: Element, const SPLIT: bool>(
     // SAFETY: forwarded; past `loaded` the chunks start at or beyond `len`.
     let held = unsafe {
         let wanted = |k: u32| k < held_cap && k < loaded;
-        pair_chunk_group::<E, { HELD_CHUNKS as usize }>(inp, st.index, st.count, wanted, held_cap, predicated)
+        pair_chunk_group::<E, { HELD_CHUNKS as usize }>(
+            inp,
+            st.index,
+            st.count,
+            wanted,
+            held_cap.min(per_thread),
+            predicated,
+        )
     };
     let mut m = 0.0f32;
     for k in 0..HELD_CHUNKS {
@@ -1563,7 +1570,7 @@ pub unsafe fn forward<E: Element<Acc = f32>, const LOG2_N: u32, const SPLIT: boo
     unsafe {
         let held = if SPLIT || LOG2_N >= 13 { 2 } else { HELD_CHUNKS };
         let inp = PairInput { rows, x: u, gate: gate_in, len: p.len, vector };
-        let ez = load_input::<E, SPLIT>(&sm, LOG2_N, &st, &inp, held, !SPLIT || LOG2_N <= 13, held == 2);
+        let ez = load_input::<E, SPLIT>(&sm, LOG2_N, &st, &inp, held, !SPLIT || LOG2_N <= 13, true);
         // The DFT fragments only after the load, so that they are not live next to its values.
         let dfts = (&Dft::new(4), &Dft::new(log2_inner % 4));
         conv_pass::<E, SPLIT, _, _, _>(
@@ -1680,7 +1687,7 @@ pub unsafe fn backward<E: Element<Acc = f32>, const LOG2_N: u32, const SPLIT: bo
         // SAFETY: the rows lie in the (B, H, L) buffers; the workspace rows are this block's.
         unsafe {
             let inp = PairInput { rows, x: u, gate: gate_in, len: p.len, vector };
-            let ez = load_input::<E, SPLIT>(&sm, LOG2_N, &st, &inp, 1, false, false);
+            let ez = load_input::<E, SPLIT>(&sm, LOG2_N, &st, &inp, 1, false, true);
             publish(&sm, &st, 1, ez.0);
             let want_v = !d_out.is_null();
             conv_pass::<E, SPLIT, _, _, _>(
@@ -1721,7 +1728,7 @@ pub unsafe fn backward<E: Element<Acc = f32>, const LOG2_N: u32, const SPLIT: bo
                 },
             );
             let inp_dv = PairInput { rows, x: dy, gate: gate_out, len: p.len, vector };
-            let ed = load_input::<E, SPLIT>(&sm, LOG2_N, &st, &inp_dv, 1, false, false);
+            let ed = load_input::<E, SPLIT>(&sm, LOG2_N, &st, &inp_dv, 1, false, true);
             publish(&sm, &st, 2, ed.0);
             conv_pass::<E, SPLIT, _, _, _>(
                 &sm,
