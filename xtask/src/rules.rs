@@ -39,6 +39,7 @@ pub const MIN_BLOCKS_PER_SM: &[(&str, u32, u32)] = &[
     ("conv1d_fwd_blh_f16_*", 32, 12),
     ("fftconv_fwd_n256_bf16", 256, 4),
     ("fftconv_fwd_n2048_bf16", 256, 4),
+    ("fftconv_fwd_n4096_bf16", 256, 4),
     ("fftconv_fwd_n8192_bf16", 256, 3),
     ("fftconv_fwd_n16384_bf16", 256, 3),
     ("fftconv_fwd_n32768_bf16", 256, 2),
