@@ -808,8 +808,9 @@ unsafe fn pair_chunk<E: Element>(inp: &PairInput<E>, c: u32) -> [[f32; 8]; 2] {
 /// zero for the others. With `predicated` (a constant at every call) and vector rows, the
 /// chunks `k < cap` are read instead by [`pair_chunk_vector`] in one basic block (`cap` a
 /// constant; `wanted` must accept every `k < cap` whose chunk starts below `len`), so that
-/// every load is issued before the first use. That costs registers (the raw words of all
-/// chunks are live at once), so kernels at a register bound pass `false`.
+/// every load is issued before the first use. The raw words of all chunks are then live at
+/// once; with `cap` at the chunks a thread owns, every forward and backward afforded it
+/// (docs/perf-notes.md, v6), and `false` keeps a branch per chunk for a kernel that cannot.
 ///
 /// # Safety
 /// As [`pair_chunk`].
