@@ -88,9 +88,11 @@ pub unsafe fn load_16b_coherent(ptr: *const u8) -> [u32; 4] {
     let (a, b, c, d): (u32, u32, u32, u32);
     // SAFETY: guaranteed by the caller.
     unsafe {
+        // `pure` with `readonly`: the value depends on memory, so the load stays after this
+        // thread's earlier stores and any barrier (both write memory for the compiler).
         asm!("ld.global.v4.u32 {{{a}, {b}, {c}, {d}}}, [{p}];",
              a = out(reg32) a, b = out(reg32) b, c = out(reg32) c, d = out(reg32) d,
-             p = in(reg64) ptr, options(readonly, nostack));
+             p = in(reg64) ptr, options(pure, readonly, nostack));
     }
     [a, b, c, d]
 }

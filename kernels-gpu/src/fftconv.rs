@@ -31,9 +31,9 @@ use crate::element::Element;
 use core::f32::consts::{FRAC_PI_2, PI};
 use core::intrinsics::fmaf32;
 use flashfftconv_abi::fftconv::{
-    backward_scratch_offset, backward_spectrum_on_chip, forward_rows_stash, halves, inner_log2, pairs_per_block,
-    planes, spectrum_index, stash_bytes, FftConvParams, FLAG_IN_GATE, FLAG_OUT_GATE, FLAG_VECTOR, REDUCE_BYTES,
-    THREADS,
+    backward_dk_on_chip, backward_scratch_offset, backward_spectrum_entry_bytes, backward_spectrum_on_chip,
+    forward_rows_stash, halves, inner_log2, pairs_per_block, planes, spectrum_index, stash_bytes, FftConvParams,
+    FLAG_IN_GATE, FLAG_OUT_GATE, FLAG_VECTOR, REDUCE_BYTES, THREADS,
 };
 
 pub mod long;
@@ -89,13 +89,38 @@ impl Smem {
         self.stash + (plane << (log2_inner + if split { 0 } else { 1 })) + 2 * pos
     }
 
-    /// Address of the backward's on-chip `z` spectrum of `slot` ([`backward_spectrum_on_chip`]),
-    /// entry `index` (complex f16, 4 bytes): after the reduction area.
+    /// The backward's areas after the reduction area (`backward_shared_bytes`): the slots' `z`
+    /// spectra ([`backward_spectrum_on_chip`]), then the slots' `dk` accumulators
+    /// ([`backward_dk_on_chip`]); `(z, dk)` base addresses.
     #[inline(always)]
-    fn spectrum(&self, log2_n: u32, slot: u32, index: u32) -> u32 {
-        self.reduce + REDUCE_BYTES + 4 * ((slot << log2_n) + index)
+    fn backward_areas(&self, log2_n: u32, split: bool) -> (u32, u32) {
+        let z = self.reduce + REDUCE_BYTES;
+        let entries = pairs_per_block(log2_n) << inner_log2(log2_n);
+        let z_bytes = if backward_spectrum_on_chip(log2_n, split) {
+            entries * backward_spectrum_entry_bytes(log2_n, split)
+        } else {
+            0
+        };
+        (z, z + z_bytes)
     }
+}
 
+/// Address in an area of complex f16 entries (4 bytes) of this lane's four entries of `tile` of
+/// `slot` (one 16-byte word; lanes consecutive, so conflict-free).
+#[inline(always)]
+fn area_f16(area: u32, log2_n: u32, slot: u32, tile: u32) -> u32 {
+    area + 4 * ((slot << log2_n) + spectrum_index(tile, lane(), 0))
+}
+
+/// Address in an area of complex f32 entries (8 bytes) of the first half of this lane's four
+/// entries of `tile` of `slot`; the second half is 512 bytes on. Each half is a 16-byte word with
+/// the lanes consecutive (conflict-free, where a lane's 32 contiguous bytes would not be).
+#[inline(always)]
+fn area_f32(area: u32, log2_n: u32, slot: u32, tile: u32) -> u32 {
+    area + 8 * ((slot << log2_n) + spectrum_index(tile, 0, 0)) + 16 * lane()
+}
+
+impl Smem {
     /// Address of the chunk holding position `pos` (a multiple of 8) of `plane`.
     #[inline(always)]
     fn chunk(&self, plane: u32, pos: u32) -> u32 {
@@ -1623,17 +1648,18 @@ pub unsafe fn forward<E: Element<Acc = f32>, const LOG2_N: u32, const SPLIT: boo
 /// `du = in_gate ⊙ dz`, `d_in_gate = u ⊙ dz`, and the block's partial `dk` spectrum
 /// `Σ FFT(dv_pair) · conj(FFT(z_pair))` (whose inverse's real part is the pairs' `dk`).
 ///
-/// Per pair: `z` is transformed and its spectrum kept in the block's scratch row (global, by
-/// the thread that later reads it back); with an output gate, `conv(z, k)` is inverted and
-/// written as `d_out_gate`; then `dv` is transformed, its product with the saved spectrum is
-/// added to the partial row (each entry always by the same thread, in pair order), and
-/// `dv · conj(k)` is inverted into `du` and `d_in_gate`.
+/// Per pair: `z` is transformed and its spectrum kept (in shared memory where
+/// [`backward_spectrum_on_chip`], else in the block's global scratch row); with an output gate,
+/// `conv(z, k)` is inverted and written as `d_out_gate`; then `dv` is transformed, its product
+/// with the saved spectrum is added to the block's partial `dk` spectrum (in shared memory
+/// where [`backward_dk_on_chip`], written to the partial row once at the end; else the global
+/// partial row itself), each entry always by the same thread, in pair order; and `dv · conj(k)`
+/// is inverted into `du` and `d_in_gate`.
 ///
 /// # Safety
 /// Buffers as the host validated against `p`; the workspace holds the partial rows (zeroed)
-/// and the scratch rows; grid `chunks · H`, block `THREADS`, shared memory
-/// `backward_shared_bytes(LOG2_N, SPLIT)` (with [`backward_spectrum_on_chip`], the spectrum is
-/// kept there instead of in the scratch row).
+/// and, unless the spectrum is on chip, the scratch rows; grid `chunks · H`, block `THREADS`,
+/// shared memory `backward_shared_bytes(LOG2_N, SPLIT)`.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 pub unsafe fn backward<E: Element<Acc = f32>, const LOG2_N: u32, const SPLIT: bool>(
@@ -1671,21 +1697,41 @@ pub unsafe fn backward<E: Element<Acc = f32>, const LOG2_N: u32, const SPLIT: bo
     let scratch_base = backward_scratch_offset(chunks, p.heads as u64, LOG2_N);
     let partials = workspace as *mut f32;
     // SAFETY: the scratch rows follow the partials in the workspace.
-    let scratch = unsafe { workspace.add(scratch_base as usize) } as *mut f32;
+    let scratch = unsafe { workspace.add(scratch_base as usize) };
     let dfts = (&Dft::new(4), &Dft::new(log2_inner % 4));
     let stash = StashAt::Shared { split: stash_split::<SPLIT>(LOG2_N, p.len) };
-    // Each spectrum entry is written and read back by the same thread: no barrier either way.
-    let on_chip = backward_spectrum_on_chip(LOG2_N, SPLIT);
+    // Each `z` and `dk` entry, in shared memory or global, is written and read back by the same
+    // thread (the tiles of the last forward stage go to warps in the same order every pass): no
+    // barrier either way.
+    let z_on_chip = backward_spectrum_on_chip(LOG2_N, SPLIT);
+    let dk_on_chip = backward_dk_on_chip(LOG2_N, SPLIT);
+    let (z_area, dk_area) = sm.backward_areas(LOG2_N, SPLIT);
+    let log2_tiles = log2_inner - 7;
+    let total_tiles = slots << log2_tiles;
+    // Global entry of this lane's four values of `tile` of `half` in workspace row `row`
+    // (complex units).
+    let entry = |row: u64, half: u32, tile: u32| {
+        (row << LOG2_N) as usize + ((half << log2_inner) + spectrum_index(tile, lane(), 0)) as usize
+    };
+    if dk_on_chip {
+        let mut tau = thread_x() >> 5;
+        while tau < total_tiles {
+            let at = area_f32(dk_area, LOG2_N, tau >> log2_tiles, tau & ((1 << log2_tiles) - 1));
+            // SAFETY: this lane's words of the `dk` area.
+            unsafe {
+                device::st_shared_16b(at, [0; 4]);
+                device::st_shared_16b(at + 512, [0; 4]);
+            }
+            tau += WARPS;
+        }
+    }
     let end = pph.min((c + 1) * p.pairs_per_chunk);
     let mut first = c * p.pairs_per_chunk;
     while first < end {
         let j = first + st.slot;
         let rows = if j < end { Some(Rows::of(&p, h, j)) } else { None };
-        // Entry of this lane's four values of `tile` of `half` in a pair's spectrum, and in
-        // scratch row `row` (complex units).
-        let local_entry = |half: u32, tile: &Tile| (half << log2_inner) + spectrum_index(tile.local, lane(), 0);
-        let entry = |row: u64, half: u32, tile: &Tile| (row << LOG2_N) as usize + local_entry(half, tile) as usize;
-        // SAFETY: the rows lie in the (B, H, L) buffers; the workspace rows are this block's.
+        // SAFETY: the rows lie in the (B, H, L) buffers; the workspace rows and the shared
+        // areas' entries are this block's, each this lane's.
         unsafe {
             let inp = PairInput { rows, x: u, gate: gate_in, len: p.len, vector };
             let ez = load_input::<E, SPLIT>(&sm, LOG2_N, &st, &inp, 1, false, true);
@@ -1704,14 +1750,23 @@ pub unsafe fn backward<E: Element<Acc = f32>, const LOG2_N: u32, const SPLIT: bo
                 |_| {},
                 |half, tile, re, im| {
                     if first + tile.slot < end {
-                        if on_chip {
-                            let w: [u32; 4] = core::array::from_fn(|e| device::pack_f16x2(re[e], im[e]));
-                            device::st_shared_16b(sm.spectrum(LOG2_N, tile.slot, local_entry(half, tile)), w);
-                        } else {
-                            let at = scratch.add(2 * entry(row_of(tile.slot), half, tile));
-                            let w = [re[0], im[0], re[1], im[1], re[2], im[2], re[3], im[3]].map(f32::to_bits);
-                            device::store_16b(at as *mut u8, [w[0], w[1], w[2], w[3]]);
-                            device::store_16b(at.add(4) as *mut u8, [w[4], w[5], w[6], w[7]]);
+                        let w16: [u32; 4] = core::array::from_fn(|e| device::pack_f16x2(re[e], im[e]));
+                        let w32 = [re[0], im[0], re[1], im[1], re[2], im[2], re[3], im[3]].map(f32::to_bits);
+                        let (w32a, w32b) = ([w32[0], w32[1], w32[2], w32[3]], [w32[4], w32[5], w32[6], w32[7]]);
+                        let at = entry(row_of(tile.slot), half, tile.local);
+                        match (z_on_chip, SPLIT) {
+                            (true, false) => {
+                                device::st_shared_16b(area_f16(z_area, LOG2_N, tile.slot, tile.local), w16)
+                            }
+                            (true, true) => {
+                                let a = area_f32(z_area, LOG2_N, tile.slot, tile.local);
+                                device::st_shared_16b(a, w32a);
+                                device::st_shared_16b(a + 512, w32b);
+                            }
+                            (false, _) => {
+                                device::store_16b(scratch.add(8 * at), w32a);
+                                device::store_16b(scratch.add(8 * at + 16), w32b);
+                            }
                         }
                         if want_v {
                             let kv = load_spectrum4(spec.add((half << (log2_inner + 1)) as usize), tile.local);
@@ -1743,23 +1798,41 @@ pub unsafe fn backward<E: Element<Acc = f32>, const LOG2_N: u32, const SPLIT: bo
                 |_| {},
                 |half, tile, re, im| {
                     if first + tile.slot < end {
-                        let at = entry(row_of(tile.slot), half, tile);
-                        let z_of: [(f32, f32); 4] = if on_chip {
-                            let w = device::ld_shared_16b(sm.spectrum(LOG2_N, tile.slot, local_entry(half, tile)));
+                        let at = entry(row_of(tile.slot), half, tile.local);
+                        let from_f16 = |w: [u32; 4]| -> [(f32, f32); 4] {
                             w.map(|b| (device::f16_to_f32(b as u16), device::f16_to_f32((b >> 16) as u16)))
-                        } else {
-                            let zv = [
-                                device::load_16b(scratch.add(2 * at) as *const u8),
-                                device::load_16b(scratch.add(2 * at + 4) as *const u8),
-                            ];
-                            core::array::from_fn(|e| {
-                                (f32::from_bits(zv[e / 2][2 * (e % 2)]), f32::from_bits(zv[e / 2][2 * (e % 2) + 1]))
-                            })
+                        };
+                        let from_f32 = |a: [u32; 4], b: [u32; 4]| -> [(f32, f32); 4] {
+                            let w = [a[0], a[1], a[2], a[3], b[0], b[1], b[2], b[3]];
+                            core::array::from_fn(|e| (f32::from_bits(w[2 * e]), f32::from_bits(w[2 * e + 1])))
+                        };
+                        let z_of = match (z_on_chip, SPLIT) {
+                            (true, false) => {
+                                from_f16(device::ld_shared_16b(area_f16(z_area, LOG2_N, tile.slot, tile.local)))
+                            }
+                            (true, true) => {
+                                let a = area_f32(z_area, LOG2_N, tile.slot, tile.local);
+                                from_f32(device::ld_shared_16b(a), device::ld_shared_16b(a + 512))
+                            }
+                            (false, _) => {
+                                // Read-only path as before this change: with `ld.global` (coherent)
+                                // here and for the partials ptxas gave the 16K/32K backwards 40–66
+                                // more registers and spilled the 8K one (see perf-notes, v9).
+                                from_f32(
+                                    device::load_16b(scratch.add(8 * at)),
+                                    device::load_16b(scratch.add(8 * at + 16)),
+                                )
+                            }
                         };
                         let e_s = published(&sm, 1, tile.slot) + published(&sm, 2, tile.slot)
                             - 2 * transform_scale_log2(log2_inner);
-                        let pa = partials.add(2 * at);
-                        let (s0, s1) = (device::load_16b(pa as *const u8), device::load_16b(pa.add(4) as *const u8));
+                        let pa = partials.add(2 * at) as *mut u8;
+                        let dk_at = area_f32(dk_area, LOG2_N, tile.slot, tile.local);
+                        let (s0, s1) = if dk_on_chip {
+                            (device::ld_shared_16b(dk_at), device::ld_shared_16b(dk_at + 512))
+                        } else {
+                            (device::load_16b(pa), device::load_16b(pa.add(16)))
+                        };
                         let mut s = [s0[0], s0[1], s0[2], s0[3], s1[0], s1[1], s1[2], s1[3]];
                         let kv = load_spectrum4(spec.add((half << (log2_inner + 1)) as usize), tile.local);
                         for e in 0..4 {
@@ -1769,8 +1842,14 @@ pub unsafe fn backward<E: Element<Acc = f32>, const LOG2_N: u32, const SPLIT: bo
                             s[2 * e + 1] = (f32::from_bits(s[2 * e + 1]) + scale_pow2(b, e_s)).to_bits();
                             (re[e], im[e]) = times_kernel::<true>((re[e], im[e]), sigma, kv[e]);
                         }
-                        device::store_16b(pa as *mut u8, [s[0], s[1], s[2], s[3]]);
-                        device::store_16b(pa.add(4) as *mut u8, [s[4], s[5], s[6], s[7]]);
+                        let (s0, s1) = ([s[0], s[1], s[2], s[3]], [s[4], s[5], s[6], s[7]]);
+                        if dk_on_chip {
+                            device::st_shared_16b(dk_at, s0);
+                            device::st_shared_16b(dk_at + 512, s1);
+                        } else {
+                            device::store_16b(pa, s0);
+                            device::store_16b(pa.add(16), s1);
+                        }
                     }
                 },
                 || {
@@ -1792,6 +1871,21 @@ pub unsafe fn backward<E: Element<Acc = f32>, const LOG2_N: u32, const SPLIT: bo
             );
         }
         first += slots;
+    }
+    if dk_on_chip {
+        // The block's partial rows, once (every entry: slots without pairs give zeros).
+        let mut tau = thread_x() >> 5;
+        while tau < total_tiles {
+            let (slot, local) = (tau >> log2_tiles, tau & ((1 << log2_tiles) - 1));
+            let from = area_f32(dk_area, LOG2_N, slot, local);
+            // SAFETY: this lane's words of the `dk` area and of the block's partial row.
+            unsafe {
+                let to = partials.add(2 * entry(row_of(slot), 0, local)) as *mut u8;
+                device::store_16b(to, device::ld_shared_16b(from));
+                device::store_16b(to.add(16), device::ld_shared_16b(from + 512));
+            }
+            tau += WARPS;
+        }
     }
 }
 

@@ -171,23 +171,51 @@ pub const fn forward_shared_bytes(log2_n: u32, split: bool, len: u32) -> u32 {
     }
 }
 
-/// Whether the backward keeps each pair's `z` spectrum in shared memory (complex f16, the
-/// precision its unsplit planes hold anyway) instead of a global f32 scratch row: unsplit
-/// kernels up to N = 8K, where the extra `4·N` bytes per slot leave the blocks per SM that the
-/// registers allow (two). Saves a write and a read of `8·N` bytes per pair.
-pub const fn backward_spectrum_on_chip(log2_n: u32, split: bool) -> bool {
-    !split && log2_n <= 13
+/// Bytes of one complex entry of the backward's `z` spectrum: complex f16 in shared memory
+/// for unsplit kernels (the precision their planes hold anyway), complex f32 otherwise (split
+/// kernels, and every global scratch row: an f16 scratch row cost the unsplit 16K/32K
+/// backwards 40–66 registers in ptxas).
+pub const fn backward_spectrum_entry_bytes(log2_n: u32, split: bool) -> u32 {
+    if split || !backward_spectrum_on_chip(log2_n, split) {
+        8
+    } else {
+        4
+    }
 }
 
-/// Dynamic shared memory of a backward launch: [`shared_bytes`] plus, when
-/// [`backward_spectrum_on_chip`], the slots' `z` spectra (`4·N` bytes each) after the
-/// reduction area.
-pub const fn backward_shared_bytes(log2_n: u32, split: bool) -> u32 {
-    if backward_spectrum_on_chip(log2_n, split) {
-        shared_bytes(log2_n, split) + pairs_per_block(log2_n) * (1 << log2_n) * 4
+/// Whether the backward accumulates each block's partial `dk` spectra (`N` complex f32 per
+/// slot) in shared memory and writes them to the workspace once, at the end, instead of reading
+/// and writing a global row per pair: up to N = 4K, and split kernels up to 8K. (The unsplit
+/// 8K backward would need its `z` spectrum in a global row to keep two blocks per SM, trading
+/// one row's traffic for the other; it spilled at its 128-register bound.)
+pub const fn backward_dk_on_chip(log2_n: u32, split: bool) -> bool {
+    if split {
+        log2_n <= 13
     } else {
-        shared_bytes(log2_n, split)
+        log2_n <= 12
     }
+}
+
+/// Whether the backward keeps each pair's `z` spectrum in shared memory instead of a global
+/// f32 scratch row (a write and a read of `8·N` bytes per pair): every size without an outer
+/// step, N ≤ 8K, except the split kernels at 4K, which spilled 8 bytes at their 2-block bound
+/// with it (next to the `dk` accumulator, which saves more).
+pub const fn backward_spectrum_on_chip(log2_n: u32, split: bool) -> bool {
+    log2_n <= 13 && !(split && log2_n == 12)
+}
+
+/// Dynamic shared memory of a backward launch: [`shared_bytes`], then the slots' `z` spectra
+/// when [`backward_spectrum_on_chip`], then the slots' `dk` accumulators when
+/// [`backward_dk_on_chip`].
+pub const fn backward_shared_bytes(log2_n: u32, split: bool) -> u32 {
+    let entries = pairs_per_block(log2_n) * (1 << inner_log2(log2_n));
+    let spectra = if backward_spectrum_on_chip(log2_n, split) {
+        entries * backward_spectrum_entry_bytes(log2_n, split)
+    } else {
+        0
+    };
+    let dk = if backward_dk_on_chip(log2_n, split) { entries * 8 } else { 0 };
+    shared_bytes(log2_n, split) + spectra + dk
 }
 
 /// Index (in complex elements) within a head's prepared spectrum of the spectrum value the
@@ -226,9 +254,12 @@ pub const fn backward_chunks(batch: u32, heads: u32, log2_n: u32) -> (u32, u32) 
 }
 
 /// Backward workspace, in bytes: per block `(c, h)` and block slot, one partial `dk` spectrum
-/// and one scratch spectrum (`N` complex f32 each) — `chunks · H · pairs_per_block · N · 16`.
-pub const fn backward_workspace_bytes(chunks: u64, heads: u64, log2_n: u32) -> u64 {
-    chunks * heads * pairs_per_block(log2_n) as u64 * (1u64 << log2_n) * 16
+/// (`N` complex f32) and, unless [`backward_spectrum_on_chip`], one scratch `z` spectrum
+/// (`N` complex f32) after all the partials.
+pub const fn backward_workspace_bytes(chunks: u64, heads: u64, log2_n: u32, split: bool) -> u64 {
+    let rows = chunks * heads * pairs_per_block(log2_n) as u64;
+    let scratch = if backward_spectrum_on_chip(log2_n, split) { 0 } else { 8 };
+    rows * (1u64 << log2_n) * (8 + scratch)
 }
 
 /// Byte offset of the scratch spectra within the backward workspace (after the partials).
@@ -514,6 +545,27 @@ impl LongPass {
 #[cfg(test)]
 mod long_tests {
     use super::*;
+
+    /// The backward's shared areas keep the blocks per SM the registers allow (two, except the
+    /// split kernels at 512, 1K and 8K–32K and the unsplit one at 32K, which hold one;
+    /// `crates/flashfftconv/ptx/resources.md`) within the H100's
+    /// 228 KiB per SM (1 KiB of it reserved per block) and its 227 KiB opt-in per block.
+    #[test]
+    fn backward_shared_memory_fits() {
+        for log2_n in 8..=15 {
+            for split in [false, true] {
+                let bytes = backward_shared_bytes(log2_n, split);
+                let one_block = log2_n == 15 || split && matches!(log2_n, 9 | 10 | 13 | 14);
+                let blocks = if one_block { 1 } else { 2 };
+                assert!(bytes <= 227 << 10, "N = 2^{log2_n}, split {split}: {bytes} B");
+                assert!(blocks * (bytes + 1024) <= 228 << 10, "N = 2^{log2_n}, split {split}: {bytes} B");
+                let rows = backward_workspace_bytes(1, 1, log2_n, split) / pairs_per_block(log2_n) as u64;
+                let z = if backward_spectrum_on_chip(log2_n, split) { 0 } else { 8 };
+                assert_eq!(rows, (8 + z) << log2_n, "N = 2^{log2_n}, split {split}");
+            }
+        }
+        assert!(backward_dk_on_chip(13, true) && !backward_dk_on_chip(13, false) && !backward_dk_on_chip(14, true));
+    }
 
     #[test]
     fn long_geometry() {

@@ -432,7 +432,7 @@ impl FftConv {
             block_dim: (THREADS, 1, 1),
             shared_mem_bytes: shared_bytes(self.log2_n, dk_split),
         };
-        let workspace_bytes = self.backward_workspace_len(&p)?;
+        let workspace_bytes = self.backward_workspace_len(&p, split)?;
 
         let FftConvGrads { du, dk, d_in_gate, d_out_gate } = grads;
         let (u_ptr, _u_sync) = x.u.device_ptr(stream);
@@ -490,7 +490,7 @@ impl FftConv {
         // non-zero only with their gates, FLAG_VECTOR was derived from these very pointers;
         // `prepared` is a spectrum of H heads for N; p.chunks / p.pairs_per_chunk come from
         // `backward_chunks` and the grid is chunks · H; the workspace has
-        // `backward_workspace_bytes(chunks, H, log2 N)` bytes, zeroed before on this stream
+        // `backward_workspace_bytes(chunks, H, log2 N, split)` bytes, zeroed before on this stream
         // and read by the dk launch queued after the backward launch with the same `p`;
         // outputs overlap nothing; the guards keep every view's stream tracking until after
         // the launches.
@@ -501,8 +501,10 @@ impl FftConv {
         Ok(())
     }
 
-    /// Bytes of the zeroed stream-ordered workspace [`FftConv::backward`] allocates for
-    /// `(batch, heads)` (`flashfftconv_abi::fftconv::backward_workspace_bytes`). Values beyond
+    /// The most bytes of zeroed stream-ordered workspace [`FftConv::backward`] allocates for
+    /// `(batch, heads)` (`flashfftconv_abi::fftconv::backward_workspace_bytes` of the larger
+    /// kernel variant: with split precision, chosen by dtype and lengths, some sizes keep a
+    /// scratch row the unsplit kernel does not, and the reverse). Values beyond
     /// `u32::MAX` are clamped to it (backward rejects such shapes). 0 for the long sizes
     /// (`N ≥ 65536`), whose backward allocates nothing: it runs through the plan's workspace,
     /// [`FftConv::workspace_bytes`].
@@ -513,7 +515,8 @@ impl FftConv {
         let clamp = |v: usize| u32::try_from(v).unwrap_or(u32::MAX);
         let (batch, heads) = (clamp(batch), clamp(heads));
         let (chunks, _) = backward_chunks(batch, heads, self.log2_n);
-        usize::try_from(backward_workspace_bytes(chunks as u64, heads as u64, self.log2_n)).unwrap_or(usize::MAX)
+        let bytes = |split| backward_workspace_bytes(chunks as u64, heads as u64, self.log2_n, split);
+        usize::try_from(bytes(false).max(bytes(true))).unwrap_or(usize::MAX)
     }
 
     /// The overlap checks of a backward call: `du`, `dk` and the requested gate gradients (non-zero
@@ -551,8 +554,8 @@ impl FftConv {
         pairs_per_block(self.log2_n) as u64
     }
 
-    fn backward_workspace_len(&self, p: &FftConvParams) -> Result<usize> {
-        let bytes = backward_workspace_bytes(p.chunks as u64, p.heads as u64, self.log2_n);
+    fn backward_workspace_len(&self, p: &FftConvParams, split: bool) -> Result<usize> {
+        let bytes = backward_workspace_bytes(p.chunks as u64, p.heads as u64, self.log2_n, split);
         usize::try_from(bytes).map_err(|_| Error::Unsupported {
             what: "backward workspace bytes",
             value: bytes,
@@ -993,10 +996,8 @@ mod tests {
             let (chunks, per_chunk) = backward_chunks(b, h, log2_n);
             assert!(chunks >= 1 && chunks as u64 * per_chunk as u64 >= b.div_ceil(2) as u64);
             let plan = plan(log2_n);
-            assert_eq!(
-                plan.backward_workspace_bytes(b as usize, h as usize) as u64,
-                backward_workspace_bytes(chunks as u64, h as u64, log2_n)
-            );
+            let variant = |split| backward_workspace_bytes(chunks as u64, h as u64, log2_n, split);
+            assert_eq!(plan.backward_workspace_bytes(b as usize, h as usize) as u64, variant(false).max(variant(true)));
         }
     }
 

@@ -121,7 +121,7 @@ pub(crate) struct FftConvBackwardPtrs {
     pub d_in_gate: DevicePtr,
     /// `d_out_gate (B, H, L)` or 0, written.
     pub d_out_gate: DevicePtr,
-    /// The zeroed backward workspace, `backward_workspace_bytes(chunks, H, log2 N)` bytes.
+    /// The zeroed backward workspace, `backward_workspace_bytes(chunks, H, log2 N, split)` bytes.
     pub workspace: DevicePtr,
 }
 
@@ -186,7 +186,7 @@ pub(crate) unsafe fn fftconv_forward(
 ///   is non-zero only when its gate is given; `FLAG_VECTOR` also covers `dy` and the outputs;
 /// - `params.chunks` and `params.pairs_per_chunk` are `backward_chunks(B, H, log2 N)` and the
 ///   grid is `chunks · H` blocks;
-/// - `workspace` holds `backward_workspace_bytes(chunks, H, log2 N)` bytes, zeroed before this
+/// - `workspace` holds `backward_workspace_bytes(chunks, H, log2 N, split)` bytes, zeroed before this
 ///   launch in stream order;
 /// - the outputs (`du`, the gate gradients, the workspace) overlap no other buffer; all buffers
 ///   stay alive until the stream has run the launch.
