@@ -118,7 +118,7 @@ macro_rules! fftconv_entries {
         #[unsafe(no_mangle)]
         pub unsafe extern "ptx-kernel" fn $fwd(u: *const $t, in_gate: *const $t, out_gate: *const $t, prepared: *const f32, y: *mut $t, p: FftConvParams) {
             // SAFETY: the host's launch layer validated the buffers against `p`.
-            unsafe { fftconv::forward::<$t, $log2, $split>(u, in_gate, out_gate, prepared, y, p) }
+            unsafe { fftconv::forward::<$t, $log2, $split, false>(u, in_gate, out_gate, prepared, y, p) }
         }
         /// Backward. # Safety: see `fftconv::backward`.
         #[unsafe(no_mangle)]
@@ -141,6 +141,24 @@ fftconv_entries! {
     13 => fftconv_prepare_n8192, fftconv_dk_n8192, fftconv_fwd_n8192_bf16, fftconv_fwd_n8192_bf16_split, fftconv_fwd_n8192_f16, fftconv_bwd_n8192_bf16, fftconv_bwd_n8192_bf16_split, fftconv_bwd_n8192_f16;
     14 => fftconv_prepare_n16384, fftconv_dk_n16384, fftconv_fwd_n16384_bf16, fftconv_fwd_n16384_bf16_split, fftconv_fwd_n16384_f16, fftconv_bwd_n16384_bf16, fftconv_bwd_n16384_bf16_split, fftconv_bwd_n16384_f16;
     15 => fftconv_prepare_n32768, fftconv_dk_n32768, fftconv_fwd_n32768_bf16, fftconv_fwd_n32768_bf16_split, fftconv_fwd_n32768_f16, fftconv_bwd_n32768_bf16, fftconv_bwd_n32768_bf16_split, fftconv_bwd_n32768_f16;
+}
+
+/// Stamps the zero-half forwards (`L ≤ N/2`) of the sizes where they skip a stage
+/// (`flashfftconv_abi::fftconv::zero_half_skip`): bf16, bf16 split, f16.
+macro_rules! fftconv_zero_half_entries {
+    ($($log2:literal => $($t:ty, $split:literal, $name:ident);+;)*) => {$($(
+        /// Forward for `L ≤ N/2`. # Safety: see `fftconv::forward`.
+        #[unsafe(no_mangle)]
+        pub unsafe extern "ptx-kernel" fn $name(u: *const $t, in_gate: *const $t, out_gate: *const $t, prepared: *const f32, y: *mut $t, p: FftConvParams) {
+            // SAFETY: the host's launch layer validated the buffers against `p` (and `L ≤ N/2`).
+            unsafe { fftconv::forward::<$t, $log2, $split, true>(u, in_gate, out_gate, prepared, y, p) }
+        }
+    )+)*};
+}
+
+fftconv_zero_half_entries! {
+    9 => Bf16, false, fftconv_fwd_zero_half_n512_bf16; Bf16, true, fftconv_fwd_zero_half_n512_bf16_split; F16, true, fftconv_fwd_zero_half_n512_f16;
+    13 => Bf16, false, fftconv_fwd_zero_half_n8192_bf16; Bf16, true, fftconv_fwd_zero_half_n8192_bf16_split; F16, true, fftconv_fwd_zero_half_n8192_f16;
 }
 
 /// Stamps the long-size passes *in* and *out* of one FFT size `2^log2` (see

@@ -32,8 +32,8 @@ use core::f32::consts::{FRAC_PI_2, PI};
 use core::intrinsics::fmaf32;
 use flashfftconv_abi::fftconv::{
     backward_dk_on_chip, backward_scratch_offset, backward_spectrum_entry_bytes, backward_spectrum_on_chip,
-    forward_rows_stash, halves, inner_log2, pairs_per_block, planes, spectrum_index, stash_bytes, FftConvParams,
-    FLAG_IN_GATE, FLAG_OUT_GATE, FLAG_VECTOR, REDUCE_BYTES, THREADS,
+    forward_rows_stash, halves, inner_log2, pairs_per_block, planes, spectrum_index, stash_bytes, zero_half_skip,
+    FftConvParams, FLAG_IN_GATE, FLAG_OUT_GATE, FLAG_VECTOR, REDUCE_BYTES, THREADS,
 };
 
 pub mod long;
@@ -575,8 +575,9 @@ unsafe fn run_stage<const SPLIT: bool, const INV: bool, F: FnMut(&Tile, &mut [f3
     }
 }
 
-/// Forward transform of every slot; `last` is the epilogue of the last stage (whose twiddles
-/// are all one): it receives the spectrum scaled by the transform's stage scales.
+/// Forward transform of every slot from stage `first` on (1: the load did stage 0, see
+/// `load_input`); `last` is the epilogue of the last stage (whose twiddles are all one): it
+/// receives the spectrum scaled by the transform's stage scales.
 ///
 /// # Safety
 /// As [`run_stage`]; starts with a barrier (the data must be in shared memory before).
@@ -586,10 +587,11 @@ unsafe fn forward_fft<const SPLIT: bool, F: FnMut(&Tile, &mut [f32; 4], &mut [f3
     log2_n: u32,
     dft16: &Dft,
     dft_first: &Dft,
+    first: u32,
     mut last: F,
 ) {
     let ns = num_stages(log2_n);
-    for st in 0..ns {
+    for st in first..ns {
         sync_threads();
         let g = stage(log2_n, st);
         let dft = if g.log2_r == 4 { dft16 } else { dft_first };
@@ -611,14 +613,14 @@ unsafe fn forward_fft<const SPLIT: bool, F: FnMut(&Tile, &mut [f32; 4], &mut [f3
 }
 
 /// Inverse transform of every slot (digit-reversed spectrum in, natural order out), scaled by
-/// the stage scales.
+/// the stage scales, down to stage `first` (1: the store does stage 0, see `store_pair`).
 ///
 /// # Safety
 /// As [`forward_fft`].
 #[inline(always)]
-unsafe fn inverse_fft<const SPLIT: bool>(sm: &Smem, log2_n: u32, dft16: &Dft, dft_first: &Dft) {
+unsafe fn inverse_fft<const SPLIT: bool>(sm: &Smem, log2_n: u32, dft16: &Dft, dft_first: &Dft, first: u32) {
     let ns = num_stages(log2_n);
-    for k in 0..ns {
+    for k in 0..ns - first {
         sync_threads();
         let st = ns - 1 - k;
         let g = stage(log2_n, st);
@@ -984,9 +986,16 @@ const LOAD_GROUP: usize = 4;
 /// both paths compiled.) `predicated` as in [`pair_chunk_group`]. Returns the exponent and
 /// whether the planes were filled.
 ///
+/// With `zero_half` (a constant; `len ≤ N/2`, [`zero_half_skip`] sizes, whose stage 0 is radix 2
+/// at stride `N/2`) the load also does stage 0: position `n < N/2` gets `x[n]/2` and `n + N/2`
+/// gets `x[n]·W_N^n/2`. Each thread reads the input chunks of its lower-half positions (the same
+/// chunks for a thread's upper-half ones: its own, or, with one chunk per thread, its partner's
+/// half a slot away) and must hold them all (`held_max` at least half its chunks, or one).
+///
 /// # Safety
 /// As [`fill_planes`].
 #[inline(always)]
+#[allow(clippy::too_many_arguments)]
 unsafe fn load_input<E: Element, const SPLIT: bool>(
     sm: &Smem,
     log2_n: u32,
@@ -995,10 +1004,19 @@ unsafe fn load_input<E: Element, const SPLIT: bool>(
     held_max: u32,
     by_len: bool,
     predicated: bool,
+    zero_half: bool,
 ) -> (i32, bool) {
     let log2_inner = inner_log2(log2_n);
     let per_thread = (1u32 << (log2_inner - 3)) / st.count;
-    let loaded = if by_len { inp.len.div_ceil(8).div_ceil(st.count).min(per_thread) } else { per_thread };
+    let half_chunks = 1u32 << (log2_inner - 4);
+    // The chunks this thread reads: its own, or with `zero_half` those of its lower-half
+    // positions (all at `first + k·count`).
+    let (first, own) = if zero_half {
+        (st.index % half_chunks, if per_thread >= 2 { per_thread / 2 } else { 1 })
+    } else {
+        (st.index, per_thread)
+    };
+    let loaded = if by_len { inp.len.div_ceil(8).div_ceil(st.count).min(own) } else { own };
     if halves(log2_n) > 1 {
         // SAFETY: forwarded.
         return (unsafe { input_exponent(sm, st, inp, held_max, predicated) }, false);
@@ -1014,14 +1032,7 @@ unsafe fn load_input<E: Element, const SPLIT: bool>(
     // SAFETY: forwarded; past `loaded` the chunks start at or beyond `len`.
     let held = unsafe {
         let wanted = |k: u32| k < held_cap && k < loaded;
-        pair_chunk_group::<E, { HELD_CHUNKS as usize }>(
-            inp,
-            st.index,
-            st.count,
-            wanted,
-            held_cap.min(per_thread),
-            predicated,
-        )
+        pair_chunk_group::<E, { HELD_CHUNKS as usize }>(inp, first, st.count, wanted, held_cap.min(own), predicated)
     };
     let mut m = 0.0f32;
     for k in 0..HELD_CHUNKS {
@@ -1035,11 +1046,37 @@ unsafe fn load_input<E: Element, const SPLIT: bool>(
     }
     // SAFETY: forwarded.
     let e = norm_exponent(unsafe { slot_max(sm, st, m) });
-    for k in 0..per_thread {
-        let pos = (st.slot << log2_inner) + 8 * (st.index + k * st.count);
+    let slot_base = st.slot << log2_inner;
+    if !zero_half {
+        for k in 0..per_thread {
+            let v = if k < held_cap && k < loaded { held[k as usize] } else { [[0.0; 8]; 2] };
+            // SAFETY: forwarded; the planes are free after the barriers of `slot_max`.
+            unsafe { write_chunk::<SPLIT>(sm, slot_base + 8 * (st.index + k * st.count), &v, e) };
+        }
+        return (e, true);
+    }
+    // Stage 0 (its scale 1/2 in the exponent): each held chunk gives its own positions and,
+    // twiddled, those half a slot on, written together so that the chunk dies after both (with
+    // one chunk per thread, a thread writes only one of the two).
+    let twiddled = |chunk: u32, mut v: [[f32; 8]; 2]| {
+        for i in 0..8 {
+            let w = outer_root::<SPLIT>(8 * chunk + i as u32, log2_inner);
+            (v[0][i], v[1][i]) = cmul((v[0][i], v[1][i]), w);
+        }
+        v
+    };
+    for k in 0..own {
         let v = if k < held_cap && k < loaded { held[k as usize] } else { [[0.0; 8]; 2] };
+        let chunk = first + k * st.count;
         // SAFETY: forwarded; the planes are free after the barriers of `slot_max`.
-        unsafe { write_chunk::<SPLIT>(sm, pos, &v, e) };
+        unsafe {
+            if per_thread >= 2 || st.index < half_chunks {
+                write_chunk::<SPLIT>(sm, slot_base + 8 * chunk, &v, e + 1);
+            }
+            if per_thread >= 2 || st.index >= half_chunks {
+                write_chunk::<SPLIT>(sm, slot_base + 8 * (chunk + half_chunks), &twiddled(chunk, v), e + 1);
+            }
+        }
     }
     (e, true)
 }
@@ -1309,9 +1346,12 @@ unsafe fn store_pair<E: Element<Acc = f32>, const SPLIT: bool, const OUTS: usize
     len: u32,
     vector: bool,
     stash: StashAt,
+    zero_half: bool,
 ) {
     let log2_inner = inner_log2(log2_n);
     let inner_chunks = 1u32 << (log2_inner - 3);
+    // With `zero_half` the store does the last inverse stage's kept half: (y[n] + y[n + N/2])/2.
+    let scale_log2 = scale_log2 - zero_half as i32;
     let write = |chunk: u32, part: usize, v: &[f32; 8]| {
         let row = if part == 0 { Some(rows.first) } else { rows.second };
         if let Some(row) = row {
@@ -1332,8 +1372,16 @@ unsafe fn store_pair<E: Element<Acc = f32>, const SPLIT: bool, const OUTS: usize
     if halves(log2_n) == 1 {
         while c < len.div_ceil(8) {
             for part in 0..2 {
+                let pos = (st.slot << log2_inner) + 8 * c;
                 // SAFETY: forwarded.
-                let v = unsafe { read_chunk::<SPLIT>(sm, (st.slot << log2_inner) + 8 * c, part as u32) };
+                let mut v = unsafe { read_chunk::<SPLIT>(sm, pos, part as u32) };
+                if zero_half {
+                    // SAFETY: forwarded (`len ≤ N/2`: the chunk is in the slot's upper half).
+                    let w = unsafe { read_chunk::<SPLIT>(sm, pos + (1 << (log2_inner - 1)), part as u32) };
+                    for i in 0..8 {
+                        v[i] += w[i];
+                    }
+                }
                 write(c, part, &v);
             }
             c += st.count;
@@ -1474,7 +1522,7 @@ pub unsafe fn prepare<const LOG2_N: u32, const SPLIT: bool>(k: *const f32, prepa
         // SAFETY: the planes are free (barrier above); the rows lie in `k`.
         unsafe {
             fill_planes::<f32, SPLIT>(&sm, LOG2_N, half, &st, &inp, ek);
-            forward_fft::<SPLIT, _>(&sm, log2_inner, &dft16, &dft_first, |tile, re, im| {
+            forward_fft::<SPLIT, _>(&sm, log2_inner, &dft16, &dft_first, 0, |tile, re, im| {
                 let head = first_head + tile.slot;
                 if head < p.heads {
                     // Undo the input normalisation and the stage scales: the exact spectrum.
@@ -1511,7 +1559,8 @@ pub unsafe fn prepare<const LOG2_N: u32, const SPLIT: bool>(k: *const f32, prepa
 /// fill the planes, `prefetch` (for the half) what `spectrum` will read, transform, hand the
 /// spectrum to `spectrum` (which multiplies it by
 /// the kernel spectrum, and may save or use it), invert; the first of two halves is stashed,
-/// and `output` then writes the (recombined) result.
+/// and `output` then writes the (recombined) result. The transforms start (and the inverse
+/// stops) at stage `first_stage` (1 when the load and the store do stage 0: the zero-half forwards).
 ///
 /// # Safety
 /// As [`fill_planes`], [`forward_fft`]; `spectrum` and `output` are the caller's.
@@ -1532,6 +1581,7 @@ unsafe fn conv_pass<
     invert: bool,
     stash: StashAt,
     dfts: (&Dft, &Dft),
+    first_stage: u32,
     mut prefetch: P,
     mut spectrum: S,
     output: O,
@@ -1545,9 +1595,11 @@ unsafe fn conv_pass<
                 fill_planes::<E, SPLIT>(sm, log2_n, half, st, inp, e);
             }
             prefetch(half);
-            forward_fft::<SPLIT, _>(sm, log2_inner, dfts.0, dfts.1, |tile, re, im| spectrum(half, tile, re, im));
+            forward_fft::<SPLIT, _>(sm, log2_inner, dfts.0, dfts.1, first_stage, |tile, re, im| {
+                spectrum(half, tile, re, im)
+            });
             if invert {
-                inverse_fft::<SPLIT>(sm, log2_inner, dfts.0, dfts.1);
+                inverse_fft::<SPLIT>(sm, log2_inner, dfts.0, dfts.1, first_stage);
                 if half + 1 < halves(log2_n) {
                     sync_threads();
                     match stash {
@@ -1568,11 +1620,15 @@ unsafe fn conv_pass<
 /// `b · slots + s` (head-major: pairs of one head are consecutive, so they share the kernel
 /// spectrum in L2).
 ///
+/// With `ZERO_HALF` (only at the `zero_half_skip` sizes, for `L ≤ N/2`) the load does stage 0
+/// and the store the last inverse stage (see `FftConvKernel::ForwardZeroHalf`).
+///
 /// # Safety
-/// Buffers as the host validated against `p` (gates null unless flagged); grid
-/// `⌈H·⌈B/2⌉ / slots⌉`, block `THREADS`, shared memory `shared_bytes(LOG2_N, SPLIT)`.
+/// Buffers as the host validated against `p` (gates null unless flagged; `L ≤ N/2` with
+/// `ZERO_HALF`); grid `⌈H·⌈B/2⌉ / slots⌉`, block `THREADS`, shared memory
+/// `shared_bytes(LOG2_N, SPLIT)`.
 #[inline(always)]
-pub unsafe fn forward<E: Element<Acc = f32>, const LOG2_N: u32, const SPLIT: bool>(
+pub unsafe fn forward<E: Element<Acc = f32>, const LOG2_N: u32, const SPLIT: bool, const ZERO_HALF: bool>(
     u: *const E,
     in_gate: *const E,
     out_gate: *const E,
@@ -1595,8 +1651,13 @@ pub unsafe fn forward<E: Element<Acc = f32>, const LOG2_N: u32, const SPLIT: boo
     // SAFETY: the rows lie in `u`, the gates and `y`; every active slot's head spectrum is read.
     unsafe {
         let held = if SPLIT || LOG2_N >= 13 { 2 } else { HELD_CHUNKS };
+        // `load_input` must hold every chunk it reads for the zero half (N/16 chunks a slot).
+        const {
+            let count = THREADS / pairs_per_block(LOG2_N);
+            assert!(!ZERO_HALF || zero_half_skip(LOG2_N) && (1 << (LOG2_N - 4)) / count <= 2);
+        }
         let inp = PairInput { rows, x: u, gate: gate_in, len: p.len, vector };
-        let ez = load_input::<E, SPLIT>(&sm, LOG2_N, &st, &inp, held, !SPLIT || LOG2_N <= 13, true);
+        let ez = load_input::<E, SPLIT>(&sm, LOG2_N, &st, &inp, held, !SPLIT || LOG2_N <= 13, true, ZERO_HALF);
         // The DFT fragments only after the load, so that they are not live next to its values.
         let dfts = (&Dft::new(4), &Dft::new(log2_inner % 4));
         conv_pass::<E, SPLIT, _, _, _>(
@@ -1608,6 +1669,7 @@ pub unsafe fn forward<E: Element<Acc = f32>, const LOG2_N: u32, const SPLIT: boo
             true,
             stash,
             dfts,
+            ZERO_HALF as u32,
             |half| {
                 // Split kernels sit at the register limit of two blocks per SM: no prefetch.
                 if SPLIT {
@@ -1636,7 +1698,18 @@ pub unsafe fn forward<E: Element<Acc = f32>, const LOG2_N: u32, const SPLIT: boo
                 if let Some(r) = rows {
                     let (_, sigma) = head_spectrum(prepared, p.heads, LOG2_N, h);
                     let e_out = ez.0 - 2 * transform_scale_log2(log2_inner) - LOG2_N as i32 - log2_pow2(sigma);
-                    store_pair::<E, SPLIT, 1>(&sm, LOG2_N, &st, r, [(y, gate_out)], e_out, p.len, vector, stash);
+                    store_pair::<E, SPLIT, 1>(
+                        &sm,
+                        LOG2_N,
+                        &st,
+                        r,
+                        [(y, gate_out)],
+                        e_out,
+                        p.len,
+                        vector,
+                        stash,
+                        ZERO_HALF,
+                    );
                 }
             },
         );
@@ -1734,7 +1807,7 @@ pub unsafe fn backward<E: Element<Acc = f32>, const LOG2_N: u32, const SPLIT: bo
         // areas' entries are this block's, each this lane's.
         unsafe {
             let inp = PairInput { rows, x: u, gate: gate_in, len: p.len, vector };
-            let ez = load_input::<E, SPLIT>(&sm, LOG2_N, &st, &inp, 1, false, true);
+            let ez = load_input::<E, SPLIT>(&sm, LOG2_N, &st, &inp, 1, false, true, false);
             publish(&sm, &st, 1, ez.0);
             let want_v = !d_out.is_null();
             conv_pass::<E, SPLIT, _, _, _>(
@@ -1746,6 +1819,7 @@ pub unsafe fn backward<E: Element<Acc = f32>, const LOG2_N: u32, const SPLIT: bo
                 want_v,
                 stash,
                 dfts,
+                0,
                 // No prefetch in the backward: it costs the registers of a second block per SM.
                 |_| {},
                 |half, tile, re, im| {
@@ -1779,12 +1853,12 @@ pub unsafe fn backward<E: Element<Acc = f32>, const LOG2_N: u32, const SPLIT: bo
                 || {
                     if let Some(r) = rows {
                         let e_v = ez.0 - e_transforms - log2_sigma;
-                        store_pair::<E, SPLIT, 1>(&sm, LOG2_N, &st, r, [(d_out, dy)], e_v, p.len, vector, stash);
+                        store_pair::<E, SPLIT, 1>(&sm, LOG2_N, &st, r, [(d_out, dy)], e_v, p.len, vector, stash, false);
                     }
                 },
             );
             let inp_dv = PairInput { rows, x: dy, gate: gate_out, len: p.len, vector };
-            let ed = load_input::<E, SPLIT>(&sm, LOG2_N, &st, &inp_dv, 1, false, true);
+            let ed = load_input::<E, SPLIT>(&sm, LOG2_N, &st, &inp_dv, 1, false, true, false);
             publish(&sm, &st, 2, ed.0);
             conv_pass::<E, SPLIT, _, _, _>(
                 &sm,
@@ -1795,6 +1869,7 @@ pub unsafe fn backward<E: Element<Acc = f32>, const LOG2_N: u32, const SPLIT: bo
                 true,
                 stash,
                 dfts,
+                0,
                 |_| {},
                 |half, tile, re, im| {
                     if first + tile.slot < end {
@@ -1865,6 +1940,7 @@ pub unsafe fn backward<E: Element<Acc = f32>, const LOG2_N: u32, const SPLIT: bo
                             p.len,
                             vector,
                             stash,
+                            false,
                         );
                     }
                 },
@@ -1967,7 +2043,7 @@ pub unsafe fn kernel_grad<const LOG2_N: u32, const SPLIT: bool>(workspace: *cons
             tau += WARPS;
         }
         // SAFETY: the planes hold the spectra; `inverse_fft` starts with a barrier.
-        unsafe { inverse_fft::<SPLIT>(&sm, log2_inner, dfts.0, dfts.1) };
+        unsafe { inverse_fft::<SPLIT>(&sm, log2_inner, dfts.0, dfts.1, 0) };
         if half + 1 < halves(LOG2_N) {
             sync_threads();
             // SAFETY: after the inverse and a barrier.

@@ -56,6 +56,14 @@ pub const FLAG_OUT_GATE: u32 = 1 << 1;
 /// `flags` bit: every `(B, H, L)` buffer of the launch starts 16-byte aligned and `L` is a
 /// multiple of 8, so rows may be moved with 16-byte vector accesses.
 pub const FLAG_VECTOR: u32 = 1 << 2;
+/// Whether size `N = 2^log2_n` has [`FftConvKernel::ForwardZeroHalf`] kernels: sizes with
+/// `log2 N ≡ 1 (mod 4)` and no outer step (N = 512 and 8K), whose first stage is radix 2 at stride
+/// `N/2`. With `L ≤ N/2` every input row is zero in the upper half, so that stage's outputs are
+/// the input and the input times `W_N^n` (written by the load), and the last inverse stage's kept
+/// half is a sum (read by the store): a whole stage pass less each way.
+pub const fn zero_half_skip(log2_n: u32) -> bool {
+    log2_n % 4 == 1 && log2_n <= MAX_LOG2_INNER
+}
 
 /// Launch parameters of every FFT-convolution kernel, passed by value.
 #[repr(C)]
@@ -129,7 +137,7 @@ pub const fn kernel_split(kernel: FftConvKernel, log2_n: u32, dtype: DType, len:
     let short_kernel = (kernel_len as u64) * 4 < (1u64 << log2_n);
     match kernel {
         FftConvKernel::Prepare | FftConvKernel::KernelGrad => true,
-        FftConvKernel::Forward => matches!(dtype, DType::F16) || short_len,
+        FftConvKernel::Forward | FftConvKernel::ForwardZeroHalf => matches!(dtype, DType::F16) || short_len,
         FftConvKernel::Backward => matches!(dtype, DType::F16) || short_len || short_kernel,
     }
 }
@@ -274,6 +282,8 @@ pub enum FftConvKernel {
     Prepare,
     /// Forward, per data dtype. Grid `⌈H · ⌈B/2⌉ / pairs_per_block⌉`.
     Forward,
+    /// Forward for `L ≤ N/2` at the [`zero_half_skip`] sizes (same parameters and grid).
+    ForwardZeroHalf,
     /// Backward (du, dgates, dk partials), per data dtype. Grid `chunks · H`.
     Backward,
     /// Sum of the dk partials and inverse FFT into `dk (H, Lk)` f32. Grid
@@ -299,8 +309,13 @@ macro_rules! by_size {
 
 impl FftConvKernel {
     /// Every role.
-    pub const ALL: [FftConvKernel; 4] =
-        [FftConvKernel::Prepare, FftConvKernel::Forward, FftConvKernel::Backward, FftConvKernel::KernelGrad];
+    pub const ALL: [FftConvKernel; 5] = [
+        FftConvKernel::Prepare,
+        FftConvKernel::Forward,
+        FftConvKernel::ForwardZeroHalf,
+        FftConvKernel::Backward,
+        FftConvKernel::KernelGrad,
+    ];
 
     /// The PTX entry name for FFT size `2^log2_n`, data dtype `dtype` and precision `split`
     /// (see [`kernel_split`]; both ignored by [`FftConvKernel::Prepare`] and
@@ -313,6 +328,12 @@ impl FftConvKernel {
             (FftConvKernel::Forward, DType::BF16, false) => by_size!("fftconv_fwd", "_bf16", log2_n),
             (FftConvKernel::Forward, DType::BF16, true) => by_size!("fftconv_fwd", "_bf16_split", log2_n),
             (FftConvKernel::Forward, DType::F16, true) => by_size!("fftconv_fwd", "_f16", log2_n),
+            (FftConvKernel::ForwardZeroHalf, _, _) if !zero_half_skip(log2_n) => None,
+            (FftConvKernel::ForwardZeroHalf, DType::BF16, false) => by_size!("fftconv_fwd_zero_half", "_bf16", log2_n),
+            (FftConvKernel::ForwardZeroHalf, DType::BF16, true) => {
+                by_size!("fftconv_fwd_zero_half", "_bf16_split", log2_n)
+            }
+            (FftConvKernel::ForwardZeroHalf, DType::F16, true) => by_size!("fftconv_fwd_zero_half", "_f16", log2_n),
             (FftConvKernel::Backward, DType::BF16, false) => by_size!("fftconv_bwd", "_bf16", log2_n),
             (FftConvKernel::Backward, DType::BF16, true) => by_size!("fftconv_bwd", "_bf16_split", log2_n),
             (FftConvKernel::Backward, DType::F16, true) => by_size!("fftconv_bwd", "_f16", log2_n),

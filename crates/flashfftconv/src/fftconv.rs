@@ -76,8 +76,9 @@ use cudarc::driver::{
 };
 use flashfftconv_abi::fftconv::{
     backward_chunks, backward_shared_bytes, backward_workspace_bytes, forward_shared_bytes, is_long, kernel_split,
-    pairs_per_block, prepared_len, shared_bytes, FftConvKernel, FftConvParams, FLAG_IN_GATE, FLAG_OUT_GATE,
-    FLAG_VECTOR, LONG_MAX_LOG2_N, LONG_MIN_LOG2_N, LONG_WORKSPACE_BYTES, MAX_LOG2_N, MIN_LOG2_N, THREADS,
+    pairs_per_block, prepared_len, shared_bytes, zero_half_skip, FftConvKernel, FftConvParams, FLAG_IN_GATE,
+    FLAG_OUT_GATE, FLAG_VECTOR, LONG_MAX_LOG2_N, LONG_MIN_LOG2_N, LONG_WORKSPACE_BYTES, MAX_LOG2_N, MIN_LOG2_N,
+    THREADS,
 };
 use flashfftconv_abi::DType;
 use std::sync::{Arc, Mutex};
@@ -312,7 +313,7 @@ impl FftConv {
             return self.long_forward(gpu, stream, x, kernel, gates, y, p);
         }
         let split = kernel_split(FftConvKernel::Forward, self.log2_n, T::DTYPE, p.len, p.kernel_len);
-        let fwd = self.function(gpu, FftConvKernel::Forward, T::DTYPE, split)?;
+        let fwd = self.function(gpu, forward_role(self.log2_n, p.len), T::DTYPE, split)?;
         let prepare = self.prepare_function(gpu, &kernel)?;
         let cfg = LaunchConfig {
             grid_dim: (grid_x((p.heads as u64 * p.pairs_per_head() as u64).div_ceil(self.pairs_per_block()))?, 1, 1),
@@ -836,6 +837,16 @@ fn gate_spans(in_gate: DevicePtr, out_gate: DevicePtr, bhl: u64, dtype: DType) -
         .map(move |(what, ptr)| (what, ptr, bhl, dtype))
 }
 
+/// The forward kernel for rows of `len` at `N = 2^log2_n`: the zero-half variant where it
+/// exists and `len ≤ N/2` (it skips a stage each way), else the general one.
+fn forward_role(log2_n: u32, len: u32) -> FftConvKernel {
+    if zero_half_skip(log2_n) && 2 * len as u64 <= 1u64 << log2_n {
+        FftConvKernel::ForwardZeroHalf
+    } else {
+        FftConvKernel::Forward
+    }
+}
+
 fn gate_flags(in_gate: DevicePtr, out_gate: DevicePtr) -> u32 {
     (if in_gate != 0 { FLAG_IN_GATE } else { 0 }) | (if out_gate != 0 { FLAG_OUT_GATE } else { 0 })
 }
@@ -969,6 +980,10 @@ mod tests {
         assert_eq!(vector_flag(60, &[256, 0, 4096]), 0);
         assert_eq!(vector_flag(64, &[256, 8]), 0);
         assert_eq!(gate_flags(0, 0), 0);
+        assert_eq!(forward_role(13, 4096), FftConvKernel::ForwardZeroHalf);
+        assert_eq!(forward_role(13, 4097), FftConvKernel::Forward);
+        assert_eq!(forward_role(12, 1), FftConvKernel::Forward);
+        assert_eq!(forward_role(9, 1), FftConvKernel::ForwardZeroHalf);
         assert_eq!(gate_flags(16, 0), FLAG_IN_GATE);
         assert_eq!(gate_flags(16, 32), FLAG_IN_GATE | FLAG_OUT_GATE);
     }
@@ -1004,9 +1019,11 @@ mod tests {
     #[test]
     fn kernel_table_names_every_size_and_dtype() {
         let names = on_chip_kernel_names();
-        // Prepare and dk per size; forward and backward per size for bf16, split bf16 and f16.
-        assert_eq!(names.len(), 8 * (2 + 2 * 3));
+        // Prepare and dk per size; forward and backward per size for bf16, split bf16 and f16;
+        // the zero-half forwards (the same three) at N = 512 and 8K.
+        assert_eq!(names.len(), 8 * (2 + 2 * 3) + 2 * 3);
         assert!(names.contains(&"fftconv_fwd_n4096_bf16") && names.contains(&"fftconv_dk_n32768"));
+        assert!(names.contains(&"fftconv_fwd_zero_half_n8192_f16"));
         // Then the long sizes' passes: in and out (bf16, f16, f32, unsplit bf16) per size; mid,
         // mid-spectrum and mid-product (split and not), the dk product from half spectra,
         // mid-prepare and sum-dk once.
@@ -1057,7 +1074,12 @@ mod tests {
         for log2_n in MIN_LOG2_N..=MAX_LOG2_N {
             for kernel in FftConvKernel::ALL {
                 for (dtype, split) in [(DType::BF16, false), (DType::BF16, true), (DType::F16, true)] {
-                    let name = kernel.entry_name(log2_n, dtype, split).expect("every size 2^8 ..= 2^15 has kernels");
+                    let name = kernel.entry_name(log2_n, dtype, split);
+                    if kernel == FftConvKernel::ForwardZeroHalf && !zero_half_skip(log2_n) {
+                        assert_eq!(name, None);
+                        continue;
+                    }
+                    let name = name.expect("every size 2^8 ..= 2^15 has kernels");
                     assert!(
                         crate::PTX_SM90.contains(&format!(".entry {name}(")),
                         "kernel {name} missing from the committed PTX"
@@ -1074,10 +1096,11 @@ mod tests {
         for (kernel, pointers) in [
             (FftConvKernel::Prepare, 2),
             (FftConvKernel::Forward, 5),
+            (FftConvKernel::ForwardZeroHalf, 5),
             (FftConvKernel::Backward, 9),
             (FftConvKernel::KernelGrad, 2),
         ] {
-            let name = kernel.entry_name(12, DType::BF16, false).expect("entry");
+            let name = kernel.entry_name(13, DType::BF16, false).expect("entry");
             let entry = crate::PTX_SM90.split(&format!(".entry {name}(")).nth(1).expect("entry present");
             let params = &entry[..entry.find(')').expect("parameter list")];
             assert_eq!(params.matches(".param .u64").count(), pointers, "{name}: {params}");

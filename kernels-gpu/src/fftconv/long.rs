@@ -582,7 +582,7 @@ pub unsafe fn long_mid<const MODE: u32, const SPLIT: bool>(z: *mut f32, prepared
         // row, which every thread finished reading before the transform's first barrier
         // (unsplit: a half spectrum row and the row's exponent word).
         unsafe {
-            forward_fft::<SPLIT, _>(&sm, LONG_INNER_LOG2, &dft16, &dft_first, |tile, re, im| {
+            forward_fft::<SPLIT, _>(&sm, LONG_INNER_LOG2, &dft16, &dft_first, 0, |tile, re, im| {
                 if SPLIT {
                     store_spectrum4(row.add(2 * spectrum_index(tile.local, lane(), 0) as usize), re, im, e_row);
                 } else {
@@ -602,7 +602,7 @@ pub unsafe fn long_mid<const MODE: u32, const SPLIT: bool>(z: *mut f32, prepared
             if thread_x() == 0 {
                 device::st_shared_f32(slot_word(&sm, 3, 0), 0.0);
             }
-            forward_fft::<SPLIT, _>(&sm, LONG_INNER_LOG2, &dft16, &dft_first, |tile, re, im| {
+            forward_fft::<SPLIT, _>(&sm, LONG_INNER_LOG2, &dft16, &dft_first, 0, |tile, re, im| {
                 let at = 2 * spectrum_index(tile.local, lane(), 0) as usize;
                 let mx = store_spectrum4(spectrum.add(at), re, im, e - transform_scale_log2(LONG_INNER_LOG2));
                 device::atomic_max_shared_u32(slot_word(&sm, 3, 0), mx.to_bits());
@@ -619,13 +619,13 @@ pub unsafe fn long_mid<const MODE: u32, const SPLIT: bool>(z: *mut f32, prepared
     let sigma = pow2(-norm_exponent(unsafe { *head_max }));
     // SAFETY: all threads between barriers; the spectrum row holds `N₂` complex values.
     unsafe {
-        forward_fft::<SPLIT, _>(&sm, LONG_INNER_LOG2, &dft16, &dft_first, |tile, re, im| {
+        forward_fft::<SPLIT, _>(&sm, LONG_INNER_LOG2, &dft16, &dft_first, 0, |tile, re, im| {
             let kv = load_spectrum4(spectrum, tile.local);
             for e in 0..4 {
                 (re[e], im[e]) = times_kernel::<false>((re[e], im[e]), sigma, kv[e]);
             }
         });
-        inverse_fft::<SPLIT>(&sm, LONG_INNER_LOG2, &dft16, &dft_first);
+        inverse_fft::<SPLIT>(&sm, LONG_INNER_LOG2, &dft16, &dft_first, 0);
     }
     sync_threads();
     let e_out = e - 2 * transform_scale_log2(LONG_INNER_LOG2) - log2_pow2(sigma);
@@ -809,7 +809,7 @@ pub unsafe fn long_mid_product<const SPLIT: bool, const HALF_IN: bool>(
     }
     let (dft16, dft_first) = (Dft::new(4), Dft::new(LONG_INNER_LOG2 % 4));
     // SAFETY: all threads; starts with a barrier after the tiles above.
-    unsafe { inverse_fft::<SPLIT>(&sm, LONG_INNER_LOG2, &dft16, &dft_first) };
+    unsafe { inverse_fft::<SPLIT>(&sm, LONG_INNER_LOG2, &dft16, &dft_first, 0) };
     sync_threads();
     let e_out = e_a - transform_scale_log2(LONG_INNER_LOG2) - log2_pow2(sigma);
     let dst_row = dst.wrapping_add(row_off);
