@@ -771,19 +771,13 @@ struct PairInput<E> {
 
 /// The exponent `e` that brings the largest magnitude of `gate ⊙ x` over this slot's row pair
 /// into `[0.5, 1)` (all threads call; idle slots pass `rows = None`). Loads `group` (≤
-/// [`LOAD_GROUP`]) chunks at a time (`predicated` as in [`pair_chunk_group`]). Ends with a
-/// barrier.
+/// [`LOAD_GROUP`]) chunks at a time (vector rows through predicated loads, see
+/// [`pair_chunk_group`]). Ends with a barrier.
 ///
 /// # Safety
 /// As [`load_chunk`] for the rows given; called between barriers by all threads.
 #[inline(always)]
-unsafe fn input_exponent<E: Element>(
-    sm: &Smem,
-    st: &SlotThreads,
-    inp: &PairInput<E>,
-    group: u32,
-    predicated: bool,
-) -> i32 {
+unsafe fn input_exponent<E: Element>(sm: &Smem, st: &SlotThreads, inp: &PairInput<E>, group: u32) -> i32 {
     let len = inp.len;
     let mut m = 0.0f32;
     if inp.rows.is_some() {
@@ -793,7 +787,7 @@ unsafe fn input_exponent<E: Element>(
             // SAFETY: forwarded.
             let v = unsafe {
                 let wanted = |k: u32| k < group && c + k * st.count < len.div_ceil(8);
-                pair_chunk_group::<E, LOAD_GROUP>(inp, c, st.count, wanted, group, predicated)
+                pair_chunk_group::<E, LOAD_GROUP>(inp, c, st.count, wanted, group)
             };
             for k in 0..LOAD_GROUP {
                 for part in 0..2 {
@@ -832,12 +826,11 @@ unsafe fn pair_chunk<E: Element>(inp: &PairInput<E>, c: u32) -> [[f32; 8]; 2] {
 }
 
 /// Chunks `c + k·step` of the pair ([`pair_chunk`]) for the `k < K` that `wanted` accepts,
-/// zero for the others. With `predicated` (a constant at every call) and vector rows, the
-/// chunks `k < cap` are read instead by [`pair_chunk_vector`] in one basic block (`cap` a
-/// constant; `wanted` must accept every `k < cap` whose chunk starts below `len`), so that
-/// every load is issued before the first use. The raw words of all chunks are then live at
-/// once; with `cap` at the chunks a thread owns, every forward and backward afforded it
-/// (docs/perf-notes.md, v6), and `false` keeps a branch per chunk for a kernel that cannot.
+/// zero for the others. For vector rows the chunks `k < cap` are read instead by
+/// [`pair_chunk_vector`] in one basic block (`cap` a constant; `wanted` must accept every
+/// `k < cap` whose chunk starts below `len`), so that every load is issued before the first
+/// use. The raw words of all chunks are then live at once; with `cap` at the chunks a thread
+/// owns, every forward and backward affords it (docs/perf-notes.md, v6).
 ///
 /// # Safety
 /// As [`pair_chunk`].
@@ -848,12 +841,11 @@ unsafe fn pair_chunk_group<E: Element, const K: usize>(
     step: u32,
     wanted: impl Fn(u32) -> bool,
     cap: u32,
-    predicated: bool,
 ) -> [[[f32; 8]; 2]; K] {
     let mut v = [[[0.0f32; 8]; 2]; K];
     for (k, chunk) in v.iter_mut().enumerate() {
         let k = k as u32;
-        if predicated && inp.vector {
+        if inp.vector {
             if k < cap {
                 // SAFETY: forwarded; the loads past `len` are predicated off.
                 *chunk = unsafe { pair_chunk_vector(inp, c + k * step) };
@@ -983,8 +975,8 @@ const LOAD_GROUP: usize = 4;
 /// read once. With `by_len` (a constant at every call), only the chunks below `len` count (the rest of the planes is
 /// zeroed): a causal row of `N/2` is then held where a full one would be read twice. (Without
 /// it the choice is made at compile time: the backward kernels, whose registers rose by 30 with
-/// both paths compiled.) `predicated` as in [`pair_chunk_group`]. Returns the exponent and
-/// whether the planes were filled.
+/// both paths compiled.) Vector rows are read through predicated loads ([`pair_chunk_group`]).
+/// Returns the exponent and whether the planes were filled.
 ///
 /// With `zero_half` (a constant; `len ≤ N/2`, [`zero_half_skip`] sizes, whose stage 0 is radix 2
 /// at stride `N/2`) the load also does stage 0: position `n < N/2` gets `x[n]/2` and `n + N/2`
@@ -995,7 +987,6 @@ const LOAD_GROUP: usize = 4;
 /// # Safety
 /// As [`fill_planes`].
 #[inline(always)]
-#[allow(clippy::too_many_arguments)]
 unsafe fn load_input<E: Element, const SPLIT: bool>(
     sm: &Smem,
     log2_n: u32,
@@ -1003,7 +994,6 @@ unsafe fn load_input<E: Element, const SPLIT: bool>(
     inp: &PairInput<E>,
     held_max: u32,
     by_len: bool,
-    predicated: bool,
     zero_half: bool,
 ) -> (i32, bool) {
     let log2_inner = inner_log2(log2_n);
@@ -1019,12 +1009,12 @@ unsafe fn load_input<E: Element, const SPLIT: bool>(
     let loaded = if by_len { inp.len.div_ceil(8).div_ceil(st.count).min(own) } else { own };
     if halves(log2_n) > 1 {
         // SAFETY: forwarded.
-        return (unsafe { input_exponent(sm, st, inp, held_max, predicated) }, false);
+        return (unsafe { input_exponent(sm, st, inp, held_max) }, false);
     }
     let held_cap = held_max.min(HELD_CHUNKS);
     if loaded > held_cap {
         // SAFETY: forwarded.
-        let e = unsafe { input_exponent(sm, st, inp, held_max, predicated) };
+        let e = unsafe { input_exponent(sm, st, inp, held_max) };
         // SAFETY: forwarded.
         unsafe { fill_planes::<E, SPLIT>(sm, log2_n, 0, st, inp, e) };
         return (e, true);
@@ -1032,7 +1022,7 @@ unsafe fn load_input<E: Element, const SPLIT: bool>(
     // SAFETY: forwarded; past `loaded` the chunks start at or beyond `len`.
     let held = unsafe {
         let wanted = |k: u32| k < held_cap && k < loaded;
-        pair_chunk_group::<E, { HELD_CHUNKS as usize }>(inp, first, st.count, wanted, held_cap.min(own), predicated)
+        pair_chunk_group::<E, { HELD_CHUNKS as usize }>(inp, first, st.count, wanted, held_cap.min(own))
     };
     let mut m = 0.0f32;
     for k in 0..HELD_CHUNKS {
@@ -1510,7 +1500,7 @@ pub unsafe fn prepare<const LOG2_N: u32, const SPLIT: bool>(k: *const f32, prepa
     let rows = if h < p.heads { Some(Rows { first: h as u64 * lk as u64, second: None }) } else { None };
     // SAFETY: the head's row of `k` has `Lk` values (f32 rows take the scalar path).
     let inp = PairInput { rows, x: k, gate: core::ptr::null(), len: lk, vector: false };
-    let ek = unsafe { input_exponent::<f32>(&sm, &st, &inp, 1, false) };
+    let ek = unsafe { input_exponent::<f32>(&sm, &st, &inp, 1) };
     // SAFETY: words of the reduction area; the transform's first barrier orders them.
     unsafe {
         publish(&sm, &st, 1, ek);
@@ -1657,7 +1647,7 @@ pub unsafe fn forward<E: Element<Acc = f32>, const LOG2_N: u32, const SPLIT: boo
             assert!(!ZERO_HALF || zero_half_skip(LOG2_N) && (1 << (LOG2_N - 4)) / count <= 2);
         }
         let inp = PairInput { rows, x: u, gate: gate_in, len: p.len, vector };
-        let ez = load_input::<E, SPLIT>(&sm, LOG2_N, &st, &inp, held, !SPLIT || LOG2_N <= 13, true, ZERO_HALF);
+        let ez = load_input::<E, SPLIT>(&sm, LOG2_N, &st, &inp, held, !SPLIT || LOG2_N <= 13, ZERO_HALF);
         // The DFT fragments only after the load, so that they are not live next to its values.
         let dfts = (&Dft::new(4), &Dft::new(log2_inner % 4));
         conv_pass::<E, SPLIT, _, _, _>(
@@ -1807,7 +1797,7 @@ pub unsafe fn backward<E: Element<Acc = f32>, const LOG2_N: u32, const SPLIT: bo
         // areas' entries are this block's, each this lane's.
         unsafe {
             let inp = PairInput { rows, x: u, gate: gate_in, len: p.len, vector };
-            let ez = load_input::<E, SPLIT>(&sm, LOG2_N, &st, &inp, 1, false, true, false);
+            let ez = load_input::<E, SPLIT>(&sm, LOG2_N, &st, &inp, 1, false, false);
             publish(&sm, &st, 1, ez.0);
             let want_v = !d_out.is_null();
             conv_pass::<E, SPLIT, _, _, _>(
@@ -1858,7 +1848,7 @@ pub unsafe fn backward<E: Element<Acc = f32>, const LOG2_N: u32, const SPLIT: bo
                 },
             );
             let inp_dv = PairInput { rows, x: dy, gate: gate_out, len: p.len, vector };
-            let ed = load_input::<E, SPLIT>(&sm, LOG2_N, &st, &inp_dv, 1, false, true, false);
+            let ed = load_input::<E, SPLIT>(&sm, LOG2_N, &st, &inp_dv, 1, false, false);
             publish(&sm, &st, 2, ed.0);
             conv_pass::<E, SPLIT, _, _, _>(
                 &sm,
