@@ -97,6 +97,25 @@ pub unsafe fn load_16b_coherent(ptr: *const u8) -> [u32; 4] {
     [a, b, c, d]
 }
 
+/// 16 bytes from global memory through the L2 only (`ld.global.cg`): coherent with this
+/// launch's earlier stores (for rows a thread wrote earlier and reads back many times, which
+/// need not occupy L1).
+///
+/// # Safety
+/// `ptr` is 16-byte aligned and points to 16 readable bytes of global memory.
+#[inline(always)]
+pub unsafe fn load_16b_l2(ptr: *const u8) -> [u32; 4] {
+    let (a, b, c, d): (u32, u32, u32, u32);
+    // SAFETY: guaranteed by the caller.
+    unsafe {
+        // `pure` with `readonly`, as [`load_16b_coherent`].
+        asm!("ld.global.cg.v4.u32 {{{a}, {b}, {c}, {d}}}, [{p}];",
+             a = out(reg32) a, b = out(reg32) b, c = out(reg32) c, d = out(reg32) d,
+             p = in(reg64) ptr, options(pure, readonly, nostack));
+    }
+    [a, b, c, d]
+}
+
 /// Store 8 bytes to global memory.
 ///
 /// # Safety

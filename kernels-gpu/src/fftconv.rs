@@ -1880,12 +1880,10 @@ pub unsafe fn backward<E: Element<Acc = f32>, const LOG2_N: u32, const SPLIT: bo
                                 from_f32(device::ld_shared_16b(a), device::ld_shared_16b(a + 512))
                             }
                             (false, _) => {
-                                // Read-only path as before this change: with `ld.global` (coherent)
-                                // here and for the partials ptxas gave the 16K/32K backwards 40–66
-                                // more registers and spilled the 8K one (see perf-notes, v9).
+                                // Through the L2 (`.cg`): this thread wrote the row in pass one.
                                 from_f32(
-                                    device::load_16b(scratch.add(8 * at)),
-                                    device::load_16b(scratch.add(8 * at + 16)),
+                                    device::load_16b_l2(scratch.add(8 * at)),
+                                    device::load_16b_l2(scratch.add(8 * at + 16)),
                                 )
                             }
                         };
@@ -1896,7 +1894,7 @@ pub unsafe fn backward<E: Element<Acc = f32>, const LOG2_N: u32, const SPLIT: bo
                         let (s0, s1) = if dk_on_chip {
                             (device::ld_shared_16b(dk_at), device::ld_shared_16b(dk_at + 512))
                         } else {
-                            (device::load_16b(pa), device::load_16b(pa.add(16)))
+                            (device::load_16b_l2(pa), device::load_16b_l2(pa.add(16)))
                         };
                         let mut s = [s0[0], s0[1], s0[2], s0[3], s1[0], s1[1], s1[2], s1[3]];
                         let kv = load_spectrum4(spec.add((half << (log2_inner + 1)) as usize), tile.local);
