@@ -78,40 +78,29 @@ pub unsafe fn load_16b_if(ptr: *const u8, pred: bool) -> [u32; 4] {
     [a, b, c, d]
 }
 
-/// 16 bytes from global memory through the coherent path (for data this launch wrote, e.g. a
-/// thread reading back what it stored earlier).
+/// 16 bytes from global memory through a coherent path (for data this launch wrote, e.g. a
+/// thread reading back what it stored earlier): cached in L1 and L2 (`ld.global`), or with
+/// `L2_ONLY` in the L2 alone (`ld.global.cg`: for rows that need not occupy L1; plain
+/// `ld.global` cost the 16K/32K backwards 40–66 registers where `.cg` cost none).
 ///
 /// # Safety
 /// `ptr` is 16-byte aligned and points to 16 readable bytes of global memory.
 #[inline(always)]
-pub unsafe fn load_16b_coherent(ptr: *const u8) -> [u32; 4] {
+pub unsafe fn load_16b_coherent<const L2_ONLY: bool>(ptr: *const u8) -> [u32; 4] {
     let (a, b, c, d): (u32, u32, u32, u32);
-    // SAFETY: guaranteed by the caller.
+    // SAFETY: guaranteed by the caller. `pure` with `readonly`: the value depends on memory, so
+    // the load stays after this thread's earlier stores and any barrier (both write memory for
+    // the compiler).
     unsafe {
-        // `pure` with `readonly`: the value depends on memory, so the load stays after this
-        // thread's earlier stores and any barrier (both write memory for the compiler).
-        asm!("ld.global.v4.u32 {{{a}, {b}, {c}, {d}}}, [{p}];",
-             a = out(reg32) a, b = out(reg32) b, c = out(reg32) c, d = out(reg32) d,
-             p = in(reg64) ptr, options(pure, readonly, nostack));
-    }
-    [a, b, c, d]
-}
-
-/// 16 bytes from global memory through the L2 only (`ld.global.cg`): coherent with this
-/// launch's earlier stores (for rows a thread wrote earlier and reads back many times, which
-/// need not occupy L1).
-///
-/// # Safety
-/// `ptr` is 16-byte aligned and points to 16 readable bytes of global memory.
-#[inline(always)]
-pub unsafe fn load_16b_l2(ptr: *const u8) -> [u32; 4] {
-    let (a, b, c, d): (u32, u32, u32, u32);
-    // SAFETY: guaranteed by the caller.
-    unsafe {
-        // `pure` with `readonly`, as [`load_16b_coherent`].
-        asm!("ld.global.cg.v4.u32 {{{a}, {b}, {c}, {d}}}, [{p}];",
-             a = out(reg32) a, b = out(reg32) b, c = out(reg32) c, d = out(reg32) d,
-             p = in(reg64) ptr, options(pure, readonly, nostack));
+        if L2_ONLY {
+            asm!("ld.global.cg.v4.u32 {{{a}, {b}, {c}, {d}}}, [{p}];",
+                 a = out(reg32) a, b = out(reg32) b, c = out(reg32) c, d = out(reg32) d,
+                 p = in(reg64) ptr, options(pure, readonly, nostack));
+        } else {
+            asm!("ld.global.v4.u32 {{{a}, {b}, {c}, {d}}}, [{p}];",
+                 a = out(reg32) a, b = out(reg32) b, c = out(reg32) c, d = out(reg32) d,
+                 p = in(reg64) ptr, options(pure, readonly, nostack));
+        }
     }
     [a, b, c, d]
 }

@@ -1242,7 +1242,7 @@ unsafe fn row_chunk_bits(row: Option<*mut u16>, c: u32, vector: bool) -> [u32; 4
         unsafe {
             let at = row.add(8 * c as usize);
             if vector {
-                bits = device::load_16b_coherent(at as *const u8);
+                bits = device::load_16b_coherent::<false>(at as *const u8);
             } else {
                 for i in 0..4 {
                     bits[i] = *at.add(2 * i) as u32 | (*at.add(2 * i + 1) as u32) << 16;
@@ -1882,8 +1882,8 @@ pub unsafe fn backward<E: Element<Acc = f32>, const LOG2_N: u32, const SPLIT: bo
                             (false, _) => {
                                 // Through the L2 (`.cg`): this thread wrote the row in pass one.
                                 from_f32(
-                                    device::load_16b_l2(scratch.add(8 * at)),
-                                    device::load_16b_l2(scratch.add(8 * at + 16)),
+                                    device::load_16b_coherent::<true>(scratch.add(8 * at)),
+                                    device::load_16b_coherent::<true>(scratch.add(8 * at + 16)),
                                 )
                             }
                         };
@@ -1894,7 +1894,7 @@ pub unsafe fn backward<E: Element<Acc = f32>, const LOG2_N: u32, const SPLIT: bo
                         let (s0, s1) = if dk_on_chip {
                             (device::ld_shared_16b(dk_at), device::ld_shared_16b(dk_at + 512))
                         } else {
-                            (device::load_16b_l2(pa), device::load_16b_l2(pa.add(16)))
+                            (device::load_16b_coherent::<true>(pa), device::load_16b_coherent::<true>(pa.add(16)))
                         };
                         let mut s = [s0[0], s0[1], s0[2], s0[3], s1[0], s1[1], s1[2], s1[3]];
                         let kv = load_spectrum4(spec.add((half << (log2_inner + 1)) as usize), tile.local);
