@@ -181,6 +181,56 @@ pub fn sync_threads() {
     unsafe { nvptx::_syncthreads() }
 }
 
+/// This block's rank within its cluster (0 without clusters).
+#[inline(always)]
+pub fn cluster_rank() -> u32 {
+    let r: u32;
+    // SAFETY: reads a special register (sm_90); always valid inside a kernel.
+    unsafe { asm!("mov.u32 {r}, %cluster_ctarank;", r = out(reg32) r, options(pure, nomem, nostack)) };
+    r
+}
+
+/// Blocks in this block's cluster (1 without clusters).
+#[inline(always)]
+pub fn cluster_size() -> u32 {
+    let r: u32;
+    // SAFETY: as above.
+    unsafe { asm!("mov.u32 {r}, %cluster_nctarank;", r = out(reg32) r, options(pure, nomem, nostack)) };
+    r
+}
+
+/// Cluster-wide barrier: every thread of every block of the cluster arrives (release) and waits
+/// (acquire), so shared-memory writes before it are visible to the cluster's reads after it.
+#[inline(always)]
+pub fn sync_cluster() {
+    // SAFETY: every caller reaches it with all threads of all the cluster's blocks, warps
+    // converged (`.aligned`).
+    unsafe {
+        asm!("barrier.cluster.arrive.release.aligned;", "barrier.cluster.wait.acquire.aligned;", options(nostack));
+    }
+}
+
+/// 16 bytes at shared-window address `addr` of the cluster's block `rank` (`mapa`, then
+/// `ld.shared::cluster`).
+///
+/// # Safety
+/// `addr` is a 16-byte-aligned address inside the dynamic shared memory that every block of the
+/// cluster has alike, `rank` a block of this cluster, and that block has not exited (a cluster
+/// barrier follows the last such read).
+#[inline(always)]
+pub unsafe fn ld_cluster_shared_16b(addr: u32, rank: u32) -> [u32; 4] {
+    let (a, b, c, d): (u32, u32, u32, u32);
+    // SAFETY: guaranteed by the caller.
+    unsafe {
+        asm!("mapa.shared::cluster.u32 {m}, {p}, {r};",
+             "ld.shared::cluster.v4.u32 {{{a}, {b}, {c}, {d}}}, [{m}];",
+             m = out(reg32) _, p = in(reg32) addr, r = in(reg32) rank,
+             a = out(reg32) a, b = out(reg32) b, c = out(reg32) c, d = out(reg32) d,
+             options(readonly, nostack));
+    }
+    [a, b, c, d]
+}
+
 /// The block's dynamic shared memory as a 32-bit shared-window address.
 #[inline(always)]
 pub fn dynamic_shared_base() -> u32 {

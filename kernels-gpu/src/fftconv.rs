@@ -32,7 +32,7 @@ use core::f32::consts::{FRAC_PI_2, PI};
 use core::intrinsics::fmaf32;
 use flashfftconv_abi::fftconv::{
     backward_dk_on_chip, backward_scratch_offset, backward_spectrum_entry_bytes, backward_spectrum_on_chip,
-    forward_rows_stash, halves, inner_log2, pairs_per_block, planes, spectrum_index, stash_bytes, zero_half_skip,
+    forward_cluster_blocks, halves, inner_log2, pairs_per_block, planes, spectrum_index, stash_bytes, zero_half_skip,
     FftConvParams, FLAG_IN_GATE, FLAG_OUT_GATE, FLAG_VECTOR, REDUCE_BYTES, THREADS,
 };
 
@@ -72,7 +72,7 @@ impl Smem {
         Self::with_stash(log2_n, split, true)
     }
 
-    /// As [`Smem::new`]; without `stash` (the forward's [`StashAt::Rows`]) the reduction area
+    /// As [`Smem::new`]; without `stash` (the forward, see `forward_cluster_blocks`) the reduction area
     /// follows the planes directly.
     #[inline(always)]
     fn with_stash(log2_n: u32, split: bool, stash: bool) -> Self {
@@ -1080,78 +1080,15 @@ fn stash_split<const SPLIT: bool>(log2_n: u32, len: u32) -> bool {
     SPLIT && (len as u64) * 4 <= 1u64 << log2_n
 }
 
-/// Where the outer step keeps the first half's result until the second half's is ready.
+/// Where the outer step's recombination finds the two halves' results.
 #[derive(Clone, Copy)]
 enum StashAt {
-    /// The shared-memory stash; `split` as [`stash_split`].
+    /// The first half's in the shared-memory stash (`split` as [`stash_split`]), the second's in
+    /// the planes (one block transforms both halves in turn: the backward and `dk` kernels).
     Shared { split: bool },
-    /// The output rows themselves, as f16 bit patterns in their first `N'` positions, which
-    /// the recombination then overwrites (each position by the thread that stashed it). Used by
-    /// unsplit forwards with `L ≥ N'`: without the 64 KiB stash a second block fits per SM.
-    /// The second row is absent for an odd batch's last pair (whose imaginary part is not
-    /// written), both for an idle slot.
-    Rows { rows: [Option<*mut u16>; 2], vector: bool },
-}
-
-impl StashAt {
-    /// The stash of a forward that writes `y` (`rows` of it, length `len`): the rows when
-    /// [`forward_rows_stash`] allows (the launch then has no shared stash), else shared memory.
-    #[inline(always)]
-    fn forward<E, const SPLIT: bool>(log2_n: u32, len: u32, y: *mut E, rows: Option<Rows>, vector: bool) -> Self {
-        if forward_rows_stash(log2_n, SPLIT, len) {
-            let at = |offset: u64| (y as *mut u16).wrapping_add(offset as usize);
-            let rows = match rows {
-                Some(r) => [Some(at(r.first)), r.second.map(at)],
-                None => [None, None],
-            };
-            StashAt::Rows { rows, vector }
-        } else {
-            StashAt::Shared { split: stash_split::<SPLIT>(log2_n, len) }
-        }
-    }
-}
-
-/// Stores the slot's result (one transform of size `N'`) as f16 into the output rows of
-/// [`StashAt::Rows`]: chunk `c` of each part goes to positions `8c..8c + 8` of its row.
-///
-/// # Safety
-/// After the inverse transform and a barrier; the rows hold at least `N'` elements, 16-byte
-/// aligned if `vector`. Slot 0 only.
-#[inline(always)]
-unsafe fn stash_to_rows<const SPLIT: bool>(
-    sm: &Smem,
-    log2_inner: u32,
-    st: &SlotThreads,
-    rows: [Option<*mut u16>; 2],
-    vector: bool,
-) {
-    let chunks = 1u32 << (log2_inner - 3);
-    let mut c = st.index;
-    while c < chunks {
-        for (part, row) in rows.iter().enumerate() {
-            if let Some(row) = *row {
-                // SAFETY: forwarded.
-                let v = unsafe { read_chunk::<SPLIT>(sm, 8 * c, part as u32) };
-                let mut hi = [0u32; 4];
-                for i in 0..4 {
-                    hi[i] = device::pack_f16x2(v[2 * i], v[2 * i + 1]);
-                }
-                // SAFETY: positions `8c..8c + 8 ≤ N'` of the row, which holds at least `N'`.
-                unsafe {
-                    let at = row.add(8 * c as usize);
-                    if vector {
-                        device::store_16b(at as *mut u8, hi);
-                    } else {
-                        for i in 0..4 {
-                            *at.add(2 * i) = hi[i] as u16;
-                            *at.add(2 * i + 1) = (hi[i] >> 16) as u16;
-                        }
-                    }
-                }
-            }
-        }
-        c += st.count;
-    }
+    /// Half `h`'s in the planes of block `h` of the cluster (the forward, see
+    /// `forward_cluster_blocks`), read through distributed shared memory.
+    Cluster,
 }
 
 /// Copies the slot's result (one transform of size `N'`) into the stash as f16, or, when
@@ -1186,71 +1123,66 @@ unsafe fn stash_result<const SPLIT: bool>(sm: &Smem, log2_inner: u32, st: &SlotT
 }
 
 /// The outer step's recombination at chunk `c` (positions `8c..`, `c < N'/8`, and `c < N'/16`
-/// when the stash is `split`): the stashed first half's result `a` and the planes' second half's result `b` give
+/// when the stash is `split`): the first half's result `a` and the second half's result `b` give
 /// `(a + W_N^{−n} b, a − W_N^{−n} b)` for positions `n` and `n + N'`, as (real, imaginary)
 /// parts of each.
 ///
 /// # Safety
-/// After the second half's inverse transform and a barrier.
+/// After the second half's inverse transform and a barrier (a cluster barrier for
+/// [`StashAt::Cluster`], and another before either block exits).
 #[inline(always)]
 unsafe fn combine_chunk<const SPLIT: bool>(sm: &Smem, log2_n: u32, c: u32, at: StashAt) -> [[[f32; 8]; 2]; 2] {
     let log2_inner = inner_log2(log2_n);
     let mut out = [[[0.0f32; 8]; 2]; 2];
-    let mut sa = [[0u32; 4]; 4];
-    let split = matches!(at, StashAt::Shared { split: true });
-    // SAFETY: chunks of the planes and the stash; the rows' chunk was stored by this thread.
-    let (br, bi) = unsafe {
+    // SAFETY: chunks of the planes and the stash, or of the cluster's blocks' planes.
+    let (a, b) = unsafe {
         match at {
             StashAt::Shared { split } => {
-                for plane in 0..if split { 4 } else { 2 } {
-                    sa[plane as usize] = device::ld_shared_16b(sm.stash_chunk(log2_inner, plane, 8 * c, split));
+                let mut a = [[0.0f32; 8]; 2];
+                for part in 0..2u32 {
+                    let hi = device::ld_shared_16b(sm.stash_chunk(log2_inner, part, 8 * c, split));
+                    let lo = if split {
+                        device::ld_shared_16b(sm.stash_chunk(log2_inner, 2 + part, 8 * c, split))
+                    } else {
+                        [0; 4]
+                    };
+                    a[part as usize] = unpack_chunk(hi, split.then_some(lo));
                 }
+                (a, [read_chunk::<SPLIT>(sm, 8 * c, 0), read_chunk::<SPLIT>(sm, 8 * c, 1)])
             }
-            StashAt::Rows { rows, vector } => {
-                sa[0] = row_chunk_bits(rows[0], c, vector);
-                sa[1] = row_chunk_bits(rows[1], c, vector);
-            }
+            StashAt::Cluster => (
+                [read_cluster_chunk::<SPLIT>(sm, 8 * c, 0, 0), read_cluster_chunk::<SPLIT>(sm, 8 * c, 1, 0)],
+                [read_cluster_chunk::<SPLIT>(sm, 8 * c, 0, 1), read_cluster_chunk::<SPLIT>(sm, 8 * c, 1, 1)],
+            ),
         }
-        (read_chunk::<SPLIT>(sm, 8 * c, 0), read_chunk::<SPLIT>(sm, 8 * c, 1))
     };
     for i in 0..8 {
         let (cs, sn) = outer_root::<SPLIT>(8 * c + i as u32, log2_n);
-        let t = cmul((br[i], bi[i]), (cs, -sn));
-        let half = |p: usize| device::f16_to_f32((sa[p][i / 2] >> (16 * (i as u32 & 1))) as u16);
-        let mut a = (half(0), half(1));
-        if split {
-            a = (fmaf32(half(2), pow2(-LO_SHIFT), a.0), fmaf32(half(3), pow2(-LO_SHIFT), a.1));
-        }
-        out[0][0][i] = a.0 + t.0;
-        out[0][1][i] = a.1 + t.1;
-        out[1][0][i] = a.0 - t.0;
-        out[1][1][i] = a.1 - t.1;
+        let t = cmul((b[0][i], b[1][i]), (cs, -sn));
+        out[0][0][i] = a[0][i] + t.0;
+        out[0][1][i] = a[1][i] + t.1;
+        out[1][0][i] = a[0][i] - t.0;
+        out[1][1][i] = a[1][i] - t.1;
     }
     out
 }
 
-/// The 8 f16 bit patterns at positions `8c..8c + 8` of a [`StashAt::Rows`] row (zeros for an
-/// absent row), as stored by [`stash_to_rows`].
-///
-/// # Safety
-/// As [`stash_to_rows`]; called by the thread that stored the chunk.
+/// 8 f16 values (`hi`) plus, when given, their low parts (stored times `2^LO_SHIFT`), in f32.
 #[inline(always)]
-unsafe fn row_chunk_bits(row: Option<*mut u16>, c: u32, vector: bool) -> [u32; 4] {
-    let mut bits = [0u32; 4];
-    if let Some(row) = row {
-        // SAFETY: forwarded.
-        unsafe {
-            let at = row.add(8 * c as usize);
-            if vector {
-                bits = device::load_16b_coherent::<false>(at as *const u8);
-            } else {
-                for i in 0..4 {
-                    bits[i] = *at.add(2 * i) as u32 | (*at.add(2 * i + 1) as u32) << 16;
-                }
-            }
+fn unpack_chunk(hi: [u32; 4], lo: Option<[u32; 4]>) -> [f32; 8] {
+    let mut v = [0.0f32; 8];
+    for w in 0..4 {
+        v[2 * w] = device::f16_to_f32(hi[w] as u16);
+        v[2 * w + 1] = device::f16_to_f32((hi[w] >> 16) as u16);
+    }
+    if let Some(lo) = lo {
+        let down = pow2(-LO_SHIFT);
+        for w in 0..4 {
+            v[2 * w] = fmaf32(device::f16_to_f32(lo[w] as u16), down, v[2 * w]);
+            v[2 * w + 1] = fmaf32(device::f16_to_f32((lo[w] >> 16) as u16), down, v[2 * w + 1]);
         }
     }
-    bits
+    v
 }
 
 /// The slot's result chunk `c` (8 positions) of plane pair `(part, part + 2)` in f32.
@@ -1259,23 +1191,26 @@ unsafe fn row_chunk_bits(row: Option<*mut u16>, c: u32, vector: bool) -> [u32; 4
 /// Between barriers, after the inverse transform.
 #[inline(always)]
 unsafe fn read_chunk<const SPLIT: bool>(sm: &Smem, pos: u32, part: u32) -> [f32; 8] {
-    // SAFETY: a chunk of this block's planes.
-    let hi = unsafe { device::ld_shared_16b(sm.chunk(part, pos)) };
-    let mut v = [0.0f32; 8];
-    for w in 0..4 {
-        v[2 * w] = device::f16_to_f32(hi[w] as u16);
-        v[2 * w + 1] = device::f16_to_f32((hi[w] >> 16) as u16);
+    // SAFETY: chunks of this block's planes.
+    unsafe {
+        let hi = device::ld_shared_16b(sm.chunk(part, pos));
+        let lo = if SPLIT { Some(device::ld_shared_16b(sm.chunk(part + 2, pos))) } else { None };
+        unpack_chunk(hi, lo)
     }
-    if SPLIT {
-        // SAFETY: as above.
-        let lo = unsafe { device::ld_shared_16b(sm.chunk(part + 2, pos)) };
-        let down = pow2(-LO_SHIFT);
-        for w in 0..4 {
-            v[2 * w] = fmaf32(device::f16_to_f32(lo[w] as u16), down, v[2 * w]);
-            v[2 * w + 1] = fmaf32(device::f16_to_f32((lo[w] >> 16) as u16), down, v[2 * w + 1]);
-        }
+}
+
+/// As [`read_chunk`], from the planes of block `rank` of the cluster.
+///
+/// # Safety
+/// As [`read_chunk`], after a cluster barrier, and with another before either block exits.
+#[inline(always)]
+unsafe fn read_cluster_chunk<const SPLIT: bool>(sm: &Smem, pos: u32, part: u32, rank: u32) -> [f32; 8] {
+    // SAFETY: chunks of the planes, which every block of the cluster has at the same addresses.
+    unsafe {
+        let hi = device::ld_cluster_shared_16b(sm.chunk(part, pos), rank);
+        let lo = if SPLIT { Some(device::ld_cluster_shared_16b(sm.chunk(part + 2, pos), rank)) } else { None };
+        unpack_chunk(hi, lo)
     }
-    v
 }
 
 /// Writes `v` (8 values of chunk `chunk` of the row at `row`) to `out` after multiplying by
@@ -1377,6 +1312,14 @@ unsafe fn store_pair<E: Element<Acc = f32>, const SPLIT: bool, const OUTS: usize
             c += st.count;
         }
     } else {
+        // A cluster's two blocks take alternate runs of `count` chunks.
+        let step = match stash {
+            StashAt::Cluster => {
+                c += st.count * device::cluster_rank();
+                2 * st.count
+            }
+            StashAt::Shared { .. } => st.count,
+        };
         while c < inner_chunks && 8 * c < len {
             // SAFETY: forwarded.
             let v = unsafe { combine_chunk::<SPLIT>(sm, log2_n, c, stash) };
@@ -1388,7 +1331,7 @@ unsafe fn store_pair<E: Element<Acc = f32>, const SPLIT: bool, const OUTS: usize
                     }
                 }
             }
-            c += st.count;
+            c += step;
         }
     }
 }
@@ -1548,8 +1491,9 @@ pub unsafe fn prepare<const LOG2_N: u32, const SPLIT: bool>(k: *const f32, prepa
 /// the first half's planes are already filled): for each half (one without an outer step),
 /// fill the planes, `prefetch` (for the half) what `spectrum` will read, transform, hand the
 /// spectrum to `spectrum` (which multiplies it by
-/// the kernel spectrum, and may save or use it), invert; the first of two halves is stashed,
-/// and `output` then writes the (recombined) result. The transforms start (and the inverse
+/// the kernel spectrum, and may save or use it), invert; the first of two halves is stashed
+/// (with [`StashAt::Cluster`] each block of the cluster does its own half only, and the output
+/// sits between two cluster barriers), and `output` then writes the (recombined) result. The transforms start (and the inverse
 /// stops) at stage `first_stage` (1 when the load and the store do stage 0: the zero-half forwards).
 ///
 /// # Safety
@@ -1577,11 +1521,16 @@ unsafe fn conv_pass<
     output: O,
 ) {
     let log2_inner = inner_log2(log2_n);
-    for half in 0..halves(log2_n) {
+    // A cluster's block transforms only its own half.
+    let (first_half, end_half) = match stash {
+        StashAt::Cluster => (device::cluster_rank(), device::cluster_rank() + 1),
+        StashAt::Shared { .. } => (0, halves(log2_n)),
+    };
+    for half in first_half..end_half {
         sync_threads();
         // SAFETY: forwarded; the planes are free after the barrier.
         unsafe {
-            if half > 0 || !prefilled {
+            if half > first_half || !prefilled {
                 fill_planes::<E, SPLIT>(sm, log2_n, half, st, inp, e);
             }
             prefetch(half);
@@ -1590,33 +1539,44 @@ unsafe fn conv_pass<
             });
             if invert {
                 inverse_fft::<SPLIT>(sm, log2_inner, dfts.0, dfts.1, first_stage);
-                if half + 1 < halves(log2_n) {
+                if half + 1 < end_half {
                     sync_threads();
-                    match stash {
-                        StashAt::Shared { split } => stash_result::<SPLIT>(sm, log2_inner, st, split),
-                        StashAt::Rows { rows, vector } => stash_to_rows::<SPLIT>(sm, log2_inner, st, rows, vector),
+                    if let StashAt::Shared { split } = stash {
+                        stash_result::<SPLIT>(sm, log2_inner, st, split);
                     }
                 }
             }
         }
     }
     if invert {
-        sync_threads();
+        // With a cluster, both halves' results are in their blocks' planes, and neither block
+        // may exit while the other reads them. (`output` is called once: a second call site
+        // kept LLVM from inlining it.)
+        let cluster = matches!(stash, StashAt::Cluster);
+        if cluster {
+            device::sync_cluster();
+        } else {
+            sync_threads();
+        }
         output();
+        if cluster {
+            device::sync_cluster();
+        }
     }
 }
 
 /// Forward: `y = out_gate ⊙ conv(in_gate ⊙ u, k)[..L]`. Slot `s` of block `b` takes pair
 /// `b · slots + s` (head-major: pairs of one head are consecutive, so they share the kernel
-/// spectrum in L2).
+/// spectrum in L2); with an outer step, blocks `2q` and `2q + 1` (a cluster) take halves 0 and
+/// 1 of pair `q`.
 ///
 /// With `ZERO_HALF` (only at the `zero_half_skip` sizes, for `L ≤ N/2`) the load does stage 0
 /// and the store the last inverse stage (see `FftConvKernel::ForwardZeroHalf`).
 ///
 /// # Safety
 /// Buffers as the host validated against `p` (gates null unless flagged; `L ≤ N/2` with
-/// `ZERO_HALF`); grid `⌈H·⌈B/2⌉ / slots⌉`, block `THREADS`, shared memory
-/// `shared_bytes(LOG2_N, SPLIT)`.
+/// `ZERO_HALF`); grid `⌈H·⌈B/2⌉ / slots⌉ · forward_cluster_blocks(LOG2_N)` in clusters of
+/// that many blocks, block `THREADS`, shared memory `forward_shared_bytes(LOG2_N, SPLIT)`.
 #[inline(always)]
 pub unsafe fn forward<E: Element<Acc = f32>, const LOG2_N: u32, const SPLIT: bool, const ZERO_HALF: bool>(
     u: *const E,
@@ -1626,16 +1586,24 @@ pub unsafe fn forward<E: Element<Acc = f32>, const LOG2_N: u32, const SPLIT: boo
     y: *mut E,
     p: FftConvParams,
 ) {
-    let sm = Smem::with_stash(LOG2_N, SPLIT, !forward_rows_stash(LOG2_N, SPLIT, p.len));
+    let clustered = forward_cluster_blocks(LOG2_N) > 1;
+    if clustered && device::cluster_size() != forward_cluster_blocks(LOG2_N) {
+        // Launched without the cluster its PTX requires: nothing can be computed (the outputs
+        // stay as they are, which the tests see).
+        return;
+    }
+    let sm = Smem::with_stash(LOG2_N, SPLIT, false);
     let st = SlotThreads::new(LOG2_N);
     let log2_inner = inner_log2(LOG2_N);
     let slots = pairs_per_block(LOG2_N) as u64;
     let pph = p.pairs_per_head() as u64;
-    let pair = block_x() * slots + st.slot as u64;
+    // The blocks of a cluster share their pair.
+    let pair_block = block_x() / forward_cluster_blocks(LOG2_N) as u64;
+    let pair = pair_block * slots + st.slot as u64;
     let (h, j) = ((pair / pph) as u32, (pair % pph) as u32);
     let rows = if h < p.heads { Some(Rows::of(&p, h, j)) } else { None };
     let vector = p.flags & FLAG_VECTOR != 0;
-    let stash = StashAt::forward::<E, SPLIT>(LOG2_N, p.len, y, rows, vector);
+    let stash = if clustered { StashAt::Cluster } else { StashAt::Shared { split: false } };
     let gate_in = if p.flags & FLAG_IN_GATE != 0 { in_gate } else { core::ptr::null() };
     let gate_out = if p.flags & FLAG_OUT_GATE != 0 { out_gate } else { core::ptr::null() };
     // SAFETY: the rows lie in `u`, the gates and `y`; every active slot's head spectrum is read.
@@ -1666,7 +1634,7 @@ pub unsafe fn forward<E: Element<Acc = f32>, const LOG2_N: u32, const SPLIT: boo
                     return;
                 }
                 prefetch_tiles(log2_inner, |slot, local| {
-                    let head = ((block_x() * slots + slot as u64) / pph) as u32;
+                    let head = ((pair_block * slots + slot as u64) / pph) as u32;
                     (head < p.heads).then(|| {
                         let (spec, _) = head_spectrum(prepared, p.heads, LOG2_N, head);
                         let index = (half << log2_inner) + spectrum_index(local, lane(), 0);
@@ -1675,7 +1643,7 @@ pub unsafe fn forward<E: Element<Acc = f32>, const LOG2_N: u32, const SPLIT: boo
                 })
             },
             |half, tile, re, im| {
-                let head = ((block_x() * slots + tile.slot as u64) / pph) as u32;
+                let head = ((pair_block * slots + tile.slot as u64) / pph) as u32;
                 if head < p.heads {
                     let (spec, sigma) = head_spectrum(prepared, p.heads, LOG2_N, head);
                     let kv = load_spectrum4(spec.add((half << (log2_inner + 1)) as usize), tile.local);

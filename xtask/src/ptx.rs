@@ -272,39 +272,48 @@ pub fn build(root: &Path, target_dir: &Path) -> Result<String> {
     if entries(&ptx).is_empty() {
         bail!("{} holds no `.entry`: no kernel was exported", artifact.display());
     }
-    launch_bounds(&ptx, rules::MIN_BLOCKS_PER_SM)
+    entry_directives(&ptx, rules::MIN_BLOCKS_PER_SM, rules::CLUSTER_BLOCKS)
 }
 
-/// Adds `.maxntid threads, 1, 1` and `.minnctapersm blocks` to each named entry (between its
-/// parameter list and its body): the PTX form of `__launch_bounds__`, which Rust cannot
-/// express. A `*` in a name stands for any run of characters (one `*` at most). Fails if a name
-/// matches no entry.
-fn launch_bounds(ptx: &str, bounds: &[(&str, u32, u32)]) -> Result<String> {
+/// Adds `.maxntid threads, 1, 1` and `.minnctapersm blocks` to each entry named in `bounds`
+/// (between its parameter list and its body): the PTX form of `__launch_bounds__`, which Rust
+/// cannot express; and `.reqnctapercluster blocks, 1, 1` to each named in `clusters` (CUDA C's
+/// `__cluster_dims__`: a plain launch then runs in clusters of that many blocks). A `*` in a
+/// name stands for any run of characters (one `*` at most). Fails if a name matches no entry.
+fn entry_directives(ptx: &str, bounds: &[(&str, u32, u32)], clusters: &[(&str, u32)]) -> Result<String> {
     let matches = |pattern: &str, name: &str| match pattern.split_once('*') {
         Some((prefix, suffix)) => {
             name.len() >= prefix.len() + suffix.len() && name.starts_with(prefix) && name.ends_with(suffix)
         }
         None => name == pattern,
     };
-    let mut out = String::with_capacity(ptx.len() + 64 * bounds.len());
-    let mut pending: Option<(u32, u32)> = None;
-    let mut used = vec![false; bounds.len()];
+    let rules: Vec<(&str, String)> = bounds
+        .iter()
+        .map(|&(name, threads, blocks)| (name, format!(".maxntid {threads}, 1, 1\n.minnctapersm {blocks}\n")))
+        .chain(clusters.iter().map(|&(name, blocks)| (name, format!(".reqnctapercluster {blocks}, 1, 1\n"))))
+        .collect();
+    let mut out = String::with_capacity(ptx.len() + 64 * rules.len());
+    let mut pending = String::new();
+    let mut used = vec![false; rules.len()];
     for line in ptx.split_inclusive('\n') {
         if let Some(name) = entry_name(line) {
-            pending = bounds.iter().position(|b| matches(b.0, name)).map(|i| {
-                used[i] = true;
-                (bounds[i].1, bounds[i].2)
-            });
+            pending.clear();
+            for (i, (pattern, directives)) in rules.iter().enumerate() {
+                if matches(pattern, name) {
+                    used[i] = true;
+                    pending.push_str(directives);
+                }
+            }
         }
-        if let (Some((threads, blocks)), true) = (pending, line.trim_start().starts_with('{')) {
-            out.push_str(&format!(".maxntid {threads}, 1, 1\n.minnctapersm {blocks}\n"));
-            pending = None;
+        if !pending.is_empty() && line.trim_start().starts_with('{') {
+            out.push_str(&pending);
+            pending.clear();
         }
         out.push_str(line);
     }
-    let unused: Vec<&str> = bounds.iter().zip(&used).filter(|(_, u)| !**u).map(|(b, _)| b.0).collect();
+    let unused: Vec<&str> = rules.iter().zip(&used).filter(|(_, u)| !**u).map(|(r, _)| r.0).collect();
     if !unused.is_empty() {
-        bail!("launch bounds: no PTX entry matches {unused:?}");
+        bail!("entry directives: no PTX entry matches {unused:?}");
     }
     Ok(out)
 }
@@ -419,6 +428,7 @@ mod tests {
 
     #[test]
     fn adds_launch_bounds() {
+        let launch_bounds = |ptx: &str, bounds: &[(&str, u32, u32)]| entry_directives(ptx, bounds, &[]);
         let ptx = ".visible .entry a(\n.param .u64 p\n)\n{\nret;\n}\n.visible .entry b(\n)\n{\n}\n";
         let out = launch_bounds(ptx, &[("b", 256, 3)]).unwrap();
         assert_eq!(out, ".visible .entry a(\n.param .u64 p\n)\n{\nret;\n}\n.visible .entry b(\n)\n.maxntid 256, 1, 1\n.minnctapersm 3\n{\n}\n");
@@ -428,6 +438,17 @@ mod tests {
         let inner = ".visible .entry k_n1_bf16(\n)\n{\n}\n.visible .entry k_n1_bf16_x(\n)\n{\n}\n";
         assert_eq!(launch_bounds(inner, &[("k_*_bf16", 64, 4)]).unwrap().matches(".minnctapersm 4").count(), 1);
         assert!(launch_bounds(inner, &[("k_n1_bf16_*_bf16", 64, 4)]).is_err(), "prefix and suffix may not overlap");
+    }
+
+    #[test]
+    fn adds_cluster_dims_next_to_launch_bounds() {
+        let ptx = ".visible .entry a(\n)\n{\n}\n.visible .entry b(\n)\n{\n}\n";
+        let out = entry_directives(ptx, &[("b", 256, 2)], &[("b", 2)]).unwrap();
+        assert_eq!(
+            out,
+            ".visible .entry a(\n)\n{\n}\n.visible .entry b(\n)\n.maxntid 256, 1, 1\n.minnctapersm 2\n.reqnctapercluster 2, 1, 1\n{\n}\n"
+        );
+        assert!(entry_directives(ptx, &[], &[("c", 2)]).is_err());
     }
 
     #[test]

@@ -16,10 +16,12 @@
 //!
 //! Sizes above [`MAX_LOG2_INNER`] add an *outer* radix-2 step (`N = 2·N'`) done where the data
 //! enter and leave the block: the two halves `z[n] ± z[n + N']` (the second times `W_N^n`)
-//! are transformed one after the other as on-chip FFTs of size `N'`, and the outputs are
-//! recombined as `y[n] = a[n] + W_N^{−n}·b[n]`, `y[n + N'] = a[n] − W_N^{−n}·b[n]` from the
-//! first half's result `a` (kept in an f16 stash) and the second's `b`. The even frequencies
-//! come first in the spectrum order.
+//! are transformed as on-chip FFTs of size `N'`, and the outputs are recombined as
+//! `y[n] = a[n] + W_N^{−n}·b[n]`, `y[n + N'] = a[n] − W_N^{−n}·b[n]` from the first half's
+//! result `a` and the second's `b`. The forward runs the halves on the two blocks of a cluster
+//! and reads `a` and `b` through distributed shared memory ([`forward_cluster_blocks`]); the
+//! backward and `dk` kernels transform them one after the other in one block, `a` kept in an
+//! f16 stash. The even frequencies come first in the spectrum order.
 
 use crate::dtype::DType;
 
@@ -160,23 +162,19 @@ pub const fn shared_bytes(log2_n: u32, split: bool) -> u32 {
     pairs_per_block(log2_n) * (1 << inner_log2(log2_n)) * 2 * planes(split) + stash_bytes(log2_n) + REDUCE_BYTES
 }
 
-/// Whether a forward launch keeps the outer step's first-half result in its output rows
-/// instead of the shared stash: unsplit kernels with an outer step and `L ≥ N'`, where each
-/// row of the pair has room for its part's `N'` values (as f16 bit patterns, overwritten by the
-/// result). The launch then needs [`forward_shared_bytes`], 64 KiB less, and a second block
-/// fits per SM.
-pub const fn forward_rows_stash(log2_n: u32, split: bool, len: u32) -> bool {
-    halves(log2_n) > 1 && !split && len >= 1 << inner_log2(log2_n)
+/// Blocks per cluster of a forward launch: with an outer step, a pair's two halves run on the
+/// two blocks of a 2-block cluster (block `2q + h` takes half `h` of pair `q`), each an on-chip
+/// transform of size `N'`, and the recombination reads the other block's result through
+/// distributed shared memory; no stash, and twice the blocks per pair. Else 1 (no cluster).
+/// The kernels carry the cluster size in their PTX (`.reqnctapercluster`).
+pub const fn forward_cluster_blocks(log2_n: u32) -> u32 {
+    halves(log2_n)
 }
 
-/// Dynamic shared memory of a forward launch: [`shared_bytes`] less the stash when
-/// [`forward_rows_stash`].
-pub const fn forward_shared_bytes(log2_n: u32, split: bool, len: u32) -> u32 {
-    if forward_rows_stash(log2_n, split, len) {
-        shared_bytes(log2_n, split) - stash_bytes(log2_n)
-    } else {
-        shared_bytes(log2_n, split)
-    }
+/// Dynamic shared memory of a forward launch: [`shared_bytes`] less the stash, which the
+/// clustered forwards ([`forward_cluster_blocks`]) do not need.
+pub const fn forward_shared_bytes(log2_n: u32, split: bool) -> u32 {
+    shared_bytes(log2_n, split) - stash_bytes(log2_n)
 }
 
 /// Bytes of one complex entry of the backward's `z` spectrum: complex f16 in shared memory

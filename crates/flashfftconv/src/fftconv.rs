@@ -75,10 +75,10 @@ use cudarc::driver::{
     sys, CudaFunction, CudaSlice, CudaStream, CudaView, CudaViewMut, DevicePtr as _, DevicePtrMut as _, LaunchConfig,
 };
 use flashfftconv_abi::fftconv::{
-    backward_chunks, backward_shared_bytes, backward_workspace_bytes, forward_shared_bytes, is_long, kernel_split,
-    pairs_per_block, prepared_len, shared_bytes, zero_half_skip, FftConvKernel, FftConvParams, FLAG_IN_GATE,
-    FLAG_OUT_GATE, FLAG_VECTOR, LONG_MAX_LOG2_N, LONG_MIN_LOG2_N, LONG_WORKSPACE_BYTES, MAX_LOG2_N, MIN_LOG2_N,
-    THREADS,
+    backward_chunks, backward_shared_bytes, backward_workspace_bytes, forward_cluster_blocks, forward_shared_bytes,
+    is_long, kernel_split, pairs_per_block, prepared_len, shared_bytes, zero_half_skip, FftConvKernel, FftConvParams,
+    FLAG_IN_GATE, FLAG_OUT_GATE, FLAG_VECTOR, LONG_MAX_LOG2_N, LONG_MIN_LOG2_N, LONG_WORKSPACE_BYTES, MAX_LOG2_N,
+    MIN_LOG2_N, THREADS,
 };
 use flashfftconv_abi::DType;
 use std::sync::{Arc, Mutex};
@@ -316,9 +316,17 @@ impl FftConv {
         let fwd = self.function(gpu, forward_role(self.log2_n, p.len), T::DTYPE, split)?;
         let prepare = self.prepare_function(gpu, &kernel)?;
         let cfg = LaunchConfig {
-            grid_dim: (grid_x((p.heads as u64 * p.pairs_per_head() as u64).div_ceil(self.pairs_per_block()))?, 1, 1),
+            // Clustered forwards (N = 32K) take one block per half of each pair.
+            grid_dim: (
+                grid_x(
+                    (p.heads as u64 * p.pairs_per_head() as u64).div_ceil(self.pairs_per_block())
+                        * forward_cluster_blocks(self.log2_n) as u64,
+                )?,
+                1,
+                1,
+            ),
             block_dim: (THREADS, 1, 1),
-            shared_mem_bytes: forward_shared_bytes(self.log2_n, split, p.len),
+            shared_mem_bytes: forward_shared_bytes(self.log2_n, split),
         };
 
         let (u_ptr, _u_sync) = x.u.device_ptr(stream);
