@@ -32,7 +32,7 @@ use core::f32::consts::{FRAC_PI_2, PI};
 use core::intrinsics::fmaf32;
 use flashfftconv_abi::fftconv::{
     backward_dk_on_chip, backward_scratch_offset, backward_spectrum_entry_bytes, backward_spectrum_on_chip,
-    forward_cluster_blocks, halves, inner_log2, pairs_per_block, planes, spectrum_index, stash_bytes, zero_half_skip,
+    cluster_blocks, halves, inner_log2, pairs_per_block, planes, spectrum_index, stash_bytes, zero_half_skip,
     FftConvParams, FLAG_IN_GATE, FLAG_OUT_GATE, FLAG_VECTOR, REDUCE_BYTES, THREADS,
 };
 
@@ -72,7 +72,7 @@ impl Smem {
         Self::with_stash(log2_n, split, true)
     }
 
-    /// As [`Smem::new`]; without `stash` (the forward, see `forward_cluster_blocks`) the reduction area
+    /// As [`Smem::new`]; without `stash` (the forward, see `cluster_blocks`) the reduction area
     /// follows the planes directly.
     #[inline(always)]
     fn with_stash(log2_n: u32, split: bool, stash: bool) -> Self {
@@ -1087,7 +1087,7 @@ enum StashAt {
     /// the planes (one block transforms both halves in turn: the backward and `dk` kernels).
     Shared { split: bool },
     /// Half `h`'s in the planes of block `h` of the cluster (the forward, see
-    /// `forward_cluster_blocks`), read through distributed shared memory.
+    /// `cluster_blocks`), read through distributed shared memory.
     Cluster,
 }
 
@@ -1125,13 +1125,19 @@ unsafe fn stash_result<const SPLIT: bool>(sm: &Smem, log2_inner: u32, st: &SlotT
 /// The outer step's recombination at chunk `c` (positions `8c..`, `c < N'/8`, and `c < N'/16`
 /// when the stash is `split`): the first half's result `a` and the second half's result `b` give
 /// `(a + W_N^{−n} b, a − W_N^{−n} b)` for positions `n` and `n + N'`, as (real, imaginary)
-/// parts of each.
+/// parts of each; only the `wanted` ones (the others zero).
 ///
 /// # Safety
 /// After the second half's inverse transform and a barrier (a cluster barrier for
 /// [`StashAt::Cluster`], and another before either block exits).
 #[inline(always)]
-unsafe fn combine_chunk<const SPLIT: bool>(sm: &Smem, log2_n: u32, c: u32, at: StashAt) -> [[[f32; 8]; 2]; 2] {
+unsafe fn combine_chunk<const SPLIT: bool>(
+    sm: &Smem,
+    log2_n: u32,
+    c: u32,
+    at: StashAt,
+    wanted: [bool; 2],
+) -> [[[f32; 8]; 2]; 2] {
     let log2_inner = inner_log2(log2_n);
     let mut out = [[[0.0f32; 8]; 2]; 2];
     // SAFETY: chunks of the planes and the stash, or of the cluster's blocks' planes.
@@ -1159,10 +1165,14 @@ unsafe fn combine_chunk<const SPLIT: bool>(sm: &Smem, log2_n: u32, c: u32, at: S
     for i in 0..8 {
         let (cs, sn) = outer_root::<SPLIT>(8 * c + i as u32, log2_n);
         let t = cmul((b[0][i], b[1][i]), (cs, -sn));
-        out[0][0][i] = a[0][i] + t.0;
-        out[0][1][i] = a[1][i] + t.1;
-        out[1][0][i] = a[0][i] - t.0;
-        out[1][1][i] = a[1][i] - t.1;
+        if wanted[0] {
+            out[0][0][i] = a[0][i] + t.0;
+            out[0][1][i] = a[1][i] + t.1;
+        }
+        if wanted[1] {
+            out[1][0][i] = a[0][i] - t.0;
+            out[1][1][i] = a[1][i] - t.1;
+        }
     }
     out
 }
@@ -1256,7 +1266,7 @@ unsafe fn store_chunk<E: Element<Acc = f32>>(
 
 /// Writes this slot's transformed pair: `outs[i][row] = 2^scale_log2 · result · muls[i][row]`
 /// for the first row (real part) and the second (imaginary part), positions `< len`; with an
-/// outer step, the recombination of the stashed and the current half.
+/// outer step, the recombination of the two halves (by the blocks of the cluster).
 ///
 /// # Safety
 /// After the (last) inverse transform and a barrier; the buffers hold the rows.
@@ -1312,26 +1322,19 @@ unsafe fn store_pair<E: Element<Acc = f32>, const SPLIT: bool, const OUTS: usize
             c += st.count;
         }
     } else {
-        // A cluster's two blocks take alternate runs of `count` chunks.
-        let step = match stash {
-            StashAt::Cluster => {
-                c += st.count * device::cluster_rank();
-                2 * st.count
-            }
-            StashAt::Shared { .. } => st.count,
-        };
-        while c < inner_chunks && 8 * c < len {
-            // SAFETY: forwarded.
-            let v = unsafe { combine_chunk::<SPLIT>(sm, log2_n, c, stash) };
-            for h in 0..2u32 {
-                let chunk = c + h * inner_chunks;
-                if 8 * chunk < len {
-                    for part in 0..2 {
-                        write(chunk, part, &v[h as usize][part]);
-                    }
+        // The blocks of the cluster (the only case with an outer step here) take alternate runs
+        // of `count` chunks; positions `n < N'` first, then `n + N'`, so that only one output
+        // chunk per part is live at a time.
+        for h in 0..2u32 {
+            let mut c = st.index + st.count * device::cluster_rank();
+            while c < inner_chunks && 8 * (c + h * inner_chunks) < len {
+                // SAFETY: forwarded.
+                let v = unsafe { combine_chunk::<SPLIT>(sm, log2_n, c, stash, [h == 0, h == 1]) };
+                for part in 0..2 {
+                    write(c + h * inner_chunks, part, &v[h as usize][part]);
                 }
+                c += 2 * st.count;
             }
-            c += step;
         }
     }
 }
@@ -1575,7 +1578,7 @@ unsafe fn conv_pass<
 ///
 /// # Safety
 /// Buffers as the host validated against `p` (gates null unless flagged; `L ≤ N/2` with
-/// `ZERO_HALF`); grid `⌈H·⌈B/2⌉ / slots⌉ · forward_cluster_blocks(LOG2_N)` in clusters of
+/// `ZERO_HALF`); grid `⌈H·⌈B/2⌉ / slots⌉ · cluster_blocks(LOG2_N)` in clusters of
 /// that many blocks, block `THREADS`, shared memory `forward_shared_bytes(LOG2_N, SPLIT)`.
 #[inline(always)]
 pub unsafe fn forward<E: Element<Acc = f32>, const LOG2_N: u32, const SPLIT: bool, const ZERO_HALF: bool>(
@@ -1586,8 +1589,8 @@ pub unsafe fn forward<E: Element<Acc = f32>, const LOG2_N: u32, const SPLIT: boo
     y: *mut E,
     p: FftConvParams,
 ) {
-    let clustered = forward_cluster_blocks(LOG2_N) > 1;
-    if clustered && device::cluster_size() != forward_cluster_blocks(LOG2_N) {
+    let clustered = cluster_blocks(LOG2_N) > 1;
+    if clustered && device::cluster_size() != cluster_blocks(LOG2_N) {
         // Launched without the cluster its PTX requires: nothing can be computed (the outputs
         // stay as they are, which the tests see).
         return;
@@ -1598,7 +1601,7 @@ pub unsafe fn forward<E: Element<Acc = f32>, const LOG2_N: u32, const SPLIT: boo
     let slots = pairs_per_block(LOG2_N) as u64;
     let pph = p.pairs_per_head() as u64;
     // The blocks of a cluster share their pair.
-    let pair_block = block_x() / forward_cluster_blocks(LOG2_N) as u64;
+    let pair_block = block_x() / cluster_blocks(LOG2_N) as u64;
     let pair = pair_block * slots + st.slot as u64;
     let (h, j) = ((pair / pph) as u32, (pair % pph) as u32);
     let rows = if h < p.heads { Some(Rows::of(&p, h, j)) } else { None };
@@ -1689,8 +1692,9 @@ pub unsafe fn forward<E: Element<Acc = f32>, const LOG2_N: u32, const SPLIT: boo
 ///
 /// # Safety
 /// Buffers as the host validated against `p`; the workspace holds the partial rows (zeroed)
-/// and, unless the spectrum is on chip, the scratch rows; grid `chunks · H`, block `THREADS`,
-/// shared memory `backward_shared_bytes(LOG2_N, SPLIT)`.
+/// and, unless the spectrum is on chip, the scratch rows; grid `chunks · H · cluster_blocks(LOG2_N)`
+/// in clusters of that many blocks (block `2q + r` takes half `r` of chunk block `q`'s pairs),
+/// block `THREADS`, shared memory `backward_shared_bytes(LOG2_N, SPLIT)`.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 pub unsafe fn backward<E: Element<Acc = f32>, const LOG2_N: u32, const SPLIT: bool>(
@@ -1705,12 +1709,19 @@ pub unsafe fn backward<E: Element<Acc = f32>, const LOG2_N: u32, const SPLIT: bo
     workspace: *mut u8,
     p: FftConvParams,
 ) {
-    let sm = Smem::new(LOG2_N, SPLIT);
+    let clustered = cluster_blocks(LOG2_N) > 1;
+    if clustered && device::cluster_size() != cluster_blocks(LOG2_N) {
+        // Launched without the cluster its PTX requires: as in `forward`.
+        return;
+    }
+    let sm = Smem::with_stash(LOG2_N, SPLIT, false);
     let st = SlotThreads::new(LOG2_N);
     let log2_inner = inner_log2(LOG2_N);
     let slots = pairs_per_block(LOG2_N);
     let chunks = p.chunks as u64;
-    let (h, c) = ((block_x() / chunks) as u32, (block_x() % chunks) as u32);
+    // The blocks of a cluster share their chunk (and take one half of each pair each).
+    let chunk_block = block_x() / cluster_blocks(LOG2_N) as u64;
+    let (h, c) = ((chunk_block / chunks) as u32, (chunk_block % chunks) as u32);
     let pph = p.pairs_per_head();
     let vector = p.flags & FLAG_VECTOR != 0;
     let has_in = p.flags & FLAG_IN_GATE != 0;
@@ -1730,7 +1741,7 @@ pub unsafe fn backward<E: Element<Acc = f32>, const LOG2_N: u32, const SPLIT: bo
     // SAFETY: the scratch rows follow the partials in the workspace.
     let scratch = unsafe { workspace.add(scratch_base as usize) };
     let dfts = (&Dft::new(4), &Dft::new(log2_inner % 4));
-    let stash = StashAt::Shared { split: stash_split::<SPLIT>(LOG2_N, p.len) };
+    let stash = if clustered { StashAt::Cluster } else { StashAt::Shared { split: false } };
     // Each `z` and `dk` entry, in shared memory or global, is written and read back by the same
     // thread (the tiles of the last forward stage go to warps in the same order every pass): no
     // barrier either way.
@@ -2034,7 +2045,13 @@ pub unsafe fn kernel_grad<const LOG2_N: u32, const SPLIT: bool>(workspace: *cons
             } else {
                 // SAFETY: after the second half's inverse and the barrier.
                 let v = unsafe {
-                    combine_chunk::<SPLIT>(&sm, LOG2_N, c, StashAt::Shared { split: stash_split::<SPLIT>(LOG2_N, lk) })
+                    combine_chunk::<SPLIT>(
+                        &sm,
+                        LOG2_N,
+                        c,
+                        StashAt::Shared { split: stash_split::<SPLIT>(LOG2_N, lk) },
+                        [true, true],
+                    )
                 };
                 for e in 0..8u32 {
                     write(8 * c + e, v[0][0][e as usize]);

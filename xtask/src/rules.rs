@@ -56,10 +56,10 @@ pub const MIN_BLOCKS_PER_SM: &[(&str, u32, u32)] = &[
 ];
 
 /// Kernels that run in clusters of this many blocks (`cargo xtask ptx` gives each the PTX
-/// directive `.reqnctapercluster`): the forwards with an outer radix-2 step, whose two halves
-/// run on the two blocks of a cluster (`flashfftconv_abi::fftconv::forward_cluster_blocks`; the
+/// directive `.reqnctapercluster`): the forwards and backwards with an outer radix-2 step, whose
+/// two halves run on the two blocks of a cluster (`flashfftconv_abi::fftconv::cluster_blocks`; the
 /// host launches twice the blocks, and the kernel checks its cluster size).
-pub const CLUSTER_BLOCKS: &[(&str, u32)] = &[("fftconv_fwd_n32768_*", 2)];
+pub const CLUSTER_BLOCKS: &[(&str, u32)] = &[("fftconv_fwd_n32768_*", 2), ("fftconv_bwd_n32768_*", 2)];
 
 /// `conv1d_*, fftconv_*` for messages.
 pub fn describe(prefixes: &[&str]) -> String {

@@ -18,10 +18,10 @@
 //! enter and leave the block: the two halves `z[n] ± z[n + N']` (the second times `W_N^n`)
 //! are transformed as on-chip FFTs of size `N'`, and the outputs are recombined as
 //! `y[n] = a[n] + W_N^{−n}·b[n]`, `y[n + N'] = a[n] − W_N^{−n}·b[n]` from the first half's
-//! result `a` and the second's `b`. The forward runs the halves on the two blocks of a cluster
-//! and reads `a` and `b` through distributed shared memory ([`forward_cluster_blocks`]); the
-//! backward and `dk` kernels transform them one after the other in one block, `a` kept in an
-//! f16 stash. The even frequencies come first in the spectrum order.
+//! result `a` and the second's `b`. The forward and backward run the halves on the two blocks
+//! of a cluster and read `a` and `b` through distributed shared memory ([`cluster_blocks`]);
+//! the `dk` kernel transforms them one after the other in one block, `a` kept in an f16 stash.
+//! The even frequencies come first in the spectrum order.
 
 use crate::dtype::DType;
 
@@ -162,17 +162,18 @@ pub const fn shared_bytes(log2_n: u32, split: bool) -> u32 {
     pairs_per_block(log2_n) * (1 << inner_log2(log2_n)) * 2 * planes(split) + stash_bytes(log2_n) + REDUCE_BYTES
 }
 
-/// Blocks per cluster of a forward launch: with an outer step, a pair's two halves run on the
-/// two blocks of a 2-block cluster (block `2q + h` takes half `h` of pair `q`), each an on-chip
-/// transform of size `N'`, and the recombination reads the other block's result through
-/// distributed shared memory; no stash, and twice the blocks per pair. Else 1 (no cluster).
-/// The kernels carry the cluster size in their PTX (`.reqnctapercluster`).
-pub const fn forward_cluster_blocks(log2_n: u32) -> u32 {
+/// Blocks per cluster of a forward or backward launch: with an outer step, a pair's two halves
+/// run on the two blocks of a 2-block cluster (block `2q + h` takes half `h` of the pairs that
+/// block `q` of the unclustered grid would take), each an on-chip transform of size `N'`, and the
+/// recombination reads the other block's result through distributed shared memory; no stash, and
+/// twice the blocks. Else 1 (no cluster). The kernels carry the cluster size in their PTX
+/// (`.reqnctapercluster`). (The `dk` kernel is not clustered.)
+pub const fn cluster_blocks(log2_n: u32) -> u32 {
     halves(log2_n)
 }
 
 /// Dynamic shared memory of a forward launch: [`shared_bytes`] less the stash, which the
-/// clustered forwards ([`forward_cluster_blocks`]) do not need.
+/// forwards do not need (clustered with an outer step, see [`cluster_blocks`]).
 pub const fn forward_shared_bytes(log2_n: u32, split: bool) -> u32 {
     shared_bytes(log2_n, split) - stash_bytes(log2_n)
 }
@@ -210,9 +211,9 @@ pub const fn backward_spectrum_on_chip(log2_n: u32, split: bool) -> bool {
     log2_n <= 13 && !(split && log2_n == 12)
 }
 
-/// Dynamic shared memory of a backward launch: [`shared_bytes`], then the slots' `z` spectra
-/// when [`backward_spectrum_on_chip`], then the slots' `dk` accumulators when
-/// [`backward_dk_on_chip`].
+/// Dynamic shared memory of a backward launch: [`shared_bytes`] (less the stash: with an outer
+/// step the backward is clustered, see [`cluster_blocks`]), then the slots' `z` spectra when
+/// [`backward_spectrum_on_chip`], then the slots' `dk` accumulators when [`backward_dk_on_chip`].
 pub const fn backward_shared_bytes(log2_n: u32, split: bool) -> u32 {
     let entries = pairs_per_block(log2_n) * (1 << inner_log2(log2_n));
     let spectra = if backward_spectrum_on_chip(log2_n, split) {
@@ -221,7 +222,7 @@ pub const fn backward_shared_bytes(log2_n: u32, split: bool) -> u32 {
         0
     };
     let dk = if backward_dk_on_chip(log2_n, split) { entries * 8 } else { 0 };
-    shared_bytes(log2_n, split) + spectra + dk
+    shared_bytes(log2_n, split) - stash_bytes(log2_n) + spectra + dk
 }
 
 /// Index (in complex elements) within a head's prepared spectrum of the spectrum value the
@@ -278,11 +279,11 @@ pub const fn backward_scratch_offset(chunks: u64, heads: u64, log2_n: u32) -> u6
 pub enum FftConvKernel {
     /// `k (H, Lk)` → prepared spectrum. Grid `⌈H / pairs_per_block⌉`.
     Prepare,
-    /// Forward, per data dtype. Grid `⌈H · ⌈B/2⌉ / pairs_per_block⌉`.
+    /// Forward, per data dtype. Grid `⌈H · ⌈B/2⌉ / pairs_per_block⌉ · cluster_blocks`.
     Forward,
     /// Forward for `L ≤ N/2` at the [`zero_half_skip`] sizes (same parameters and grid).
     ForwardZeroHalf,
-    /// Backward (du, dgates, dk partials), per data dtype. Grid `chunks · H`.
+    /// Backward (du, dgates, dk partials), per data dtype. Grid `chunks · H · cluster_blocks`.
     Backward,
     /// Sum of the dk partials and inverse FFT into `dk (H, Lk)` f32. Grid
     /// `⌈H / pairs_per_block⌉`.

@@ -75,8 +75,8 @@ use cudarc::driver::{
     sys, CudaFunction, CudaSlice, CudaStream, CudaView, CudaViewMut, DevicePtr as _, DevicePtrMut as _, LaunchConfig,
 };
 use flashfftconv_abi::fftconv::{
-    backward_chunks, backward_shared_bytes, backward_workspace_bytes, forward_cluster_blocks, forward_shared_bytes,
-    is_long, kernel_split, pairs_per_block, prepared_len, shared_bytes, zero_half_skip, FftConvKernel, FftConvParams,
+    backward_chunks, backward_shared_bytes, backward_workspace_bytes, cluster_blocks, forward_shared_bytes, is_long,
+    kernel_split, pairs_per_block, prepared_len, shared_bytes, zero_half_skip, FftConvKernel, FftConvParams,
     FLAG_IN_GATE, FLAG_OUT_GATE, FLAG_VECTOR, LONG_MAX_LOG2_N, LONG_MIN_LOG2_N, LONG_WORKSPACE_BYTES, MAX_LOG2_N,
     MIN_LOG2_N, THREADS,
 };
@@ -320,7 +320,7 @@ impl FftConv {
             grid_dim: (
                 grid_x(
                     (p.heads as u64 * p.pairs_per_head() as u64).div_ceil(self.pairs_per_block())
-                        * forward_cluster_blocks(self.log2_n) as u64,
+                        * cluster_blocks(self.log2_n) as u64,
                 )?,
                 1,
                 1,
@@ -432,7 +432,8 @@ impl FftConv {
         let dk_f = self.function(gpu, FftConvKernel::KernelGrad, DType::F32, dk_split)?;
         let prepare = self.prepare_function(gpu, &kernel)?;
         let bwd_cfg = LaunchConfig {
-            grid_dim: (grid_x(chunks as u64 * p.heads as u64)?, 1, 1),
+            // Clustered backwards (N = 32K) take one block per half of each chunk's pairs.
+            grid_dim: (grid_x(chunks as u64 * p.heads as u64 * cluster_blocks(self.log2_n) as u64)?, 1, 1),
             block_dim: (THREADS, 1, 1),
             shared_mem_bytes: backward_shared_bytes(self.log2_n, split),
         };
