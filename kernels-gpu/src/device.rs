@@ -210,6 +210,23 @@ pub fn sync_cluster() {
     }
 }
 
+/// One f32 at shared-window address `addr` of the cluster's block `rank`.
+///
+/// # Safety
+/// As [`ld_cluster_shared_16b`], with a 4-byte-aligned `addr`.
+#[inline(always)]
+pub unsafe fn ld_cluster_shared_f32(addr: u32, rank: u32) -> f32 {
+    let v: f32;
+    // SAFETY: guaranteed by the caller.
+    unsafe {
+        asm!("mapa.shared::cluster.u32 {m}, {p}, {r};",
+             "ld.shared::cluster.f32 {v}, [{m}];",
+             m = out(reg32) _, p = in(reg32) addr, r = in(reg32) rank, v = out(reg32) v,
+             options(readonly, nostack));
+    }
+    v
+}
+
 /// 16 bytes at shared-window address `addr` of the cluster's block `rank` (`mapa`, then
 /// `ld.shared::cluster`).
 ///

@@ -772,17 +772,30 @@ struct PairInput<E> {
 /// The exponent `e` that brings the largest magnitude of `gate ⊙ x` over this slot's row pair
 /// into `[0.5, 1)` (all threads call; idle slots pass `rows = None`). Loads `group` (≤
 /// [`LOAD_GROUP`]) chunks at a time (vector rows through predicated loads, see
-/// [`pair_chunk_group`]). Ends with a barrier.
+/// [`pair_chunk_group`]). Ends with a barrier. With `cluster` (the two blocks of a cluster share
+/// the pair, one slot each) each block reads half the chunks and the maxima are exchanged through
+/// distributed shared memory between two cluster barriers.
 ///
 /// # Safety
 /// As [`load_chunk`] for the rows given; called between barriers by all threads.
 #[inline(always)]
-unsafe fn input_exponent<E: Element>(sm: &Smem, st: &SlotThreads, inp: &PairInput<E>, group: u32) -> i32 {
+unsafe fn input_exponent<E: Element>(
+    sm: &Smem,
+    st: &SlotThreads,
+    inp: &PairInput<E>,
+    group: u32,
+    cluster: bool,
+) -> i32 {
     let len = inp.len;
     let mut m = 0.0f32;
+    let round = group.min(LOAD_GROUP as u32) * st.count;
+    // In a cluster (one slot per block), block `r` reads alternate rounds of chunks and the two
+    // maxima are exchanged below.
+    let (start, step) =
+        if cluster { (st.index + round * device::cluster_rank(), 2 * round) } else { (st.index, round) };
     if inp.rows.is_some() {
         // Groups of chunks, every load of a group issued before the first use.
-        let mut c = st.index;
+        let mut c = start;
         while c < len.div_ceil(8) {
             // SAFETY: forwarded.
             let v = unsafe {
@@ -796,11 +809,26 @@ unsafe fn input_exponent<E: Element>(sm: &Smem, st: &SlotThreads, inp: &PairInpu
                     }
                 }
             }
-            c += group.min(LOAD_GROUP as u32) * st.count;
+            c += step;
         }
     }
     // SAFETY: forwarded.
-    norm_exponent(unsafe { slot_max(sm, st, m) })
+    let mut m = unsafe { slot_max(sm, st, m) };
+    if cluster {
+        let word = slot_word(sm, 3, 0);
+        if thread_x() == 0 {
+            // SAFETY: a word of the reduction area.
+            unsafe { device::st_shared_f32(word, m) };
+        }
+        device::sync_cluster();
+        for rank in 0..2 {
+            // SAFETY: the word of each block of the cluster (the same address in each), written
+            // before the barrier; the second barrier keeps it until both blocks have read it.
+            m = m.max(unsafe { device::ld_cluster_shared_f32(word, rank) });
+        }
+        device::sync_cluster();
+    }
+    norm_exponent(m)
 }
 
 /// The pair's chunk `c` (8 positions from `8c`) as (first row, second row), zero for idle slots.
@@ -1009,12 +1037,12 @@ unsafe fn load_input<E: Element, const SPLIT: bool>(
     let loaded = if by_len { inp.len.div_ceil(8).div_ceil(st.count).min(own) } else { own };
     if halves(log2_n) > 1 {
         // SAFETY: forwarded.
-        return (unsafe { input_exponent(sm, st, inp, held_max) }, false);
+        return (unsafe { input_exponent(sm, st, inp, held_max, true) }, false);
     }
     let held_cap = held_max.min(HELD_CHUNKS);
     if loaded > held_cap {
         // SAFETY: forwarded.
-        let e = unsafe { input_exponent(sm, st, inp, held_max) };
+        let e = unsafe { input_exponent(sm, st, inp, held_max, false) };
         // SAFETY: forwarded.
         unsafe { fill_planes::<E, SPLIT>(sm, log2_n, 0, st, inp, e) };
         return (e, true);
@@ -1360,7 +1388,8 @@ unsafe fn load_spectrum4(spectrum: *const f32, local: u32) -> [(f32, f32); 4] {
 }
 
 /// Word `slot` of per-slot area `area` (1: first input's exponent, 2: second input's exponent,
-/// 3: an order-independent maximum) in the reduction area; area 0 holds per-warp maxima.
+/// 3: an order-independent maximum, or a block's input maximum for its cluster) in the reduction
+/// area; area 0 holds per-warp maxima.
 #[inline(always)]
 fn slot_word(sm: &Smem, area: u32, slot: u32) -> u32 {
     sm.reduce + 4 * (8 * area + slot)
@@ -1446,7 +1475,7 @@ pub unsafe fn prepare<const LOG2_N: u32, const SPLIT: bool>(k: *const f32, prepa
     let rows = if h < p.heads { Some(Rows { first: h as u64 * lk as u64, second: None }) } else { None };
     // SAFETY: the head's row of `k` has `Lk` values (f32 rows take the scalar path).
     let inp = PairInput { rows, x: k, gate: core::ptr::null(), len: lk, vector: false };
-    let ek = unsafe { input_exponent::<f32>(&sm, &st, &inp, 1) };
+    let ek = unsafe { input_exponent::<f32>(&sm, &st, &inp, 1, false) };
     // SAFETY: words of the reduction area; the transform's first barrier orders them.
     unsafe {
         publish(&sm, &st, 1, ek);
