@@ -43,6 +43,11 @@ pub struct Conv1dBenchRow {
     pub fwd_floor_ms: f64,
     /// Backward memory floor: (x + dy + dx bytes) / copy bandwidth, ms.
     pub bwd_floor_ms: f64,
+    /// Median of a device-to-device copy (`cuMemcpyDtoD`) of `x` into a buffer of `x`'s size,
+    /// timed like the forward with the same rotation, ms: what the memory system gives a plain
+    /// copy of these bytes at this size (launch, ramp-up and tail included), next to the floor,
+    /// which uses the 1 GiB copy's bandwidth.
+    pub copy_same_ms: f64,
     /// PyTorch forward median, ms (None when it could not run).
     pub torch_fwd_ms: Option<f64>,
     /// PyTorch backward median, ms.
@@ -129,9 +134,15 @@ pub fn measure(
         };
         conv.backward(gpu, stream, Input { data: &x, batch: b, len: l }, &w.as_view(), &dys[s].as_view(), grads)
     })?;
+    let copy = median_time(gpu.context(), stream, timing, |i| -> flashfftconv::Result<()> {
+        let s = i % sets;
+        stream.memcpy_dtod(&xs[s], &mut dxs[s])?;
+        Ok(())
+    })?;
     Ok(Conv1dBenchRow {
         shape: *shape,
         fwd_ms: fwd.as_secs_f64() * 1e3,
+        copy_same_ms: copy.as_secs_f64() * 1e3,
         bwd_ms: bwd.as_secs_f64() * 1e3,
         fwd_floor_ms: (x_bytes + y_bytes) as f64 / copy_bw * 1e3,
         bwd_floor_ms: (2 * x_bytes + y_bytes) as f64 / copy_bw * 1e3,

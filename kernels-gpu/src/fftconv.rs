@@ -1528,6 +1528,11 @@ pub unsafe fn prepare<const LOG2_N: u32, const SPLIT: bool>(k: *const f32, prepa
 /// sits between two cluster barriers), and `output` then writes the (recombined) result. The transforms start (and the inverse
 /// stops) at stage `first_stage` (1 when the load and the store do stage 0: the zero-half forwards).
 ///
+/// Every caller now transforms one half (the 32K kernels are clustered), so the stash branch
+/// is never taken. It stays on purpose: with the loop and the branch removed, LLVM hoisted an
+/// address out of the unsplit 8K backward's pair loop, and at that kernel's 128-register bound
+/// the backward ran 8–9 % slower (same-call A/B, H100, 2026-11-27; perf-notes v12).
+///
 /// # Safety
 /// As [`fill_planes`], [`forward_fft`]; `spectrum` and `output` are the caller's.
 #[inline(always)]
@@ -1774,7 +1779,7 @@ pub unsafe fn backward<E: Element<Acc = f32>, const LOG2_N: u32, const SPLIT: bo
     // Each `z` and `dk` entry, in shared memory or global, is written and read back by the same
     // thread (the tiles of the last forward stage go to warps in the same order every pass): no
     // barrier either way.
-    let z_on_chip = backward_spectrum_on_chip(LOG2_N, SPLIT);
+    let z_on_chip = const { backward_spectrum_on_chip(LOG2_N, SPLIT) };
     let dk_on_chip = backward_dk_on_chip(LOG2_N, SPLIT);
     let (z_area, dk_area) = sm.backward_areas(LOG2_N, SPLIT);
     let log2_tiles = log2_inner - 7;

@@ -203,15 +203,15 @@ fn run_conv1d(gpu: &Gpu, args: &Args) -> Result<(), String> {
     let date = today();
     println!("## conv1d, {device}, {date}: copy bandwidth {:.0} GB/s, {torch}\n", bw / 1e9);
     println!(
-        "| layout | B | D | L | K | fwd ms | fwd / floor | torch fwd ms | torch / ours | bwd ms | bwd / fwd | bwd / floor | torch bwd ms | torch / ours |"
+        "| layout | B | D | L | K | fwd ms | fwd / floor | copy ms | fwd / copy | torch fwd ms | torch / ours | bwd ms | bwd / fwd | bwd / floor | torch bwd ms | torch / ours |"
     );
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     let opt = |v: Option<f64>| v.map_or("–".to_string(), |v| format!("{v:.4}"));
     let ratio = |a: Option<f64>, b: f64| a.map_or("–".to_string(), |a| format!("{:.2}×", a / b));
     for r in &rows {
         let s = &r.shape;
         println!(
-            "| {} | {} | {} | {} | {} | {:.4} | {:.3} | {} | {} | {:.4} | {:.2} | {:.3} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {:.4} | {:.3} | {:.4} | {:.3} | {} | {} | {:.4} | {:.2} | {:.3} | {} | {} |",
             s.layout,
             s.batch,
             s.channels,
@@ -219,6 +219,8 @@ fn run_conv1d(gpu: &Gpu, args: &Args) -> Result<(), String> {
             s.taps,
             r.fwd_ms,
             r.fwd_ms / r.fwd_floor_ms,
+            r.copy_same_ms,
+            r.fwd_ms / r.copy_same_ms,
             opt(r.torch_fwd_ms),
             ratio(r.torch_fwd_ms, r.fwd_ms),
             r.bwd_ms,

@@ -204,11 +204,13 @@ pub const fn backward_dk_on_chip(log2_n: u32, split: bool) -> bool {
 }
 
 /// Whether the backward keeps each pair's `z` spectrum in shared memory instead of a global
-/// f32 scratch row (a write and a read of `8·N` bytes per pair): every size without an outer
-/// step, N ≤ 8K, except the split kernels at 4K, which spilled 8 bytes at their 2-block bound
-/// with it (next to the `dk` accumulator, which saves more).
+/// f32 scratch row (a write and a read of `8·N` bytes per pair): N ≤ 8K, except the split
+/// kernels at 4K, which spilled 8 bytes at their 2-block bound with it (next to the `dk`
+/// accumulator, which saves more); and the unsplit 32K kernels, whose cluster blocks hold half
+/// a spectrum each (64 KiB as f16, next to 64 KiB of planes; they run one block per SM anyway).
+/// Not the unsplit 16K ones: the 64 KiB would cost them their second block per SM.
 pub const fn backward_spectrum_on_chip(log2_n: u32, split: bool) -> bool {
-    log2_n <= 13 && !(split && log2_n == 12)
+    (log2_n <= 13 && !(split && log2_n == 12)) || (log2_n == 15 && !split)
 }
 
 /// Dynamic shared memory of a backward launch: [`shared_bytes`] (less the stash: with an outer
