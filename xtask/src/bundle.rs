@@ -15,7 +15,7 @@
 //! bash .device/run.sh sanitize [ARGS]         # compute-sanitizer memcheck + racecheck, ./test-gpu --quick
 //! bash .device/run.sh sanitize fftconv [ARGS] # the same on ./test-gpu --quick --only fftconv
 //! bash .device/run.sh python FILE [ARGS]      # python3 python/FILE (benches/python baselines)
-//! bash .device/run.sh ab [OP] [ARGS]          # ./bench-old and ./bench alternately, 2 rounds (`--old`)
+//! bash .device/run.sh ab [OP] [ARGS]          # ./bench-old and ./bench alternately, 2 rounds (`--old`), then the A/B table
 //! ```
 //!
 //! The binaries go into one `bins.tar.xz` packed with a 192 MiB LZMA dictionary: each embeds
@@ -246,7 +246,8 @@ const RUN_SH: &str = r#"#!/usr/bin/env bash
 #                                on ./test-gpu --quick [--only OP] ARGS (fails if either finds an error)
 #   run.sh python FILE [ARGS]    python3 python/FILE ARGS         (benches/python baselines)
 #   run.sh ab [OP] [ARGS]        ./bench-old and ./bench [--op OP] ARGS alternately, 2 rounds
-#                                (bundle made with --old); logs $OUT/ab-{old,new}-{1,2}.log
+#                                (bundle made with --old); logs $OUT/ab-{old,new}-{1,2}.log and
+#                                the min-of-rounds table $OUT/ab-table.md (python/ab_table.py)
 #
 # OP is conv1d or fftconv. With $OUT set, each step's output is also written to
 # $OUT/<step>.log, `test fftconv` writes its table to $OUT/test-fftconv.md and `bench OP` its
@@ -256,7 +257,7 @@ set -uo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$here"
 
-usage() { sed -n '4,15p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '4,16p' "$here/$(basename "${BASH_SOURCE[0]}")" | sed 's/^# \{0,1\}//'; }
 
 # step NAME CMD...: runs CMD, echoing to $OUT/NAME.log when OUT is set; returns CMD's status.
 step() {
@@ -382,15 +383,19 @@ case "$cmd" in
         [ -n "$op" ] && extra+=(--op "$op")
         [ "$op" = fftconv ] && nvrtc_path
         out="${OUT:-$here/ab-out}"
+        # The rounds' JSON stays here, out of $OUT: the device tool returns only a few files.
+        json="$here/ab-json"
+        mkdir -p "$out"
         status=0
         for round in 1 2; do
             for v in old new; do
                 bin=./bench; [ "$v" = old ] && bin=./bench-old
-                mkdir -p "$out/ab-$v-$round"
+                mkdir -p "$json/ab-$v-$round"
                 echo "== run.sh ab: $v, round $round" >&2
-                "$bin" "${extra[@]}" --out-dir "$out/ab-$v-$round" "$@" > "$out/ab-$v-$round.log" 2>&1 || status=$?
+                "$bin" "${extra[@]}" --out-dir "$json/ab-$v-$round" "$@" > "$out/ab-$v-$round.log" 2>&1 || status=$?
             done
         done
+        python3 python/ab_table.py "$out" | tee "$out/ab-table.md"
         exit "$status"
         ;;
     python)
