@@ -35,6 +35,9 @@ use flashfftconv_abi::fftconv::{
 const TILE_CHUNKS_PER_THREAD: u32 = (1 << LONG_TILE_LOG2) / 8 / THREADS;
 /// Chunks of 8 values in a *mid* row per thread.
 const ROW_CHUNKS_PER_THREAD: u32 = (1 << LONG_INNER_LOG2) / 8 / THREADS;
+/// Of those, the chunks in a row's first half (the unsplit row passes do the radix-2 stage 0
+/// on chunk pairs `k`, `k + ROW_HALF_CHUNKS_PER_THREAD`, which are `N₂/16` apart).
+const ROW_HALF_CHUNKS_PER_THREAD: u32 = ROW_CHUNKS_PER_THREAD / 2;
 
 /// Outer stage `st` in the tile geometry (its stride `M` becomes `M·C`).
 #[inline(always)]
@@ -172,9 +175,28 @@ unsafe fn store_half8(at: *mut u8, sm: &Smem, pos: u32) {
     }
 }
 
+/// Stores 8 complex values as a half row's (complex f16) at `at`.
+///
+/// # Safety
+/// `at` is 16-byte aligned with 32 writable bytes.
+#[inline(always)]
+unsafe fn store_half8_values(at: *mut u8, re: &[f32; 8], im: &[f32; 8]) {
+    let mut w = [0u32; 8];
+    for i in 0..8 {
+        w[i] = device::pack_f16x2(re[i], im[i]);
+    }
+    // SAFETY: guaranteed by the caller.
+    unsafe {
+        device::store_16b(at, [w[0], w[1], w[2], w[3]]);
+        device::store_16b(at.add(16), [w[4], w[5], w[6], w[7]]);
+    }
+}
+
 /// Writes the planes' row result (chunks of this thread, `2^e_out` times the planes' values) to
 /// the row at `row` (its f32 start): exact f32 with `SPLIT`, else a half row with the exponent
-/// stored as *mid*'s of row `j` in `exps`.
+/// stored as *mid*'s of row `j` in `exps`. Unsplit, the planes hold the inverse transform up to
+/// its last stage (radix 2 at stride `N₂/2`, whose twiddles are applied), done here:
+/// `(a + b)/2` and `(a − b)/2` of the two halves' values, rounded to f16 as that stage would.
 ///
 /// # Safety
 /// All threads, between barriers after the inverse transform; `row` is row `j` of the pair
@@ -189,15 +211,36 @@ unsafe fn store_row_result<const SPLIT: bool>(
     j: u32,
     e_out: i32,
 ) {
-    for k in 0..ROW_CHUNKS_PER_THREAD {
-        let c = st.index + k * THREADS;
-        // SAFETY: a chunk of the planes after the barrier; 8 values of the row.
-        unsafe {
-            if SPLIT {
+    if SPLIT {
+        for k in 0..ROW_CHUNKS_PER_THREAD {
+            let c = st.index + k * THREADS;
+            // SAFETY: a chunk of the planes after the barrier; 8 values of the row.
+            unsafe {
                 let (re, im) = (read_chunk::<true>(sm, 8 * c, 0), read_chunk::<true>(sm, 8 * c, 1));
                 store_complex8(row.add(16 * c as usize), &re, &im, e_out);
-            } else {
-                store_half8((row as *mut u8).add(32 * c as usize), sm, 8 * c);
+            }
+        }
+    } else {
+        let half = 1u32 << (LONG_INNER_LOG2 - 1);
+        for k in 0..ROW_HALF_CHUNKS_PER_THREAD {
+            let pos = 8 * (st.index + k * THREADS);
+            // SAFETY: chunks of the planes after the barrier; 8 values of the row at `pos` and
+            // at `pos + N₂/2`.
+            unsafe {
+                let (a, b) = (
+                    [read_chunk::<false>(sm, pos, 0), read_chunk::<false>(sm, pos, 1)],
+                    [read_chunk::<false>(sm, pos + half, 0), read_chunk::<false>(sm, pos + half, 1)],
+                );
+                let (mut sum, mut diff) = ([[0.0f32; 8]; 2], [[0.0f32; 8]; 2]);
+                for part in 0..2 {
+                    for i in 0..8 {
+                        sum[part][i] = 0.5 * (a[part][i] + b[part][i]);
+                        diff[part][i] = 0.5 * (a[part][i] - b[part][i]);
+                    }
+                }
+                let at = (row as *mut u8).add(4 * pos as usize);
+                store_half8_values(at, &sum[0], &sum[1]);
+                store_half8_values(at.add(4 * half as usize), &diff[0], &diff[1]);
             }
         }
     }
@@ -565,13 +608,31 @@ pub unsafe fn long_mid<const MODE: u32, const SPLIT: bool>(z: *mut f32, prepared
         }
         // SAFETY: all threads; the reduction area.
         let e = norm_exponent(unsafe { slot_max(&sm, &st, m) });
-        for (k, (bits, e_group)) in held.iter().enumerate() {
-            let c = st.index + k as u32 * THREADS;
-            // SAFETY: this thread's chunk of the free planes.
-            unsafe { write_chunk::<SPLIT>(&sm, 8 * c, &half8_values(bits, *e_group), e) };
+        // Stage 0 (radix 2 at stride N₂/2) in registers: a thread holds chunks `c` and
+        // `c + N₂/16` (`k` and `k + 2`); position `n < N₂/2` gets `(x[n] + x[n + N₂/2])/2`, and
+        // `n + N₂/2` gets `(x[n] − x[n + N₂/2])·W_N₂^n/2` (the 1/2 in the exponent, as the
+        // stage's scale would apply it).
+        let tw0 = Twiddles::of(stage(LONG_INNER_LOG2, 0));
+        for k in 0..ROW_HALF_CHUNKS_PER_THREAD {
+            let c = st.index + k * THREADS;
+            let (a, b) = (held[k as usize], held[(k + ROW_HALF_CHUNKS_PER_THREAD) as usize]);
+            let (a, b) = (half8_values(&a.0, a.1), half8_values(&b.0, b.1));
+            let (mut sum, mut diff) = ([[0.0f32; 8]; 2], [[0.0f32; 8]; 2]);
+            for i in 0..8 {
+                (sum[0][i], sum[1][i]) = (a[0][i] + b[0][i], a[1][i] + b[1][i]);
+                let w = tw0.at::<false>((8 * c + i as u32) | (1 << (LONG_INNER_LOG2 - 1)));
+                (diff[0][i], diff[1][i]) = cmul((a[0][i] - b[0][i], a[1][i] - b[1][i]), w);
+            }
+            // SAFETY: this thread's chunks of the free planes.
+            unsafe {
+                write_chunk::<SPLIT>(&sm, 8 * c, &sum, e + 1);
+                write_chunk::<SPLIT>(&sm, 8 * c + (1 << (LONG_INNER_LOG2 - 1)), &diff, e + 1);
+            }
         }
         e
     };
+    // The unsplit fill did stage 0 (and the unsplit row stores do the inverse's).
+    let first = if SPLIT { 0 } else { 1 };
     let (dft16, dft_first) = (Dft::new(4), Dft::new(LONG_INNER_LOG2 % 4));
     let n2 = 2u64 << log2_n;
     let spectrum = prepared.wrapping_add((h * n2 + ((j as u64) << (LONG_INNER_LOG2 + 1))) as usize);
@@ -582,7 +643,7 @@ pub unsafe fn long_mid<const MODE: u32, const SPLIT: bool>(z: *mut f32, prepared
         // row, which every thread finished reading before the transform's first barrier
         // (unsplit: a half spectrum row and the row's exponent word).
         unsafe {
-            forward_fft::<SPLIT, _>(&sm, LONG_INNER_LOG2, &dft16, &dft_first, 0, |tile, re, im| {
+            forward_fft::<SPLIT, _>(&sm, LONG_INNER_LOG2, &dft16, &dft_first, first, |tile, re, im| {
                 if SPLIT {
                     store_spectrum4(row.add(2 * spectrum_index(tile.local, lane(), 0) as usize), re, im, e_row);
                 } else {
@@ -619,13 +680,13 @@ pub unsafe fn long_mid<const MODE: u32, const SPLIT: bool>(z: *mut f32, prepared
     let sigma = pow2(-norm_exponent(unsafe { *head_max }));
     // SAFETY: all threads between barriers; the spectrum row holds `N₂` complex values.
     unsafe {
-        forward_fft::<SPLIT, _>(&sm, LONG_INNER_LOG2, &dft16, &dft_first, 0, |tile, re, im| {
+        forward_fft::<SPLIT, _>(&sm, LONG_INNER_LOG2, &dft16, &dft_first, first, |tile, re, im| {
             let kv = load_spectrum4(spectrum, tile.local);
             for e in 0..4 {
                 (re[e], im[e]) = times_kernel::<false>((re[e], im[e]), sigma, kv[e]);
             }
         });
-        inverse_fft::<SPLIT>(&sm, LONG_INNER_LOG2, &dft16, &dft_first, 0);
+        inverse_fft::<SPLIT>(&sm, LONG_INNER_LOG2, &dft16, &dft_first, first);
     }
     sync_threads();
     let e_out = e - 2 * transform_scale_log2(LONG_INNER_LOG2) - log2_pow2(sigma);
@@ -808,8 +869,9 @@ pub unsafe fn long_mid_product<const SPLIT: bool, const HALF_IN: bool>(
         t += WARPS;
     }
     let (dft16, dft_first) = (Dft::new(4), Dft::new(LONG_INNER_LOG2 % 4));
-    // SAFETY: all threads; starts with a barrier after the tiles above.
-    unsafe { inverse_fft::<SPLIT>(&sm, LONG_INNER_LOG2, &dft16, &dft_first, 0) };
+    // SAFETY: all threads; starts with a barrier after the tiles above. Unsplit, the row
+    // store does the last stage (see `store_row_result`).
+    unsafe { inverse_fft::<SPLIT>(&sm, LONG_INNER_LOG2, &dft16, &dft_first, if SPLIT { 0 } else { 1 }) };
     sync_threads();
     let e_out = e_a - transform_scale_log2(LONG_INNER_LOG2) - log2_pow2(sigma);
     let dst_row = dst.wrapping_add(row_off);
