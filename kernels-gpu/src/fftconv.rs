@@ -927,6 +927,10 @@ unsafe fn pair_chunk_vector<E: Element>(inp: &PairInput<E>, c: u32) -> [[f32; 8]
 /// imaginary; zero past `len` and for absent rows). With an outer step (`N = 2N'`), half 0 gets
 /// `z[n] + z[n + N']` and half 1 `(z[n] − z[n + N']) · W_N^n`, `n < N'`. No barrier.
 ///
+/// With `stage0` (sizes whose stage 0 is radix 2 at stride `N/2`, no outer step) the fill also
+/// does that stage: position `n < N/2` gets `(x[n] + x[n + N/2])/2` and `n + N/2` gets
+/// `(x[n] − x[n + N/2])·W_N^n/2` (the stage's scale 1/2 through the exponent).
+///
 /// # Safety
 /// As [`load_chunk`] for the rows given; the planes are free.
 #[inline(always)]
@@ -937,9 +941,37 @@ unsafe fn fill_planes<E: Element, const SPLIT: bool>(
     st: &SlotThreads,
     inp: &PairInput<E>,
     e: i32,
+    stage0: bool,
 ) {
     let log2_inner = inner_log2(log2_n);
     let chunks = 1u32 << (log2_inner - 3);
+    if stage0 {
+        let half_chunks = chunks / 2;
+        let mut c = st.index;
+        while c < half_chunks {
+            // SAFETY: forwarded.
+            // (Sum and difference in place, element by element: 32 values live, not 48.)
+            let (mut v, mut w) = unsafe { (pair_chunk(inp, c), pair_chunk(inp, c + half_chunks)) };
+            for part in 0..2 {
+                for i in 0..8 {
+                    let d = v[part][i] - w[part][i];
+                    v[part][i] += w[part][i];
+                    w[part][i] = d;
+                }
+            }
+            let at = (st.slot << log2_inner) + 8 * c;
+            // SAFETY: forwarded.
+            unsafe { write_chunk::<SPLIT>(sm, at, &v, e + 1) };
+            for i in 0..8 {
+                let w_n = outer_root::<SPLIT>(8 * c + i as u32, log2_inner);
+                (w[0][i], w[1][i]) = cmul((w[0][i], w[1][i]), w_n);
+            }
+            // SAFETY: forwarded.
+            unsafe { write_chunk::<SPLIT>(sm, at + 8 * half_chunks, &w, e + 1) };
+            c += st.count;
+        }
+        return;
+    }
     let mut c = st.index;
     while c < chunks {
         // SAFETY: forwarded.
@@ -1023,6 +1055,7 @@ unsafe fn load_input<E: Element, const SPLIT: bool>(
     held_max: u32,
     by_len: bool,
     zero_half: bool,
+    stage0: bool,
 ) -> (i32, bool) {
     let log2_inner = inner_log2(log2_n);
     let per_thread = (1u32 << (log2_inner - 3)) / st.count;
@@ -1040,11 +1073,11 @@ unsafe fn load_input<E: Element, const SPLIT: bool>(
         return (unsafe { input_exponent(sm, st, inp, held_max, true) }, false);
     }
     let held_cap = held_max.min(HELD_CHUNKS);
-    if loaded > held_cap {
+    if loaded > held_cap || stage0 {
         // SAFETY: forwarded.
         let e = unsafe { input_exponent(sm, st, inp, held_max, false) };
         // SAFETY: forwarded.
-        unsafe { fill_planes::<E, SPLIT>(sm, log2_n, 0, st, inp, e) };
+        unsafe { fill_planes::<E, SPLIT>(sm, log2_n, 0, st, inp, e, stage0) };
         return (e, true);
     }
     // SAFETY: forwarded; past `loaded` the chunks start at or beyond `len`.
@@ -1310,11 +1343,13 @@ unsafe fn store_pair<E: Element<Acc = f32>, const SPLIT: bool, const OUTS: usize
     vector: bool,
     stash: StashAt,
     zero_half: bool,
+    stage0: bool,
 ) {
     let log2_inner = inner_log2(log2_n);
     let inner_chunks = 1u32 << (log2_inner - 3);
-    // With `zero_half` the store does the last inverse stage's kept half: (y[n] + y[n + N/2])/2.
-    let scale_log2 = scale_log2 - zero_half as i32;
+    // With `zero_half` the store does the last inverse stage's kept half: (y[n] + y[n + N/2])/2;
+    // with `stage0` both halves, (y[n] ± y[n + N/2])/2.
+    let scale_log2 = scale_log2 - (zero_half || stage0) as i32;
     let write = |chunk: u32, part: usize, v: &[f32; 8]| {
         let row = if part == 0 { Some(rows.first) } else { rows.second };
         if let Some(row) = row {
@@ -1332,7 +1367,28 @@ unsafe fn store_pair<E: Element<Acc = f32>, const SPLIT: bool, const OUTS: usize
         }
     };
     let mut c = st.index;
-    if halves(log2_n) == 1 {
+    if stage0 {
+        let half_chunks = inner_chunks / 2;
+        // Each output half reads both chunks again (from shared memory), so that only one
+        // output chunk is live at a time.
+        for h in 0..2u32 {
+            let mut c = st.index;
+            while c < half_chunks && 8 * (c + h * half_chunks) < len {
+                for part in 0..2 {
+                    let pos = (st.slot << log2_inner) + 8 * c;
+                    // SAFETY: forwarded.
+                    let mut a = unsafe { read_chunk::<SPLIT>(sm, pos, part as u32) };
+                    // SAFETY: forwarded.
+                    let b = unsafe { read_chunk::<SPLIT>(sm, pos + 8 * half_chunks, part as u32) };
+                    for i in 0..8 {
+                        a[i] = if h == 0 { a[i] + b[i] } else { a[i] - b[i] };
+                    }
+                    write(c + h * half_chunks, part, &a);
+                }
+                c += st.count;
+            }
+        }
+    } else if halves(log2_n) == 1 {
         while c < len.div_ceil(8) {
             for part in 0..2 {
                 let pos = (st.slot << log2_inner) + 8 * c;
@@ -1486,7 +1542,7 @@ pub unsafe fn prepare<const LOG2_N: u32, const SPLIT: bool>(k: *const f32, prepa
         sync_threads();
         // SAFETY: the planes are free (barrier above); the rows lie in `k`.
         unsafe {
-            fill_planes::<f32, SPLIT>(&sm, LOG2_N, half, &st, &inp, ek);
+            fill_planes::<f32, SPLIT>(&sm, LOG2_N, half, &st, &inp, ek, false);
             forward_fft::<SPLIT, _>(&sm, log2_inner, &dft16, &dft_first, 0, |tile, re, im| {
                 let head = first_head + tile.slot;
                 if head < p.heads {
@@ -1567,8 +1623,9 @@ unsafe fn conv_pass<
         sync_threads();
         // SAFETY: forwarded; the planes are free after the barrier.
         unsafe {
+            // (A load that does stage 0 always fills the planes itself.)
             if half > first_half || !prefilled {
-                fill_planes::<E, SPLIT>(sm, log2_n, half, st, inp, e);
+                fill_planes::<E, SPLIT>(sm, log2_n, half, st, inp, e, false);
             }
             prefetch(half);
             forward_fft::<SPLIT, _>(sm, log2_inner, dfts.0, dfts.1, first_stage, |tile, re, im| {
@@ -1652,7 +1709,11 @@ pub unsafe fn forward<E: Element<Acc = f32>, const LOG2_N: u32, const SPLIT: boo
             assert!(!ZERO_HALF || zero_half_skip(LOG2_N) && (1 << (LOG2_N - 4)) / count <= 2);
         }
         let inp = PairInput { rows, x: u, gate: gate_in, len: p.len, vector };
-        let ez = load_input::<E, SPLIT>(&sm, LOG2_N, &st, &inp, held, !SPLIT || LOG2_N <= 13, ZERO_HALF);
+        // Without the zero half, the 8K forwards do their radix-2 stage 0 in the load and the
+        // inverse's in the store too (one stage pass each way less). (Not at N = 512, whose
+        // load holds its chunks: the fill would read the rows twice.)
+        let stage0 = const { !ZERO_HALF && zero_half_skip(LOG2_N) && LOG2_N >= 13 };
+        let ez = load_input::<E, SPLIT>(&sm, LOG2_N, &st, &inp, held, !SPLIT || LOG2_N <= 13, ZERO_HALF, stage0);
         // The DFT fragments only after the load, so that they are not live next to its values.
         let dfts = (&Dft::new(4), &Dft::new(log2_inner % 4));
         conv_pass::<E, SPLIT, _, _, _>(
@@ -1664,7 +1725,7 @@ pub unsafe fn forward<E: Element<Acc = f32>, const LOG2_N: u32, const SPLIT: boo
             true,
             stash,
             dfts,
-            ZERO_HALF as u32,
+            (ZERO_HALF || stage0) as u32,
             |half| {
                 // Split kernels sit at the register limit of two blocks per SM: no prefetch.
                 if SPLIT {
@@ -1704,6 +1765,7 @@ pub unsafe fn forward<E: Element<Acc = f32>, const LOG2_N: u32, const SPLIT: boo
                         vector,
                         stash,
                         ZERO_HALF,
+                        stage0,
                     );
                 }
             },
@@ -1813,7 +1875,7 @@ pub unsafe fn backward<E: Element<Acc = f32>, const LOG2_N: u32, const SPLIT: bo
         // areas' entries are this block's, each this lane's.
         unsafe {
             let inp = PairInput { rows, x: u, gate: gate_in, len: p.len, vector };
-            let ez = load_input::<E, SPLIT>(&sm, LOG2_N, &st, &inp, 1, false, false);
+            let ez = load_input::<E, SPLIT>(&sm, LOG2_N, &st, &inp, 1, false, false, false);
             publish(&sm, &st, 1, ez.0);
             let want_v = !d_out.is_null();
             conv_pass::<E, SPLIT, _, _, _>(
@@ -1859,12 +1921,24 @@ pub unsafe fn backward<E: Element<Acc = f32>, const LOG2_N: u32, const SPLIT: bo
                 || {
                     if let Some(r) = rows {
                         let e_v = ez.0 - e_transforms - log2_sigma;
-                        store_pair::<E, SPLIT, 1>(&sm, LOG2_N, &st, r, [(d_out, dy)], e_v, p.len, vector, stash, false);
+                        store_pair::<E, SPLIT, 1>(
+                            &sm,
+                            LOG2_N,
+                            &st,
+                            r,
+                            [(d_out, dy)],
+                            e_v,
+                            p.len,
+                            vector,
+                            stash,
+                            false,
+                            false,
+                        );
                     }
                 },
             );
             let inp_dv = PairInput { rows, x: dy, gate: gate_out, len: p.len, vector };
-            let ed = load_input::<E, SPLIT>(&sm, LOG2_N, &st, &inp_dv, 1, false, false);
+            let ed = load_input::<E, SPLIT>(&sm, LOG2_N, &st, &inp_dv, 1, false, false, false);
             publish(&sm, &st, 2, ed.0);
             conv_pass::<E, SPLIT, _, _, _>(
                 &sm,
@@ -1944,6 +2018,7 @@ pub unsafe fn backward<E: Element<Acc = f32>, const LOG2_N: u32, const SPLIT: bo
                             p.len,
                             vector,
                             stash,
+                            false,
                             false,
                         );
                     }

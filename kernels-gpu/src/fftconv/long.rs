@@ -592,6 +592,8 @@ pub unsafe fn long_mid<const MODE: u32, const SPLIT: bool>(z: *mut f32, prepared
         e
     } else {
         // Half rows are held in registers (32 words) between the maximum and the fill: one read.
+        // The conv mode also does stage 0 here (not the spectrum: it then needed 94 registers,
+        // one block per SM fewer).
         let mut held = [([0u32; 8], 0i32); ROW_CHUNKS_PER_THREAD as usize];
         let mut m = 0.0f32;
         for (k, (bits, e_group)) in held.iter_mut().enumerate() {
@@ -608,31 +610,39 @@ pub unsafe fn long_mid<const MODE: u32, const SPLIT: bool>(z: *mut f32, prepared
         }
         // SAFETY: all threads; the reduction area.
         let e = norm_exponent(unsafe { slot_max(&sm, &st, m) });
-        // Stage 0 (radix 2 at stride N₂/2) in registers: a thread holds chunks `c` and
+        // In the conv mode, stage 0 (radix 2 at stride N₂/2) in registers: a thread holds chunks `c` and
         // `c + N₂/16` (`k` and `k + 2`); position `n < N₂/2` gets `(x[n] + x[n + N₂/2])/2`, and
         // `n + N₂/2` gets `(x[n] − x[n + N₂/2])·W_N₂^n/2` (the 1/2 in the exponent, as the
         // stage's scale would apply it).
-        let tw0 = Twiddles::of(stage(LONG_INNER_LOG2, 0));
-        for k in 0..ROW_HALF_CHUNKS_PER_THREAD {
-            let c = st.index + k * THREADS;
-            let (a, b) = (held[k as usize], held[(k + ROW_HALF_CHUNKS_PER_THREAD) as usize]);
-            let (a, b) = (half8_values(&a.0, a.1), half8_values(&b.0, b.1));
-            let (mut sum, mut diff) = ([[0.0f32; 8]; 2], [[0.0f32; 8]; 2]);
-            for i in 0..8 {
-                (sum[0][i], sum[1][i]) = (a[0][i] + b[0][i], a[1][i] + b[1][i]);
-                let w = tw0.at::<false>((8 * c + i as u32) | (1 << (LONG_INNER_LOG2 - 1)));
-                (diff[0][i], diff[1][i]) = cmul((a[0][i] - b[0][i], a[1][i] - b[1][i]), w);
+        if MODE == MID_CONV {
+            let tw0 = Twiddles::of(stage(LONG_INNER_LOG2, 0));
+            for k in 0..ROW_HALF_CHUNKS_PER_THREAD {
+                let c = st.index + k * THREADS;
+                let (a, b) = (held[k as usize], held[(k + ROW_HALF_CHUNKS_PER_THREAD) as usize]);
+                let (a, b) = (half8_values(&a.0, a.1), half8_values(&b.0, b.1));
+                let (mut sum, mut diff) = ([[0.0f32; 8]; 2], [[0.0f32; 8]; 2]);
+                for i in 0..8 {
+                    (sum[0][i], sum[1][i]) = (a[0][i] + b[0][i], a[1][i] + b[1][i]);
+                    let w = tw0.at::<false>((8 * c + i as u32) | (1 << (LONG_INNER_LOG2 - 1)));
+                    (diff[0][i], diff[1][i]) = cmul((a[0][i] - b[0][i], a[1][i] - b[1][i]), w);
+                }
+                // SAFETY: this thread's chunks of the free planes.
+                unsafe {
+                    write_chunk::<SPLIT>(&sm, 8 * c, &sum, e + 1);
+                    write_chunk::<SPLIT>(&sm, 8 * c + (1 << (LONG_INNER_LOG2 - 1)), &diff, e + 1);
+                }
             }
-            // SAFETY: this thread's chunks of the free planes.
-            unsafe {
-                write_chunk::<SPLIT>(&sm, 8 * c, &sum, e + 1);
-                write_chunk::<SPLIT>(&sm, 8 * c + (1 << (LONG_INNER_LOG2 - 1)), &diff, e + 1);
+        } else {
+            for (k, (bits, e_group)) in held.iter().enumerate() {
+                let c = st.index + k as u32 * THREADS;
+                // SAFETY: this thread's chunk of the free planes.
+                unsafe { write_chunk::<SPLIT>(&sm, 8 * c, &half8_values(bits, *e_group), e) };
             }
         }
         e
     };
-    // The unsplit fill did stage 0 (and the unsplit row stores do the inverse's).
-    let first = if SPLIT { 0 } else { 1 };
+    // The unsplit conv fill did stage 0 (and the unsplit row stores do the inverse's).
+    let first = if !SPLIT && MODE == MID_CONV { 1 } else { 0 };
     let (dft16, dft_first) = (Dft::new(4), Dft::new(LONG_INNER_LOG2 % 4));
     let n2 = 2u64 << log2_n;
     let spectrum = prepared.wrapping_add((h * n2 + ((j as u64) << (LONG_INNER_LOG2 + 1))) as usize);
