@@ -1845,6 +1845,8 @@ pub unsafe fn backward<E: Element<Acc = f32>, const LOG2_N: u32, const SPLIT: bo
     // LLVM's code for most other kernels (the unsplit 8K backward ran 8–9 % slower). The `dk`
     // choice stays a plain call: made `const` too, it changed the 512–2K backwards' PTX.
     let z_on_chip = const { backward_spectrum_on_chip(LOG2_N, SPLIT) };
+    // As in `forward`: at 8K the loads do the radix-2 stage 0 and the stores the inverse's.
+    let stage0 = const { zero_half_skip(LOG2_N) && LOG2_N >= 13 };
     let dk_on_chip = backward_dk_on_chip(LOG2_N, SPLIT);
     let (z_area, dk_area) = sm.backward_areas(LOG2_N, SPLIT);
     let log2_tiles = log2_inner - 7;
@@ -1875,7 +1877,7 @@ pub unsafe fn backward<E: Element<Acc = f32>, const LOG2_N: u32, const SPLIT: bo
         // areas' entries are this block's, each this lane's.
         unsafe {
             let inp = PairInput { rows, x: u, gate: gate_in, len: p.len, vector };
-            let ez = load_input::<E, SPLIT>(&sm, LOG2_N, &st, &inp, 1, false, false, false);
+            let ez = load_input::<E, SPLIT>(&sm, LOG2_N, &st, &inp, 1, false, false, stage0);
             publish(&sm, &st, 1, ez.0);
             let want_v = !d_out.is_null();
             conv_pass::<E, SPLIT, _, _, _>(
@@ -1887,7 +1889,7 @@ pub unsafe fn backward<E: Element<Acc = f32>, const LOG2_N: u32, const SPLIT: bo
                 want_v,
                 stash,
                 dfts,
-                0,
+                stage0 as u32,
                 // No prefetch in the backward: it costs the registers of a second block per SM.
                 |_| {},
                 |half, tile, re, im| {
@@ -1932,13 +1934,13 @@ pub unsafe fn backward<E: Element<Acc = f32>, const LOG2_N: u32, const SPLIT: bo
                             vector,
                             stash,
                             false,
-                            false,
+                            stage0,
                         );
                     }
                 },
             );
             let inp_dv = PairInput { rows, x: dy, gate: gate_out, len: p.len, vector };
-            let ed = load_input::<E, SPLIT>(&sm, LOG2_N, &st, &inp_dv, 1, false, false, false);
+            let ed = load_input::<E, SPLIT>(&sm, LOG2_N, &st, &inp_dv, 1, false, false, stage0);
             publish(&sm, &st, 2, ed.0);
             conv_pass::<E, SPLIT, _, _, _>(
                 &sm,
@@ -1949,7 +1951,7 @@ pub unsafe fn backward<E: Element<Acc = f32>, const LOG2_N: u32, const SPLIT: bo
                 true,
                 stash,
                 dfts,
-                0,
+                stage0 as u32,
                 |_| {},
                 |half, tile, re, im| {
                     if first + tile.slot < end {
@@ -2019,7 +2021,7 @@ pub unsafe fn backward<E: Element<Acc = f32>, const LOG2_N: u32, const SPLIT: bo
                             vector,
                             stash,
                             false,
-                            false,
+                            stage0,
                         );
                     }
                 },
