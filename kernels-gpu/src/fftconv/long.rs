@@ -614,23 +614,28 @@ pub unsafe fn long_mid<const MODE: u32, const SPLIT: bool>(z: *mut f32, prepared
         // `c + N₂/16` (`k` and `k + 2`); position `n < N₂/2` gets `(x[n] + x[n + N₂/2])/2`, and
         // `n + N₂/2` gets `(x[n] − x[n + N₂/2])·W_N₂^n/2` (the 1/2 in the exponent, as the
         // stage's scale would apply it).
-        if MODE == MID_CONV {
+        if MODE == MID_CONV || MODE == MID_SPECTRUM {
             let tw0 = Twiddles::of(stage(LONG_INNER_LOG2, 0));
             for k in 0..ROW_HALF_CHUNKS_PER_THREAD {
                 let c = st.index + k * THREADS;
                 let (a, b) = (held[k as usize], held[(k + ROW_HALF_CHUNKS_PER_THREAD) as usize]);
-                let (a, b) = (half8_values(&a.0, a.1), half8_values(&b.0, b.1));
-                let (mut sum, mut diff) = ([[0.0f32; 8]; 2], [[0.0f32; 8]; 2]);
+                let (mut a, mut b) = (half8_values(&a.0, a.1), half8_values(&b.0, b.1));
+                // Sum and difference in place, element by element (32 values live, not 48).
+                for part in 0..2 {
+                    for i in 0..8 {
+                        let d = a[part][i] - b[part][i];
+                        a[part][i] += b[part][i];
+                        b[part][i] = d;
+                    }
+                }
+                // SAFETY: this thread's chunk of the free planes.
+                unsafe { write_chunk::<SPLIT>(&sm, 8 * c, &a, e + 1) };
                 for i in 0..8 {
-                    (sum[0][i], sum[1][i]) = (a[0][i] + b[0][i], a[1][i] + b[1][i]);
                     let w = tw0.at::<false>((8 * c + i as u32) | (1 << (LONG_INNER_LOG2 - 1)));
-                    (diff[0][i], diff[1][i]) = cmul((a[0][i] - b[0][i], a[1][i] - b[1][i]), w);
+                    (b[0][i], b[1][i]) = cmul((b[0][i], b[1][i]), w);
                 }
-                // SAFETY: this thread's chunks of the free planes.
-                unsafe {
-                    write_chunk::<SPLIT>(&sm, 8 * c, &sum, e + 1);
-                    write_chunk::<SPLIT>(&sm, 8 * c + (1 << (LONG_INNER_LOG2 - 1)), &diff, e + 1);
-                }
+                // SAFETY: as above.
+                unsafe { write_chunk::<SPLIT>(&sm, 8 * c + (1 << (LONG_INNER_LOG2 - 1)), &b, e + 1) };
             }
         } else {
             for (k, (bits, e_group)) in held.iter().enumerate() {
@@ -642,7 +647,7 @@ pub unsafe fn long_mid<const MODE: u32, const SPLIT: bool>(z: *mut f32, prepared
         e
     };
     // The unsplit conv fill did stage 0 (and the unsplit row stores do the inverse's).
-    let first = if !SPLIT && MODE == MID_CONV { 1 } else { 0 };
+    let first = if !SPLIT && (MODE == MID_CONV || MODE == MID_SPECTRUM) { 1 } else { 0 };
     let (dft16, dft_first) = (Dft::new(4), Dft::new(LONG_INNER_LOG2 % 4));
     let n2 = 2u64 << log2_n;
     let spectrum = prepared.wrapping_add((h * n2 + ((j as u64) << (LONG_INNER_LOG2 + 1))) as usize);
