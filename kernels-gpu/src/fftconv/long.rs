@@ -33,6 +33,17 @@ use flashfftconv_abi::fftconv::{
 
 /// Chunks of 8 values in an *in*/*out* tile per thread.
 const TILE_CHUNKS_PER_THREAD: u32 = (1 << LONG_TILE_LOG2) / 8 / THREADS;
+/// Of those, the chunks in a tile's first half (`outer_stage0` pairs chunks `k` and
+/// `k + TILE_HALF_CHUNKS_PER_THREAD`, half a tile apart).
+const TILE_HALF_CHUNKS_PER_THREAD: u32 = TILE_CHUNKS_PER_THREAD / 2;
+
+/// Whether the *in*/*out* passes do the outer transform's stage 0 in registers (its radix is 2,
+/// at stride `N₁/2` rows: half a tile): `N₁ = 32` and `512` (N = 256K, 4M).
+#[inline(always)]
+const fn outer_stage0(log2_n: u32) -> bool {
+    long_outer_log2(log2_n) % 4 == 1 && long_outer_log2(log2_n) > 1
+}
+
 /// Chunks of 8 values in a *mid* row per thread.
 const ROW_CHUNKS_PER_THREAD: u32 = (1 << LONG_INNER_LOG2) / 8 / THREADS;
 /// Of those, the chunks in a row's first half (the unsplit row passes do the radix-2 stage 0
@@ -504,13 +515,41 @@ pub unsafe fn long_in<E: Element, const LOG2_N: u32, const SPLIT: bool>(
     }
     // SAFETY: all threads; the reduction area.
     let e = norm_exponent(unsafe { slot_max(&sm, &st, m) });
-    for (k, v) in held.iter().enumerate() {
-        // SAFETY: this thread's chunks of the free planes.
-        unsafe { write_chunk::<SPLIT>(&sm, 8 * (st.index + k as u32 * THREADS), v, e) };
+    let stage0 = const { outer_stage0(LOG2_N) };
+    if stage0 {
+        // Stage 0 here: tile position `p` gets `(x[p] + x[p + T/2])/2`, `p + T/2` gets
+        // `(x[p] − x[p + T/2])·w/2` with the stage's twiddle `w` there (the 1/2 in the exponent).
+        let tw0 = outer_twiddles(LOG2_N, 0);
+        for k in 0..TILE_HALF_CHUNKS_PER_THREAD {
+            let pos = 8 * (st.index + k * THREADS);
+            let upper = pos + (1 << (LONG_TILE_LOG2 - 1));
+            let (mut a, mut b) = (held[k as usize], held[(k + TILE_HALF_CHUNKS_PER_THREAD) as usize]);
+            for part in 0..2 {
+                for i in 0..8 {
+                    let d = a[part][i] - b[part][i];
+                    a[part][i] += b[part][i];
+                    b[part][i] = d;
+                }
+            }
+            // SAFETY: this thread's chunks of the free planes.
+            unsafe { write_chunk::<SPLIT>(&sm, pos, &a, e + 1) };
+            let g = global_pos(LOG2_N, blk.group, upper);
+            for i in 0..8 {
+                let w = outer_twiddle::<SPLIT, false>(&tw0, g + i as u32);
+                (b[0][i], b[1][i]) = cmul((b[0][i], b[1][i]), w);
+            }
+            // SAFETY: as above.
+            unsafe { write_chunk::<SPLIT>(&sm, upper, &b, e + 1) };
+        }
+    } else {
+        for (k, v) in held.iter().enumerate() {
+            // SAFETY: this thread's chunks of the free planes.
+            unsafe { write_chunk::<SPLIT>(&sm, 8 * (st.index + k as u32 * THREADS), v, e) };
+        }
     }
     let log2_outer = long_outer_log2(LOG2_N);
     let (dft16, dft_first) = (Dft::new(4), Dft::new(log2_outer % 4));
-    for s in 0..num_stages(log2_outer) {
+    for s in stage0 as u32..num_stages(log2_outer) {
         sync_threads();
         let g = outer_stage(LOG2_N, s);
         let tw = outer_twiddles(LOG2_N, s);
@@ -764,7 +803,9 @@ pub unsafe fn long_out<E: OutRow, const LOG2_N: u32, const SPLIT: bool>(
         unsafe { write_chunk::<SPLIT>(&sm, 8 * (st.index + k as u32 * THREADS), v, e) };
     }
     let (dft16, dft_first) = (Dft::new(4), Dft::new(log2_outer % 4));
-    for k in 0..ns {
+    // With `outer_stage0` the store below does the last stage (radix 2 at half a tile).
+    let stage0 = const { outer_stage0(LOG2_N) };
+    for k in 0..ns - stage0 as u32 {
         sync_threads();
         let s = ns - 1 - k;
         let g = outer_stage(LOG2_N, s);
@@ -786,17 +827,33 @@ pub unsafe fn long_out<E: OutRow, const LOG2_N: u32, const SPLIT: bool>(
     }
     sync_threads();
     let Some(rows) = blk.rows else { return };
-    let e_out = e - outer_scale_log2(LOG2_N) - LOG2_N as i32;
+    // (The last stage's scale 1/2, with `stage0`, in the exponent.)
+    let e_out = e - outer_scale_log2(LOG2_N) - LOG2_N as i32 - stage0 as i32;
     for k in 0..TILE_CHUNKS_PER_THREAD {
         let pos = 8 * (st.index + k * THREADS);
         let g = global_pos(LOG2_N, blk.group, pos);
         if g >= p.len {
             continue;
         }
-        // SAFETY: a chunk of the planes after the barrier; positions `g .. g + 8` of the rows,
-        // those at or past `len` skipped by `store_chunk` (or absent with `vector`).
+        // SAFETY: a chunk of the planes after the barrier (and, with `stage0`, the chunk half a
+        // tile away); positions `g .. g + 8` of the rows, those at or past `len` skipped by
+        // `store_chunk` (or absent with `vector`).
         unsafe {
             let mut v = [read_chunk::<SPLIT>(&sm, pos, 0), read_chunk::<SPLIT>(&sm, pos, 1)];
+            if stage0 {
+                // Lower half: `a + b`; upper half: `a − b` (`a` the lower chunk, `b` the upper).
+                let partner = pos ^ (1 << (LONG_TILE_LOG2 - 1));
+                let w = [read_chunk::<SPLIT>(&sm, partner, 0), read_chunk::<SPLIT>(&sm, partner, 1)];
+                for part in 0..2 {
+                    for i in 0..8 {
+                        v[part][i] = if k < TILE_HALF_CHUNKS_PER_THREAD {
+                            v[part][i] + w[part][i]
+                        } else {
+                            w[part][i] - v[part][i]
+                        };
+                    }
+                }
+            }
             for part in v.iter_mut() {
                 for x in part.iter_mut() {
                     *x = scale_pow2(*x, e_out);
