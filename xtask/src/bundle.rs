@@ -359,7 +359,10 @@ case "$cmd" in
             extra+=(--out-dir "$OUT")
         fi
         [ "$op" = fftconv ] && nvrtc_path
-        step "bench${op:+-$op}" ./bench "${extra[@]}" "$@"
+        # The long table gets its own log name (a second bench call in one device call would
+        # otherwise overwrite the first one's log).
+        long=""; has --long "$@" && long="-long"
+        step "bench${op:+-$op}$long" ./bench "${extra[@]}" "$@"
         ;;
     sanitize)
         need test-gpu
