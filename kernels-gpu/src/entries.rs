@@ -187,9 +187,16 @@ macro_rules! fftconv_long_entries {
     (@out $log2:literal, $t:ty, $split:literal, $name:ident) => {
         /// Long sizes, pass *out*. # Safety: see `fftconv::long::long_out`.
         #[unsafe(no_mangle)]
-        pub unsafe extern "ptx-kernel" fn $name(z: *const f32, gate: *const $t, y: *mut $t, p: LongFftParams) {
+        pub unsafe extern "ptx-kernel" fn $name(
+            z: *const f32,
+            gate: *const $t,
+            y: *mut $t,
+            gate2: *const $t,
+            y2: *mut $t,
+            p: LongFftParams,
+        ) {
             // SAFETY: the host's launch layer validated the buffers against `p`.
-            unsafe { fftconv::long::long_out::<$t, $log2, $split>(z, gate, y, p) }
+            unsafe { fftconv::long::long_out::<$t, $log2, $split>(z, gate, y, gate2, y2, p) }
         }
     };
 }

@@ -307,9 +307,10 @@ pub(crate) unsafe fn fftconv_long_mid(
     Ok(())
 }
 
-/// Launches a long-size *out* pass, `fftconv_long_out_n{N}_{dtype}(workspace, gate, y,
-/// params)`: the outer inverse stages of workspace rows `0 .. params.pairs`, written (times
-/// `gate`) into the positions below `params.len` of the rows of pairs `params.pair0 ..`.
+/// Launches a long-size *out* pass, `fftconv_long_out_n{N}_{dtype}(workspace, gate, y, gate2,
+/// y2, params)`: the outer inverse stages of workspace rows `0 .. params.pairs`, written (times
+/// `gate`) into the positions below `params.len` of the rows of pairs `params.pair0 ..`, and, when
+/// `y2` is not 0, also (times `gate2`) into `y2`.
 ///
 /// # Safety
 /// - `f` is the *out* kernel for `N = 2^params.log2_n` and `y`'s element type (bf16, f16, or f32
@@ -319,21 +320,22 @@ pub(crate) unsafe fn fftconv_long_mid(
 /// - `workspace` holds `params.pairs` rows written by a *mid* launch (`fftconv_long_mid` or
 ///   `fftconv_long_mid_product`) queued before this one on the same stream;
 /// - `y` holds `params.batch · params.heads · params.len` elements and overlaps no other buffer;
-///   `gate` is 0 or holds as many, non-zero exactly when `FLAG_OUT_GATE` is set; `FLAG_VECTOR`
-///   is set only when `y` and `gate` are 16-byte aligned and `params.len % 8 == 0`;
+///   `gate` is 0 or holds as many, non-zero exactly when `FLAG_OUT_GATE` is set; `y2` is 0 or,
+///   like `gate2`, holds as many and overlaps no other buffer written; `FLAG_VECTOR` is set only
+///   when `y`, `gate`, `y2` and `gate2` are 16-byte aligned and `params.len % 8 == 0`;
 /// - all buffers stay alive until the stream has run the launch.
 pub(crate) unsafe fn fftconv_long_out(
     stream: &CudaStream,
     f: &CudaFunction,
     cfg: LaunchConfig,
     workspace: DevicePtr,
-    gate: DevicePtr,
-    y: DevicePtr,
+    (gate, y): (DevicePtr, DevicePtr),
+    (gate2, y2): (DevicePtr, DevicePtr),
     params: LongFftParams,
 ) -> Result<()> {
     let params = ByValue(params);
     let mut builder = stream.launch_builder(f);
-    builder.arg(&workspace).arg(&gate).arg(&y).arg(&params);
+    builder.arg(&workspace).arg(&gate).arg(&y).arg(&gate2).arg(&y2).arg(&params);
     // SAFETY: the caller's contract above matches the kernel's.
     unsafe { builder.launch(cfg) }?;
     Ok(())

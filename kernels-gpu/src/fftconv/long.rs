@@ -751,16 +751,20 @@ pub unsafe fn long_mid<const MODE: u32, const SPLIT: bool>(z: *mut f32, prepared
 
 /// Pass *out*: the outer inverse stages of column group `group` of a pair's workspace row
 /// (after pass *mid*), then `y = out_gate ⊙ (1/N) · result` at positions below `len` (real
-/// part: the pair's first row, imaginary: its second).
+/// part: the pair's first row, imaginary: its second), and, unless `y2` is null, also
+/// `y2 = gate2 ⊙ (1/N) · result` (the backward's `du` and `d_in_gate` from one transform).
 ///
 /// # Safety
-/// `z` holds `p.pairs` workspace rows; `gate` (if flagged) and `y` the `(B, H, len)` rows;
-/// grid, block and shared memory as [`long_in`].
+/// `z` holds `p.pairs` workspace rows; `gate` (if flagged), `y` and, unless `y2` is null, `gate2`
+/// and `y2` the `(B, H, len)` rows (`FLAG_VECTOR` for all four); grid, block and shared memory as
+/// [`long_in`].
 #[inline(always)]
 pub unsafe fn long_out<E: OutRow, const LOG2_N: u32, const SPLIT: bool>(
     z: *const f32,
     gate: *const E,
     y: *mut E,
+    gate2: *const E,
+    y2: *mut E,
     p: LongFftParams,
 ) {
     let sm = Smem::new(LONG_TILE_LOG2, SPLIT);
@@ -860,8 +864,14 @@ pub unsafe fn long_out<E: OutRow, const LOG2_N: u32, const SPLIT: bool>(
                 }
             }
             E::store_row_chunk(y, gate, rows.first, g >> 3, p.len, vector, v[0]);
+            if !y2.is_null() {
+                E::store_row_chunk(y2, gate2, rows.first, g >> 3, p.len, vector, v[0]);
+            }
             if let Some(second) = rows.second {
                 E::store_row_chunk(y, gate, second, g >> 3, p.len, vector, v[1]);
+                if !y2.is_null() {
+                    E::store_row_chunk(y2, gate2, second, g >> 3, p.len, vector, v[1]);
+                }
             }
         }
     }

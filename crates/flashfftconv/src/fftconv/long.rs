@@ -18,7 +18,8 @@
 //! 3. *in* (`dy`, `out_gate`) → `W2`, *mid-spectrum*: `W2 = FFT(dv)`;
 //! 4. *mid-product* by pair: `W1` = rows of `iFFT(W2 · conj W1)` (the correlations of `dv` and `z`);
 //! 5. *mid-product* with the kernel: `W2` = rows of `iFFT(W2 · conj K)` (`dz`);
-//! 6. *out* (`W2`, gate `in_gate`) → `du`; with `d_in_gate`, *out* (`W2`, gate `u`) → `d_in_gate`;
+//! 6. *out* (`W2`, gate `in_gate`) → `du`, and with `d_in_gate` in the same pass (gate `u`) →
+//!    `d_in_gate`;
 //! 7. *out* in f32 (`W1`, the real part of each pair: both rows' correlations summed) → the
 //!    partials, one row per pair;
 //! 8. *sum-dk*: `dk[h] += Σ partials` of the group's pairs of head `h`, in pair order (`dk` is
@@ -221,10 +222,9 @@ pub(super) struct BackwardGroupParams {
     pub product_kernel: LongFftParams,
     /// *mid-product* with the kernel spectrum as a convolution (`FLAG_PRODUCT_CONV`).
     pub product_conv: LongFftParams,
-    /// *out* into `du` with `in_gate` (as the pass's output gate).
+    /// *out* into `du` with `in_gate` (as the pass's output gate) and, in the same pass, into
+    /// `d_in_gate` with `u` as its gate (`FLAG_VECTOR` only when all four pointers allow it).
     pub out_du: LongFftParams,
-    /// *out* into `d_in_gate` with `u` as the gate.
-    pub out_d_in_gate: LongFftParams,
     /// *out* in f32 into the partials: `batch = 1`, `heads = pairs`, `len = Lk`, pairs `0 ..`.
     pub out_partials: LongFftParams,
     /// *sum-dk*: the group with `len = Lk`, no flags.
@@ -254,8 +254,7 @@ pub(super) fn backward_group_params(
         product_by_pair: with(FLAG_B_BY_PAIR),
         product_kernel: with(0),
         product_conv: with(FLAG_PRODUCT_CONV),
-        out_du: with(gate(in_gate, FLAG_OUT_GATE) | vector(&[du, in_gate])),
-        out_d_in_gate: with(FLAG_OUT_GATE | vector(&[d_in_gate, u])),
+        out_du: with(gate(in_gate, FLAG_OUT_GATE) | vector(&[du, in_gate, d_in_gate, u])),
         out_partials: LongFftParams {
             batch: 1,
             heads: group.1,
@@ -381,7 +380,7 @@ impl FftConv {
             unsafe {
                 launch::fftconv_long_in(stream, &input, outer, ptrs.u, ptrs.in_gate, workspace_ptr, lp)?;
                 launch::fftconv_long_mid(stream, &mid, rows, workspace_ptr, ptrs.prepared, lp)?;
-                launch::fftconv_long_out(stream, &output, outer, workspace_ptr, ptrs.out_gate, ptrs.y, lp)?;
+                launch::fftconv_long_out(stream, &output, outer, workspace_ptr, (ptrs.out_gate, ptrs.y), (0, 0), lp)?;
             }
         }
         Ok(())
@@ -492,17 +491,16 @@ impl FftConv {
                 if ptrs.d_out_gate != 0 {
                     launch::fftconv_long_mid_product(stream, &k.product, rows, w2, w1, ptrs.prepared, gp.product_conv)?;
                     let d_out = gp.out_d_out_gate;
-                    launch::fftconv_long_out(stream, &k.output, outer, w2, ptrs.dy, ptrs.d_out_gate, d_out)?;
+                    launch::fftconv_long_out(stream, &k.output, outer, w2, (ptrs.dy, ptrs.d_out_gate), (0, 0), d_out)?;
                 }
                 launch::fftconv_long_in(stream, &k.input, outer, ptrs.dy, ptrs.out_gate, w2, gp.in_dy)?;
                 launch::fftconv_long_mid_spectrum(stream, &k.spectrum, rows, w2, gp.spectrum)?;
                 launch::fftconv_long_mid_product(stream, &k.product_dk, rows_dk, w1, w2, w1, gp.product_by_pair)?;
                 launch::fftconv_long_mid_product(stream, &k.product, rows, w2, w2, ptrs.prepared, gp.product_kernel)?;
-                launch::fftconv_long_out(stream, &k.output, outer, w2, ptrs.in_gate, ptrs.du, gp.out_du)?;
-                if ptrs.d_in_gate != 0 {
-                    launch::fftconv_long_out(stream, &k.output, outer, w2, ptrs.u, ptrs.d_in_gate, gp.out_d_in_gate)?;
-                }
-                launch::fftconv_long_out(stream, &k.partials, outer_dk, w1, 0, partials, gp.out_partials)?;
+                // `du` and, with it, `d_in_gate` (`u` as its gate) from one *out* pass.
+                let d_in = if ptrs.d_in_gate != 0 { (ptrs.u, ptrs.d_in_gate) } else { (0, 0) };
+                launch::fftconv_long_out(stream, &k.output, outer, w2, (ptrs.in_gate, ptrs.du), d_in, gp.out_du)?;
+                launch::fftconv_long_out(stream, &k.partials, outer_dk, w1, (0, partials), (0, 0), gp.out_partials)?;
                 launch::sum_dk_partials(stream, &k.dk_sum, dk_cfg, partials, dk_ptr, gp.dk_sum)?;
             }
         }
@@ -800,7 +798,6 @@ mod tests {
         assert_eq!(gp.product_by_pair, with(FLAG_B_BY_PAIR));
         assert_eq!(gp.product_conv, with(FLAG_PRODUCT_CONV));
         assert_eq!(gp.out_du, with(og | v));
-        assert_eq!(gp.out_d_in_gate, with(og | v));
         assert_eq!(gp.out_d_out_gate, with(og | v));
         assert_eq!(gp.dk_sum, LongFftParams { len: 5000, ..with(0) });
         // The partials: one "head" per pair of the group, rows of Lk f32 from pair 0.
@@ -815,15 +812,16 @@ mod tests {
         assert_eq!((gp.in_u, gp.in_dy, gp.out_du), (with(v), with(v), with(v)));
         // Misaligned pointers or L % 8 ≠ 0: no vector path, per pass.
         let gp = backward_group_params(&p, 17, (8, 4), &backward_ptrs(false, true, true));
-        assert_eq!((gp.in_u, gp.in_dy, gp.out_du, gp.out_d_in_gate), (with(ig), with(ig), with(og), with(og)));
+        assert_eq!((gp.in_u, gp.in_dy, gp.out_du), (with(ig), with(ig), with(og)));
         let odd = FftConvParams { len: 70001, ..p };
         let gp = backward_group_params(&odd, 17, (8, 4), &backward_ptrs(true, true, true));
         assert_eq!(gp.in_u.flags, ig);
-        // Only the pass whose pointer is misaligned loses the vector path.
+        // Only the pass whose pointer is misaligned loses the vector path (`d_in_gate` is
+        // written by the `du` pass).
         let mut ptrs = backward_ptrs(true, true, true);
         ptrs.d_in_gate += 2;
         let gp = backward_group_params(&p, 17, (8, 4), &ptrs);
-        assert_eq!((gp.out_d_in_gate.flags, gp.out_du.flags, gp.in_u.flags), (og, og | v, ig | v));
+        assert_eq!((gp.out_du.flags, gp.out_d_out_gate.flags, gp.in_u.flags), (og, og | v, ig | v));
     }
 
     #[test]
