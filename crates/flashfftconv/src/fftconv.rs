@@ -1051,7 +1051,7 @@ mod tests {
     #[test]
     fn long_kernel_parameter_layout_is_pinned() {
         // As `kernel_parameter_layout_is_pinned`: the pointers the host pushes (launch.rs), then
-        // the 32-byte LongFftParams.
+        // the 32-byte LongFftParams (*out*: workspace, gate, y, gate2, y2).
         use flashfftconv_abi::fftconv::LongPass;
         for (pass, dtype, split, pointers) in [
             (LongPass::In, DType::BF16, true, 3),
@@ -1060,9 +1060,9 @@ mod tests {
             (LongPass::Mid, DType::BF16, true, 2),
             (LongPass::Mid, DType::BF16, false, 2),
             (LongPass::MidPrepare, DType::F32, true, 2),
-            (LongPass::Out, DType::F16, true, 3),
-            (LongPass::Out, DType::BF16, false, 3),
-            (LongPass::Out, DType::F32, true, 3),
+            (LongPass::Out, DType::F16, true, 5),
+            (LongPass::Out, DType::BF16, false, 5),
+            (LongPass::Out, DType::F32, true, 5),
             (LongPass::MidSpectrum, DType::F32, true, 1),
             (LongPass::MidProduct, DType::F32, true, 3),
             (LongPass::MidProduct, DType::BF16, false, 3),
