@@ -418,6 +418,20 @@ fn cmul(a: (f32, f32), b: (f32, f32)) -> (f32, f32) {
     (fmaf32(a.0, b.0, -(a.1 * b.1)), fmaf32(a.0, b.1, a.1 * b.0))
 }
 
+/// The radix-2 butterfly of two chunks (8 values per row) in place: `a ← a + b`, `b ← a − b`,
+/// element by element, so that only the two chunks are live (the radix-2 stage 0 done in the
+/// loads, see `fill_planes`).
+#[inline(always)]
+fn butterfly(a: &mut [[f32; 8]; 2], b: &mut [[f32; 8]; 2]) {
+    for part in 0..2 {
+        for i in 0..8 {
+            let d = a[part][i] - b[part][i];
+            a[part][i] += b[part][i];
+            b[part][i] = d;
+        }
+    }
+}
+
 /// log2 of the factor the low parts of split values are stored with: `x − f16(x)` is about
 /// 2⁻¹¹ of `x`, so without it the low parts of values below 2⁻³ fall into f16's subnormals
 /// (spacing 2⁻²⁴) and lose bits. That happened for sparse data, whose transforms shrink by
@@ -950,15 +964,8 @@ unsafe fn fill_planes<E: Element, const SPLIT: bool>(
         let mut c = st.index;
         while c < half_chunks {
             // SAFETY: forwarded.
-            // (Sum and difference in place, element by element: 32 values live, not 48.)
             let (mut v, mut w) = unsafe { (pair_chunk(inp, c), pair_chunk(inp, c + half_chunks)) };
-            for part in 0..2 {
-                for i in 0..8 {
-                    let d = v[part][i] - w[part][i];
-                    v[part][i] += w[part][i];
-                    w[part][i] = d;
-                }
-            }
+            butterfly(&mut v, &mut w);
             let at = (st.slot << log2_inner) + 8 * c;
             // SAFETY: forwarded.
             unsafe { write_chunk::<SPLIT>(sm, at, &v, e + 1) };

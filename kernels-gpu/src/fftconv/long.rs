@@ -524,13 +524,7 @@ pub unsafe fn long_in<E: Element, const LOG2_N: u32, const SPLIT: bool>(
             let pos = 8 * (st.index + k * THREADS);
             let upper = pos + (1 << (LONG_TILE_LOG2 - 1));
             let (mut a, mut b) = (held[k as usize], held[(k + TILE_HALF_CHUNKS_PER_THREAD) as usize]);
-            for part in 0..2 {
-                for i in 0..8 {
-                    let d = a[part][i] - b[part][i];
-                    a[part][i] += b[part][i];
-                    b[part][i] = d;
-                }
-            }
+            butterfly(&mut a, &mut b);
             // SAFETY: this thread's chunks of the free planes.
             unsafe { write_chunk::<SPLIT>(&sm, pos, &a, e + 1) };
             let g = global_pos(LOG2_N, blk.group, upper);
@@ -631,8 +625,8 @@ pub unsafe fn long_mid<const MODE: u32, const SPLIT: bool>(z: *mut f32, prepared
         e
     } else {
         // Half rows are held in registers (32 words) between the maximum and the fill: one read.
-        // The conv mode also does stage 0 here (not the spectrum: it then needed 94 registers,
-        // one block per SM fewer).
+        // (Only the conv and spectrum modes are unsplit: the kernel spectrum is prepared split.)
+        const { assert!(SPLIT || MODE != MID_PREPARE) };
         let mut held = [([0u32; 8], 0i32); ROW_CHUNKS_PER_THREAD as usize];
         let mut m = 0.0f32;
         for (k, (bits, e_group)) in held.iter_mut().enumerate() {
@@ -649,44 +643,29 @@ pub unsafe fn long_mid<const MODE: u32, const SPLIT: bool>(z: *mut f32, prepared
         }
         // SAFETY: all threads; the reduction area.
         let e = norm_exponent(unsafe { slot_max(&sm, &st, m) });
-        // In the conv mode, stage 0 (radix 2 at stride N₂/2) in registers: a thread holds chunks `c` and
-        // `c + N₂/16` (`k` and `k + 2`); position `n < N₂/2` gets `(x[n] + x[n + N₂/2])/2`, and
-        // `n + N₂/2` gets `(x[n] − x[n + N₂/2])·W_N₂^n/2` (the 1/2 in the exponent, as the
-        // stage's scale would apply it).
-        if MODE == MID_CONV || MODE == MID_SPECTRUM {
-            let tw0 = Twiddles::of(stage(LONG_INNER_LOG2, 0));
-            for k in 0..ROW_HALF_CHUNKS_PER_THREAD {
-                let c = st.index + k * THREADS;
-                let (a, b) = (held[k as usize], held[(k + ROW_HALF_CHUNKS_PER_THREAD) as usize]);
-                let (mut a, mut b) = (half8_values(&a.0, a.1), half8_values(&b.0, b.1));
-                // Sum and difference in place, element by element (32 values live, not 48).
-                for part in 0..2 {
-                    for i in 0..8 {
-                        let d = a[part][i] - b[part][i];
-                        a[part][i] += b[part][i];
-                        b[part][i] = d;
-                    }
-                }
-                // SAFETY: this thread's chunk of the free planes.
-                unsafe { write_chunk::<SPLIT>(&sm, 8 * c, &a, e + 1) };
-                for i in 0..8 {
-                    let w = tw0.at::<false>((8 * c + i as u32) | (1 << (LONG_INNER_LOG2 - 1)));
-                    (b[0][i], b[1][i]) = cmul((b[0][i], b[1][i]), w);
-                }
-                // SAFETY: as above.
-                unsafe { write_chunk::<SPLIT>(&sm, 8 * c + (1 << (LONG_INNER_LOG2 - 1)), &b, e + 1) };
+        // Stage 0 (radix 2 at stride N₂/2) in registers: a thread holds chunks `c` and `c + N₂/16`
+        // (`k` and `k + 2`); position `n < N₂/2` gets `(x[n] + x[n + N₂/2])/2`, and `n + N₂/2`
+        // gets `(x[n] − x[n + N₂/2])·W_N₂^n/2` (the 1/2 in the exponent, as the stage's scale
+        // would apply it).
+        let tw0 = Twiddles::of(stage(LONG_INNER_LOG2, 0));
+        for k in 0..ROW_HALF_CHUNKS_PER_THREAD {
+            let c = st.index + k * THREADS;
+            let (a, b) = (held[k as usize], held[(k + ROW_HALF_CHUNKS_PER_THREAD) as usize]);
+            let (mut a, mut b) = (half8_values(&a.0, a.1), half8_values(&b.0, b.1));
+            butterfly(&mut a, &mut b);
+            // SAFETY: this thread's chunk of the free planes.
+            unsafe { write_chunk::<SPLIT>(&sm, 8 * c, &a, e + 1) };
+            for i in 0..8 {
+                let w = tw0.at::<false>((8 * c + i as u32) | (1 << (LONG_INNER_LOG2 - 1)));
+                (b[0][i], b[1][i]) = cmul((b[0][i], b[1][i]), w);
             }
-        } else {
-            for (k, (bits, e_group)) in held.iter().enumerate() {
-                let c = st.index + k as u32 * THREADS;
-                // SAFETY: this thread's chunk of the free planes.
-                unsafe { write_chunk::<SPLIT>(&sm, 8 * c, &half8_values(bits, *e_group), e) };
-            }
+            // SAFETY: as above.
+            unsafe { write_chunk::<SPLIT>(&sm, 8 * c + (1 << (LONG_INNER_LOG2 - 1)), &b, e + 1) };
         }
         e
     };
-    // The unsplit conv fill did stage 0 (and the unsplit row stores do the inverse's).
-    let first = if !SPLIT && (MODE == MID_CONV || MODE == MID_SPECTRUM) { 1 } else { 0 };
+    // The unsplit fill did stage 0 (and the unsplit row stores do the inverse's).
+    let first = if SPLIT { 0 } else { 1 };
     let (dft16, dft_first) = (Dft::new(4), Dft::new(LONG_INNER_LOG2 % 4));
     let n2 = 2u64 << log2_n;
     let spectrum = prepared.wrapping_add((h * n2 + ((j as u64) << (LONG_INNER_LOG2 + 1))) as usize);
