@@ -164,9 +164,10 @@ fftconv_zero_half_entries! {
 /// Stamps the long-size passes *in* and *out* of one FFT size `2^log2` (see
 /// `flashfftconv_abi::fftconv::LongPass`): *in* for bf16, f16 and f32 (the kernel `k`), *out* for
 /// bf16, f16 and f32 (the backward's `dk` partials), all with split planes, plus unsplit bf16
-/// *in* and *out* (where `kernel_split` allows: `L ≥ N/4`, and `Lk ≥ N/4` in the backward).
+/// *in* and *out* and unsplit f32 *out* (where `kernel_split` allows: `L ≥ N/4`, and `Lk ≥ N/4`
+/// in the backward).
 macro_rules! fftconv_long_entries {
-    ($($log2:literal => $in_bf16:ident, $in_f16:ident, $in_f32:ident, $out_bf16:ident, $out_f16:ident, $out_f32:ident, $in_bf16u:ident, $out_bf16u:ident;)*) => {$(
+    ($($log2:literal => $in_bf16:ident, $in_f16:ident, $in_f32:ident, $out_bf16:ident, $out_f16:ident, $out_f32:ident, $in_bf16u:ident, $out_bf16u:ident, $out_f32u:ident;)*) => {$(
         fftconv_long_entries!(@in $log2, Bf16, true, $in_bf16);
         fftconv_long_entries!(@in $log2, F16, true, $in_f16);
         fftconv_long_entries!(@in $log2, f32, true, $in_f32);
@@ -175,6 +176,7 @@ macro_rules! fftconv_long_entries {
         fftconv_long_entries!(@out $log2, F16, true, $out_f16);
         fftconv_long_entries!(@out $log2, f32, true, $out_f32);
         fftconv_long_entries!(@out $log2, Bf16, false, $out_bf16u);
+        fftconv_long_entries!(@out $log2, f32, false, $out_f32u);
     )*};
     (@in $log2:literal, $t:ty, $split:literal, $name:ident) => {
         /// Long sizes, pass *in*. # Safety: see `fftconv::long::long_in`.
@@ -202,14 +204,14 @@ macro_rules! fftconv_long_entries {
 }
 
 fftconv_long_entries! {
-    16 => fftconv_long_in_n65536_bf16, fftconv_long_in_n65536_f16, fftconv_long_in_n65536_f32, fftconv_long_out_n65536_bf16, fftconv_long_out_n65536_f16, fftconv_long_out_n65536_f32, fftconv_long_in_n65536_bf16_unsplit, fftconv_long_out_n65536_bf16_unsplit;
-    17 => fftconv_long_in_n131072_bf16, fftconv_long_in_n131072_f16, fftconv_long_in_n131072_f32, fftconv_long_out_n131072_bf16, fftconv_long_out_n131072_f16, fftconv_long_out_n131072_f32, fftconv_long_in_n131072_bf16_unsplit, fftconv_long_out_n131072_bf16_unsplit;
-    18 => fftconv_long_in_n262144_bf16, fftconv_long_in_n262144_f16, fftconv_long_in_n262144_f32, fftconv_long_out_n262144_bf16, fftconv_long_out_n262144_f16, fftconv_long_out_n262144_f32, fftconv_long_in_n262144_bf16_unsplit, fftconv_long_out_n262144_bf16_unsplit;
-    19 => fftconv_long_in_n524288_bf16, fftconv_long_in_n524288_f16, fftconv_long_in_n524288_f32, fftconv_long_out_n524288_bf16, fftconv_long_out_n524288_f16, fftconv_long_out_n524288_f32, fftconv_long_in_n524288_bf16_unsplit, fftconv_long_out_n524288_bf16_unsplit;
-    20 => fftconv_long_in_n1048576_bf16, fftconv_long_in_n1048576_f16, fftconv_long_in_n1048576_f32, fftconv_long_out_n1048576_bf16, fftconv_long_out_n1048576_f16, fftconv_long_out_n1048576_f32, fftconv_long_in_n1048576_bf16_unsplit, fftconv_long_out_n1048576_bf16_unsplit;
-    21 => fftconv_long_in_n2097152_bf16, fftconv_long_in_n2097152_f16, fftconv_long_in_n2097152_f32, fftconv_long_out_n2097152_bf16, fftconv_long_out_n2097152_f16, fftconv_long_out_n2097152_f32, fftconv_long_in_n2097152_bf16_unsplit, fftconv_long_out_n2097152_bf16_unsplit;
-    22 => fftconv_long_in_n4194304_bf16, fftconv_long_in_n4194304_f16, fftconv_long_in_n4194304_f32, fftconv_long_out_n4194304_bf16, fftconv_long_out_n4194304_f16, fftconv_long_out_n4194304_f32, fftconv_long_in_n4194304_bf16_unsplit, fftconv_long_out_n4194304_bf16_unsplit;
-    23 => fftconv_long_in_n8388608_bf16, fftconv_long_in_n8388608_f16, fftconv_long_in_n8388608_f32, fftconv_long_out_n8388608_bf16, fftconv_long_out_n8388608_f16, fftconv_long_out_n8388608_f32, fftconv_long_in_n8388608_bf16_unsplit, fftconv_long_out_n8388608_bf16_unsplit;
+    16 => fftconv_long_in_n65536_bf16, fftconv_long_in_n65536_f16, fftconv_long_in_n65536_f32, fftconv_long_out_n65536_bf16, fftconv_long_out_n65536_f16, fftconv_long_out_n65536_f32, fftconv_long_in_n65536_bf16_unsplit, fftconv_long_out_n65536_bf16_unsplit, fftconv_long_out_n65536_f32_unsplit;
+    17 => fftconv_long_in_n131072_bf16, fftconv_long_in_n131072_f16, fftconv_long_in_n131072_f32, fftconv_long_out_n131072_bf16, fftconv_long_out_n131072_f16, fftconv_long_out_n131072_f32, fftconv_long_in_n131072_bf16_unsplit, fftconv_long_out_n131072_bf16_unsplit, fftconv_long_out_n131072_f32_unsplit;
+    18 => fftconv_long_in_n262144_bf16, fftconv_long_in_n262144_f16, fftconv_long_in_n262144_f32, fftconv_long_out_n262144_bf16, fftconv_long_out_n262144_f16, fftconv_long_out_n262144_f32, fftconv_long_in_n262144_bf16_unsplit, fftconv_long_out_n262144_bf16_unsplit, fftconv_long_out_n262144_f32_unsplit;
+    19 => fftconv_long_in_n524288_bf16, fftconv_long_in_n524288_f16, fftconv_long_in_n524288_f32, fftconv_long_out_n524288_bf16, fftconv_long_out_n524288_f16, fftconv_long_out_n524288_f32, fftconv_long_in_n524288_bf16_unsplit, fftconv_long_out_n524288_bf16_unsplit, fftconv_long_out_n524288_f32_unsplit;
+    20 => fftconv_long_in_n1048576_bf16, fftconv_long_in_n1048576_f16, fftconv_long_in_n1048576_f32, fftconv_long_out_n1048576_bf16, fftconv_long_out_n1048576_f16, fftconv_long_out_n1048576_f32, fftconv_long_in_n1048576_bf16_unsplit, fftconv_long_out_n1048576_bf16_unsplit, fftconv_long_out_n1048576_f32_unsplit;
+    21 => fftconv_long_in_n2097152_bf16, fftconv_long_in_n2097152_f16, fftconv_long_in_n2097152_f32, fftconv_long_out_n2097152_bf16, fftconv_long_out_n2097152_f16, fftconv_long_out_n2097152_f32, fftconv_long_in_n2097152_bf16_unsplit, fftconv_long_out_n2097152_bf16_unsplit, fftconv_long_out_n2097152_f32_unsplit;
+    22 => fftconv_long_in_n4194304_bf16, fftconv_long_in_n4194304_f16, fftconv_long_in_n4194304_f32, fftconv_long_out_n4194304_bf16, fftconv_long_out_n4194304_f16, fftconv_long_out_n4194304_f32, fftconv_long_in_n4194304_bf16_unsplit, fftconv_long_out_n4194304_bf16_unsplit, fftconv_long_out_n4194304_f32_unsplit;
+    23 => fftconv_long_in_n8388608_bf16, fftconv_long_in_n8388608_f16, fftconv_long_in_n8388608_f32, fftconv_long_out_n8388608_bf16, fftconv_long_out_n8388608_f16, fftconv_long_out_n8388608_f32, fftconv_long_in_n8388608_bf16_unsplit, fftconv_long_out_n8388608_bf16_unsplit, fftconv_long_out_n8388608_f32_unsplit;
 }
 
 /// Long sizes, pass *mid* (any size: `p.log2_n`). # Safety: see `fftconv::long::long_mid`.
@@ -261,19 +263,6 @@ macro_rules! fftconv_long_backward_rows {
 fftconv_long_backward_rows! {
     true => fftconv_long_mid_spectrum, fftconv_long_mid_product;
     false => fftconv_long_mid_spectrum_unsplit, fftconv_long_mid_product_unsplit;
-}
-
-/// Long sizes, the unsplit backward's `dk` product: split planes (as the on-chip `dk` kernel)
-/// from half spectrum rows. # Safety: see `fftconv::long::long_mid_product`.
-#[unsafe(no_mangle)]
-pub unsafe extern "ptx-kernel" fn fftconv_long_mid_product_dk_half(
-    dst: *mut f32,
-    a: *const f32,
-    b: *const f32,
-    p: LongFftParams,
-) {
-    // SAFETY: the host's launch layer validated the buffers against `p`.
-    unsafe { fftconv::long::long_mid_product::<true, true>(dst, a, b, p) }
 }
 
 /// Long sizes, backward `dk` sum of one launch group's partials. # Safety: see

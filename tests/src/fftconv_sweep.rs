@@ -371,6 +371,11 @@ pub fn long_cases(quick: bool) -> Vec<Case> {
     for dtype in dtypes() {
         out.push(Case { scale: Scale::Small, ..case(k(2), k(2) / 2, k(2) / 2, (2, 3), dtype, both, raw) });
     }
+    // At the unsplit bf16 backward's threshold (L = Lk = N/4): its `dk` inverse keeps a quarter
+    // of the row, the most any unsplit pass amplifies its f16 rounding; B = 3 leaves a pair with
+    // one row.
+    out.push(case(k(0), k(0) / 4, k(0) / 4, (3, 3), bf16, both, prepared));
+    out.push(case(k(4), k(4) / 4, k(4) / 4, (2, 1), bf16, both, raw));
     out
 }
 

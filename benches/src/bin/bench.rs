@@ -15,6 +15,8 @@
 //! * `--len L` (fftconv, repeatable): only rows of sequence length L (for profiling one row);
 //! * `--setting causal|circular` (fftconv): only rows of that setting;
 //! * `--layout bhl|blh` (conv1d): only that layout's rows;
+//! * `--iters W,I`: W warm-up and I timed launches per measurement instead of 5 and 30 (for
+//!   profiling a short, fixed launch sequence, e.g. under `ncu`; not for committed tables);
 //! * `--long` (fftconv): issue 4's long-size table instead (gated bf16, causal L = 32K … 4M,
 //!   circular N = L = 1M … 4M; measured at the B, H of `fftconv::long_table_shapes` and scaled to
 //!   B = 64, H = 768; forward and backward), JSON `fftconv-long-<device>.json`. On the GPU machine:
@@ -31,10 +33,23 @@ use std::process::{Command, ExitCode};
 const USAGE: &str =
     "usage: bench [--op conv1d|fftconv] [--out FILE | --out-dir DIR] [--torch-script FILE] [--no-torch] \
                      [--no-cufft] [--quick] [--dtype bf16|f16] [--len L]... [--setting causal|circular] [--long] \
-                     [--layout bhl|blh]";
+                     [--layout bhl|blh] [--iters W,I]";
 
 const TIMING_NOTE: &str =
     "median of 30 CUDA-event-timed launches after 5 warm-up launches; inputs rotated across copies totalling ≥ 3× L2";
+
+/// The JSON's timing note: [`TIMING_NOTE`], or the `--iters` counts when they differ.
+fn timing_note(t: Timing) -> String {
+    let default = Timing::default();
+    if (t.warmup, t.iters) == (default.warmup, default.iters) {
+        TIMING_NOTE.to_string()
+    } else {
+        format!(
+            "median of {} CUDA-event-timed launches after {} warm-up launches (--iters; not a table timing)",
+            t.iters, t.warmup
+        )
+    }
+}
 
 struct Args {
     op: String,
@@ -49,6 +64,7 @@ struct Args {
     cufft: bool,
     long: bool,
     layout: Option<String>,
+    timing: Timing,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -65,6 +81,7 @@ fn parse_args() -> Result<Args, String> {
         cufft: true,
         long: false,
         layout: None,
+        timing: Timing::default(),
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -85,6 +102,14 @@ fn parse_args() -> Result<Args, String> {
             "--no-cufft" => args.cufft = false,
             "--long" => args.long = true,
             "--layout" => args.layout = Some(value("--layout")?),
+            "--iters" => {
+                let v = value("--iters")?;
+                let parsed = v.split_once(',').and_then(|(w, i)| Some((w.parse().ok()?, i.parse().ok()?)));
+                match parsed {
+                    Some((warmup, iters)) if iters > 0 => args.timing = Timing { warmup, iters },
+                    _ => return Err(format!("--iters takes W,I (warm-up and timed launches, I ≥ 1), not `{v}`")),
+                }
+            }
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown argument `{other}`")),
         }
@@ -175,7 +200,7 @@ fn run_conv1d(gpu: &Gpu, args: &Args) -> Result<(), String> {
         }
         let mut rows = Vec::new();
         for shape in &shapes {
-            rows.push(conv1d::measure(gpu, &stream, shape, bw, Timing::default())?);
+            rows.push(conv1d::measure(gpu, &stream, shape, bw, args.timing)?);
             eprint!(".");
         }
         eprintln!();
@@ -236,7 +261,7 @@ fn run_conv1d(gpu: &Gpu, args: &Args) -> Result<(), String> {
         "date": date,
         "copy_bandwidth_bytes_per_s": bw,
         "baseline": torch,
-        "timing": TIMING_NOTE,
+        "timing": timing_note(args.timing),
         "rows": rows,
     });
     write_json(&out, &json)?;
@@ -287,7 +312,7 @@ fn run_fftconv(gpu: &Gpu, args: &Args) -> Result<(), String> {
     }
     let mut rows: Vec<FftConvBenchRow> = Vec::new();
     for shape in &shapes {
-        let mut row = fftconv::measure(gpu, &stream, shape, bw, Timing::default(), cufft.as_ref().ok());
+        let mut row = fftconv::measure(gpu, &stream, shape, bw, args.timing, cufft.as_ref().ok());
         if let Err(why) = &cufft {
             row.cufft_note = Some(why.clone());
         }
@@ -333,7 +358,7 @@ fn run_fftconv(gpu: &Gpu, args: &Args) -> Result<(), String> {
         "date": date,
         "copy_bandwidth_bytes_per_s": bw,
         "baselines": [cufft_text, torch],
-        "timing": TIMING_NOTE,
+        "timing": timing_note(args.timing),
         "floor": "bytes read and written once (u, y, gates; backward also dy, du, gate gradients, dk; the prepared spectrum) / copy bandwidth",
         "rows": rows,
     });

@@ -359,9 +359,10 @@ impl FftConvKernel {
 //   gate) at the positions below `L`.
 // The data passes come with split (hi + lo) f16 planes, and for bf16 data unsplit (`*_unsplit`)
 // where the on-chip rule of `kernel_split` allows (forward: `L ≥ N/4`; backward: also
-// `Lk ≥ N/4`). The prepare passes and the backward's `dk` (the correlation product, its f32
-// *out*) are always split; the unsplit backward's spectra are half rows, which its `dk` product
-// (`fftconv_long_mid_product_dk_half`) reads.
+// `Lk ≥ N/4`). The prepare passes are always split; the unsplit backward's spectra are half
+// rows, and its `dk` (the correlation product, then *out* in f32: `fftconv_long_out_*_f32_unsplit`)
+// runs unsplit too: with `Lk ≥ N/4` the kept quarter of the inverse amplifies its f16 rounding by
+// at most 2 (perf-notes, issue 4 v9).
 // The workspace holds `pairs` pairs of `N` complex f32 (`8N` bytes each) and then, for the
 // unsplit passes, which write complex f16 with a power-of-two exponent per block, the pairs'
 // exponent words (`long_pair_bytes`); the host runs the three passes over the pairs in launches
@@ -480,8 +481,8 @@ pub enum LongPass {
     /// `dst = iFFT_row(A · conj(B))` from spectra in the workspace: `B` from the kernel
     /// spectrum of the pair's head, or with `FLAG_B_BY_PAIR` from a second workspace (backward).
     MidProduct,
-    /// The backward's `dk` product (`MidProduct` by pair) with split planes, from the spectra of
-    /// a split (exact f32) or unsplit (half rows) backward, by `split`.
+    /// The backward's `dk` product (`MidProduct` by pair), split (exact f32 spectra and rows) or
+    /// unsplit (half rows), by `split`.
     DkProduct,
     /// `dk[h] += Σ partial[q]` over the launch's pairs `q` of head `h`, in pair order (no
     /// tensor cores: a plain ordered sum).
@@ -542,9 +543,10 @@ impl LongPass {
                 (LongPass::Mid, _) => Some("fftconv_long_mid_unsplit"),
                 (LongPass::MidSpectrum, _) => Some("fftconv_long_mid_spectrum_unsplit"),
                 (LongPass::MidProduct, _) => Some("fftconv_long_mid_product_unsplit"),
-                (LongPass::DkProduct, _) => Some("fftconv_long_mid_product_dk_half"),
+                (LongPass::DkProduct, _) => Some("fftconv_long_mid_product_unsplit"),
                 (LongPass::In, DType::BF16) => by_long_size!("fftconv_long_in", "_bf16_unsplit", log2_n),
                 (LongPass::Out, DType::BF16) => by_long_size!("fftconv_long_out", "_bf16_unsplit", log2_n),
+                (LongPass::Out, DType::F32) => by_long_size!("fftconv_long_out", "_f32_unsplit", log2_n),
                 _ => None,
             };
         }
@@ -629,6 +631,8 @@ mod long_tests {
         assert_eq!(LongPass::Out.entry_name(16, DType::BF16, false), Some("fftconv_long_out_n65536_bf16_unsplit"));
         assert_eq!(LongPass::MidPrepare.entry_name(16, DType::BF16, false), None);
         assert_eq!(LongPass::DkProduct.entry_name(16, DType::BF16, true), Some("fftconv_long_mid_product"));
+        assert_eq!(LongPass::DkProduct.entry_name(16, DType::BF16, false), Some("fftconv_long_mid_product_unsplit"));
+        assert_eq!(LongPass::Out.entry_name(23, DType::F32, false), Some("fftconv_long_out_n8388608_f32_unsplit"));
         assert!(long_backward_pairs_per_launch(23) >= 1);
         assert!(long_backward_pairs_per_launch(16) * long_backward_pair_bytes(16) <= LONG_WORKSPACE_BYTES);
         assert_eq!(LongPass::Mid.entry_name(15, DType::BF16, true), None);

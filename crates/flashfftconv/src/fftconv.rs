@@ -1033,10 +1033,10 @@ mod tests {
         assert_eq!(names.len(), 8 * (2 + 2 * 3) + 2 * 3);
         assert!(names.contains(&"fftconv_fwd_n4096_bf16") && names.contains(&"fftconv_dk_n32768"));
         assert!(names.contains(&"fftconv_fwd_zero_half_n8192_f16"));
-        // Then the long sizes' passes: in and out (bf16, f16, f32, unsplit bf16) per size; mid,
-        // mid-spectrum and mid-product (split and not), the dk product from half spectra,
-        // mid-prepare and sum-dk once.
-        assert_eq!(kernel_names().len(), names.len() + 8 * 8 + 9);
+        // Then the long sizes' passes: in (bf16, f16, f32, unsplit bf16) and out (the same and
+        // unsplit f32) per size; mid, mid-spectrum and mid-product (split and not), mid-prepare
+        // and sum-dk once.
+        assert_eq!(kernel_names().len(), names.len() + 8 * 9 + 8);
     }
 
     #[test]
@@ -1063,6 +1063,7 @@ mod tests {
             (LongPass::Out, DType::F16, true, 5),
             (LongPass::Out, DType::BF16, false, 5),
             (LongPass::Out, DType::F32, true, 5),
+            (LongPass::Out, DType::F32, false, 5),
             (LongPass::MidSpectrum, DType::F32, true, 1),
             (LongPass::MidProduct, DType::F32, true, 3),
             (LongPass::MidProduct, DType::BF16, false, 3),

@@ -48,9 +48,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 /// Every pass with the dtypes and planes (split or not) the host launches it for: *in* for the
 /// data dtypes and f32 (the kernel `k`), *out* for the data dtypes and f32 (the backward's `dk`
 /// partials), the *mid* passes and *sum-dk* once (their names do not depend on the dtype), and
-/// the unsplit bf16 *in*, *mid*, *out*, *mid-spectrum* and *mid-product*, and the `dk` product
-/// of either backward.
-const PASS_VARIANTS: [(LongPass, DType, bool); 18] = [
+/// the unsplit bf16 *in*, *mid*, *out*, *mid-spectrum* and *mid-product*, the unsplit f32 *out*,
+/// and the `dk` product of either backward.
+const PASS_VARIANTS: [(LongPass, DType, bool); 19] = [
     (LongPass::In, DType::BF16, true),
     (LongPass::In, DType::F16, true),
     (LongPass::In, DType::F32, true),
@@ -65,21 +65,20 @@ const PASS_VARIANTS: [(LongPass, DType, bool); 18] = [
     (LongPass::In, DType::BF16, false),
     (LongPass::Mid, DType::BF16, false),
     (LongPass::Out, DType::BF16, false),
+    (LongPass::Out, DType::F32, false),
     (LongPass::MidSpectrum, DType::BF16, false),
     (LongPass::MidProduct, DType::BF16, false),
     (LongPass::DkProduct, DType::F32, true),
     (LongPass::DkProduct, DType::BF16, false),
 ];
 
-/// Dynamic shared memory of a pass's launches with split planes or not (*sum-dk* uses none; the
-/// `dk` product always has split planes, `split` naming its input's format).
+/// Dynamic shared memory of a pass's launches with split planes or not (*sum-dk* uses none).
 pub(super) const fn pass_shared_bytes(pass: LongPass, split: bool) -> u32 {
     match pass {
         LongPass::In | LongPass::Out => long_outer_shared_bytes(split),
-        LongPass::Mid | LongPass::MidPrepare | LongPass::MidSpectrum | LongPass::MidProduct => {
+        LongPass::Mid | LongPass::MidPrepare | LongPass::MidSpectrum | LongPass::MidProduct | LongPass::DkProduct => {
             long_mid_shared_bytes(split)
         }
-        LongPass::DkProduct => long_mid_shared_bytes(true),
         LongPass::DkSum => 0,
     }
 }
@@ -403,7 +402,7 @@ impl FftConv {
         p: FftConvParams,
     ) -> Result<()> {
         let pairs = total_pairs(p.batch, p.heads)?;
-        // Split planes as on chip: always for f16, for bf16 when L < N/4 or Lk < N/4; `dk` always.
+        // Split planes as on chip: always for f16, for bf16 when L < N/4 or Lk < N/4 (`dk` too).
         let split = kernel_split(FftConvKernel::Backward, self.log2_n, T::DTYPE, p.len, p.kernel_len);
         let kernels = LongBackwardKernels::load(self, gpu, T::DTYPE, split)?;
         let prepare = match kernel {
@@ -465,12 +464,12 @@ impl FftConv {
             let outer = pass_config(LongPass::In, split, self.log2_n, group.1)?;
             let rows = pass_config(LongPass::MidSpectrum, split, self.log2_n, group.1)?;
             let (outer_dk, rows_dk) = (
-                pass_config(LongPass::Out, true, self.log2_n, group.1)?,
+                pass_config(LongPass::Out, split, self.log2_n, group.1)?,
                 pass_config(LongPass::DkProduct, split, self.log2_n, group.1)?,
             );
             let dk_cfg = dk_sum_config(&gp.dk_sum)?;
-            // SAFETY: the kernels match T and N, and their planes (`split`, or split for the `dk`
-            // product and partials) the configs' shared-memory sizes, to which their limits were
+            // SAFETY: the kernels match T and N, and their planes (`split`; the partials' and
+            // sum-dk's dtype f32) the configs' shared-memory sizes, to which their limits were
             // raised (≤ the device's opt-in limit, checked by `new`), with the grids the passes
             // take for the group's pairs (`dk_sum_config` for sum-dk); u, dy, the given
             // gates, du and the requested gate gradients hold B · H · L elements and dk H · Lk
@@ -586,19 +585,18 @@ impl LongPrepareKernels {
     }
 }
 
-/// The passes of a long-size backward for one data dtype and planes (`split`, except for `dk`).
+/// The passes of a long-size backward for one data dtype and planes (`split`).
 struct LongBackwardKernels {
     /// *in* for the data dtype (`u`, `dy`).
     input: CudaFunction,
     spectrum: CudaFunction,
     /// The product with the kernel spectrum (`dz`; as a convolution, `conv(z, k)`).
     product: CudaFunction,
-    /// The product of the pair's two spectra (the `dk` correlations): split planes, from the
-    /// spectra's format (`split`).
+    /// The product of the pair's two spectra (the `dk` correlations).
     product_dk: CudaFunction,
     /// *out* for the data dtype (`du`, the gate gradients).
     output: CudaFunction,
-    /// *out* in f32 (the `dk` partials): split planes.
+    /// *out* in f32 (the `dk` partials).
     partials: CudaFunction,
     dk_sum: CudaFunction,
 }
@@ -611,7 +609,7 @@ impl LongBackwardKernels {
             product: conv.long_function(gpu, LongPass::MidProduct, dtype, split)?,
             product_dk: conv.long_function(gpu, LongPass::DkProduct, dtype, split)?,
             output: conv.long_function(gpu, LongPass::Out, dtype, split)?,
-            partials: conv.long_function(gpu, LongPass::Out, DType::F32, true)?,
+            partials: conv.long_function(gpu, LongPass::Out, DType::F32, split)?,
             dk_sum: conv.long_function(gpu, LongPass::DkSum, DType::F32, true)?,
         })
     }
@@ -869,9 +867,10 @@ mod tests {
     #[test]
     fn long_kernel_names() {
         let names = kernel_names();
-        // Per size: in and out (bf16, f16, f32, unsplit bf16); mid, mid-spectrum and mid-product
-        // (split and not), the dk product from half spectra, mid-prepare and sum-dk once.
-        assert_eq!(names.len(), 8 * 8 + 9);
+        // Per size: in (bf16, f16, f32, unsplit bf16) and out (the same and unsplit f32); mid,
+        // mid-spectrum and mid-product (split and not; the dk product is mid-product),
+        // mid-prepare and sum-dk once.
+        assert_eq!(names.len(), 8 * 9 + 8);
         for name in [
             "fftconv_long_in_n65536_f32",
             "fftconv_long_out_n8388608_bf16",
@@ -880,6 +879,7 @@ mod tests {
             "fftconv_long_mid_unsplit",
             "fftconv_long_mid_product_unsplit",
             "fftconv_long_in_n1048576_bf16_unsplit",
+            "fftconv_long_out_n2097152_f32_unsplit",
             "fftconv_long_mid_spectrum",
             "fftconv_long_mid_product",
             "sum_dk_partials",
