@@ -219,7 +219,7 @@ fftconv_long_entries! {
 pub unsafe extern "ptx-kernel" fn fftconv_long_mid(z: *mut f32, prepared: *const f32, p: LongFftParams) {
     // SAFETY: the host's launch layer validated the buffers against `p`; this pass only reads
     // `prepared`.
-    unsafe { fftconv::long::long_mid::<{ fftconv::long::MID_CONV }, true>(z, prepared as *mut f32, p) }
+    unsafe { fftconv::long::long_mid::<{ fftconv::long::MID_CONV }, true>(z, z, prepared as *mut f32, p) }
 }
 
 /// Long sizes, pass *mid* with unsplit planes (bf16 data with `L ≥ N/4`). # Safety: see
@@ -227,28 +227,36 @@ pub unsafe extern "ptx-kernel" fn fftconv_long_mid(z: *mut f32, prepared: *const
 #[unsafe(no_mangle)]
 pub unsafe extern "ptx-kernel" fn fftconv_long_mid_unsplit(z: *mut f32, prepared: *const f32, p: LongFftParams) {
     // SAFETY: as `fftconv_long_mid`.
-    unsafe { fftconv::long::long_mid::<{ fftconv::long::MID_CONV }, false>(z, prepared as *mut f32, p) }
+    unsafe { fftconv::long::long_mid::<{ fftconv::long::MID_CONV }, false>(z, z, prepared as *mut f32, p) }
 }
 
 /// Long sizes, pass *mid* storing the kernel spectrum. # Safety: see `fftconv::long::long_mid`.
 #[unsafe(no_mangle)]
 pub unsafe extern "ptx-kernel" fn fftconv_long_mid_prepare(z: *const f32, prepared: *mut f32, p: LongFftParams) {
     // SAFETY: as above; this pass only reads the workspace.
-    unsafe { fftconv::long::long_mid::<{ fftconv::long::MID_PREPARE }, true>(z as *mut f32, prepared, p) }
+    unsafe { fftconv::long::long_mid::<{ fftconv::long::MID_PREPARE }, true>(z as *mut f32, z as *mut f32, prepared, p) }
 }
 
 /// Stamps the backward's row passes with split planes or not: the spectrum pass, replacing each
 /// row by its spectrum, and the row product. # Safety: see `fftconv::long::long_mid` and
 /// `fftconv::long::long_mid_product`.
 macro_rules! fftconv_long_backward_rows {
-    ($($split:literal => $spectrum:ident, $product:ident;)*) => {$(
+    ($($split:literal => $spectrum:ident, $spectrum_conv:ident, $product:ident;)*) => {$(
         /// Long sizes, pass *mid* replacing each row by its spectrum (backward). # Safety: see
         /// `fftconv::long::long_mid`.
         #[unsafe(no_mangle)]
         pub unsafe extern "ptx-kernel" fn $spectrum(z: *mut f32, p: LongFftParams) {
             // SAFETY: the host's launch layer validated the buffers against `p`; this mode reads
             // no spectrum.
-            unsafe { fftconv::long::long_mid::<{ fftconv::long::MID_SPECTRUM }, $split>(z, core::ptr::null_mut(), p) }
+            unsafe { fftconv::long::long_mid::<{ fftconv::long::MID_SPECTRUM }, $split>(z, z, core::ptr::null_mut(), p) }
+        }
+        /// Long sizes, pass *mid* replacing each row by its spectrum and writing its convolution
+        /// with the kernel into `dst` (backward). # Safety: see `fftconv::long::long_mid`.
+        #[unsafe(no_mangle)]
+        pub unsafe extern "ptx-kernel" fn $spectrum_conv(z: *mut f32, dst: *mut f32, prepared: *const f32, p: LongFftParams) {
+            // SAFETY: the host's launch layer validated the buffers against `p`; this mode only
+            // reads `prepared`.
+            unsafe { fftconv::long::long_mid::<{ fftconv::long::MID_SPECTRUM_CONV }, $split>(z, dst, prepared as *mut f32, p) }
         }
         /// Long sizes, backward row product. # Safety: see `fftconv::long::long_mid_product`.
         #[unsafe(no_mangle)]
@@ -261,8 +269,8 @@ macro_rules! fftconv_long_backward_rows {
 }
 
 fftconv_long_backward_rows! {
-    true => fftconv_long_mid_spectrum, fftconv_long_mid_product;
-    false => fftconv_long_mid_spectrum_unsplit, fftconv_long_mid_product_unsplit;
+    true => fftconv_long_mid_spectrum, fftconv_long_mid_spectrum_conv, fftconv_long_mid_product;
+    false => fftconv_long_mid_spectrum_unsplit, fftconv_long_mid_spectrum_conv_unsplit, fftconv_long_mid_product_unsplit;
 }
 
 /// Long sizes, backward `dk` sum of one launch group's partials. # Safety: see

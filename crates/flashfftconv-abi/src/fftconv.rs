@@ -478,6 +478,9 @@ pub enum LongPass {
     Out,
     /// Row transforms storing each row's exact spectrum in place (backward).
     MidSpectrum,
+    /// `MidSpectrum` and `Mid` from one transform: the spectrum in place, the convolution's rows
+    /// into a second workspace (the backward's `z` with `d_out_gate`).
+    MidSpectrumConv,
     /// `dst = iFFT_row(A · conj(B))` from spectra in the workspace: `B` from the kernel
     /// spectrum of the pair's head, or with `FLAG_B_BY_PAIR` from a second workspace (backward).
     MidProduct,
@@ -492,10 +495,6 @@ pub enum LongPass {
 /// [`LongPass::MidProduct`]: the second spectrum is the same pair's row of a second workspace
 /// (else the kernel spectrum of the pair's head).
 pub const FLAG_B_BY_PAIR: u32 = 1 << 3;
-
-/// [`LongPass::MidProduct`]: `iFFT(A · B)` (a convolution) instead of `iFFT(A · conj(B))` (a
-/// correlation); the backward's `d_out_gate = dy ⊙ conv(z, k)` from `z`'s spectrum.
-pub const FLAG_PRODUCT_CONV: u32 = 1 << 4;
 
 /// Workspace bytes per pair of the long-size backward: two workspace rows (`z` and `dv`) and
 /// a `dk` partial of `Lk ≤ N` f32.
@@ -532,8 +531,8 @@ macro_rules! by_long_size {
 impl LongPass {
     /// The kernel entry of this pass for `N = 2^log2_n`, the rows' dtype (`In`: bf16, f16 or f32
     /// for the kernel; `Out`: bf16, f16 or f32 for the `dk` partials; `Mid*`: any) and planes
-    /// (`split`; unsplit entries exist for `In`/`Out` in bf16 and for `Mid`, `MidSpectrum` and
-    /// `MidProduct`).
+    /// (`split`; unsplit entries exist for `In` in bf16, `Out` in bf16 and f32, and for the `Mid*`
+    /// passes except `MidPrepare`).
     pub const fn entry_name(self, log2_n: u32, dtype: DType, split: bool) -> Option<&'static str> {
         if !is_long(log2_n) {
             return None;
@@ -542,6 +541,7 @@ impl LongPass {
             return match (self, dtype) {
                 (LongPass::Mid, _) => Some("fftconv_long_mid_unsplit"),
                 (LongPass::MidSpectrum, _) => Some("fftconv_long_mid_spectrum_unsplit"),
+                (LongPass::MidSpectrumConv, _) => Some("fftconv_long_mid_spectrum_conv_unsplit"),
                 (LongPass::MidProduct, _) => Some("fftconv_long_mid_product_unsplit"),
                 (LongPass::DkProduct, _) => Some("fftconv_long_mid_product_unsplit"),
                 (LongPass::In, DType::BF16) => by_long_size!("fftconv_long_in", "_bf16_unsplit", log2_n),
@@ -560,6 +560,7 @@ impl LongPass {
             (LongPass::Out, DType::F16) => by_long_size!("fftconv_long_out", "_f16", log2_n),
             (LongPass::Out, DType::F32) => by_long_size!("fftconv_long_out", "_f32", log2_n),
             (LongPass::MidSpectrum, _) => Some("fftconv_long_mid_spectrum"),
+            (LongPass::MidSpectrumConv, _) => Some("fftconv_long_mid_spectrum_conv"),
             (LongPass::MidProduct, _) | (LongPass::DkProduct, _) => Some("fftconv_long_mid_product"),
             (LongPass::DkSum, _) => Some("sum_dk_partials"),
         }
@@ -607,6 +608,7 @@ mod long_tests {
                 LongPass::MidPrepare,
                 LongPass::Out,
                 LongPass::MidSpectrum,
+                LongPass::MidSpectrumConv,
                 LongPass::MidProduct,
                 LongPass::DkProduct,
                 LongPass::DkSum,
@@ -618,6 +620,7 @@ mod long_tests {
                 LongPass::Mid,
                 LongPass::Out,
                 LongPass::MidSpectrum,
+                LongPass::MidSpectrumConv,
                 LongPass::MidProduct,
                 LongPass::DkProduct,
             ] {

@@ -1034,9 +1034,9 @@ mod tests {
         assert!(names.contains(&"fftconv_fwd_n4096_bf16") && names.contains(&"fftconv_dk_n32768"));
         assert!(names.contains(&"fftconv_fwd_zero_half_n8192_f16"));
         // Then the long sizes' passes: in (bf16, f16, f32, unsplit bf16) and out (the same and
-        // unsplit f32) per size; mid, mid-spectrum and mid-product (split and not), mid-prepare
-        // and sum-dk once.
-        assert_eq!(kernel_names().len(), names.len() + 8 * 9 + 8);
+        // unsplit f32) per size; mid, mid-spectrum, mid-spectrum-conv and mid-product (split and
+        // not), mid-prepare and sum-dk once.
+        assert_eq!(kernel_names().len(), names.len() + 8 * 9 + 10);
     }
 
     #[test]
@@ -1069,6 +1069,8 @@ mod tests {
             (LongPass::MidProduct, DType::BF16, false, 3),
             (LongPass::DkProduct, DType::BF16, false, 3),
             (LongPass::MidSpectrum, DType::BF16, false, 1),
+            (LongPass::MidSpectrumConv, DType::F32, true, 3),
+            (LongPass::MidSpectrumConv, DType::BF16, false, 3),
             (LongPass::DkSum, DType::F32, true, 2),
         ] {
             let name = pass.entry_name(20, dtype, split).expect("entry");

@@ -368,9 +368,33 @@ pub(crate) unsafe fn fftconv_long_mid_spectrum(
     Ok(())
 }
 
+/// Launches `fftconv_long_mid_spectrum_conv(z, dst, prepared, params)`: for each pair of the
+/// launch, its rows' spectra replace them in `z` (as `fftconv_long_mid_spectrum` writes them) and
+/// the rows of their convolution with the kernel go to `dst` (as `fftconv_long_mid` writes them).
+///
+/// # Safety
+/// As [`fftconv_long_mid_spectrum`] for `f`, `cfg` and `z`; `dst` holds as many bytes as `z`
+/// and overlaps it nowhere; `prepared` as for `fftconv_long_mid` (read only).
+pub(crate) unsafe fn fftconv_long_mid_spectrum_conv(
+    stream: &CudaStream,
+    f: &CudaFunction,
+    cfg: LaunchConfig,
+    z: DevicePtr,
+    dst: DevicePtr,
+    prepared: DevicePtr,
+    params: LongFftParams,
+) -> Result<()> {
+    let params = ByValue(params);
+    let mut builder = stream.launch_builder(f);
+    builder.arg(&z).arg(&dst).arg(&prepared).arg(&params);
+    // SAFETY: the caller's contract above matches the kernel's.
+    unsafe { builder.launch(cfg) }?;
+    Ok(())
+}
+
 /// Launches `fftconv_long_mid_product(dst, a, b, params)`: for each pair `q` of the launch,
-/// `dst` row `q` = the inverse row transforms of `A_q · conj(B)` (of `A_q · B` with
-/// `FLAG_PRODUCT_CONV`), `A` the spectra in workspace `a` and `B` the same pair's row of workspace
+/// `dst` row `q` = the inverse row transforms of `A_q · conj(B)`, `A` the spectra in workspace `a`
+/// and `B` the same pair's row of workspace
 /// `b` (with `FLAG_B_BY_PAIR`) or the prepared kernel spectrum `b` of the pair's head (without it).
 ///
 /// # Safety

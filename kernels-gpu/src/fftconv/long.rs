@@ -28,7 +28,7 @@
 use super::*;
 use flashfftconv_abi::fftconv::{
     long_column_groups, long_columns_log2, long_exponent_words, long_outer_log2, LongFftParams, FLAG_B_BY_PAIR,
-    FLAG_PRODUCT_CONV, LONG_INNER_LOG2, LONG_TILE_LOG2,
+    LONG_INNER_LOG2, LONG_TILE_LOG2,
 };
 
 /// Chunks of 8 values in an *in*/*out* tile per thread.
@@ -303,6 +303,8 @@ pub const MID_CONV: u32 = 0;
 pub const MID_PREPARE: u32 = 1;
 /// See [`long_mid`].
 pub const MID_SPECTRUM: u32 = 2;
+/// See [`long_mid`].
+pub const MID_SPECTRUM_CONV: u32 = 3;
 
 /// Stores a lane's four spectrum values `2^e · (re, im)` (32 contiguous bytes at `at`, in
 /// [`spectrum_index`] order); returns their largest component magnitude.
@@ -343,6 +345,24 @@ unsafe fn store_spectrum4_half(at: *mut u8, re: &[f32; 4], im: &[f32; 4]) {
     ];
     // SAFETY: guaranteed by the caller.
     unsafe { device::store_16b(at, w) };
+}
+
+/// Stores a lane's four spectrum values of tile `local` (the planes' scale, times `2^e_row`)
+/// into the spectrum row at `row`: exact f32 with `SPLIT`, else complex f16 as they are (a half
+/// spectrum row, whose exponent `e_row` the caller stores).
+///
+/// # Safety
+/// `row` is 16-byte aligned and holds the row's `N₂` spectrum values.
+#[inline(always)]
+unsafe fn store_spectrum_values<const SPLIT: bool>(row: *mut f32, local: u32, re: &[f32; 4], im: &[f32; 4], e_row: i32) {
+    // SAFETY: a lane's values of the row (caller).
+    unsafe {
+        if SPLIT {
+            store_spectrum4(row.add(2 * spectrum_index(local, lane(), 0) as usize), re, im, e_row);
+        } else {
+            store_spectrum4_half((row as *mut u8).add(4 * spectrum_index(local, lane(), 0) as usize), re, im);
+        }
+    }
 }
 
 /// A spectrum row of the backward (from *mid-spectrum*): exact complex f32, or with `HALF` a
@@ -588,15 +608,26 @@ pub unsafe fn long_in<E: Element, const LOG2_N: u32, const SPLIT: bool>(
 ///   stored in `prepared` and each head's largest component magnitude is max-reduced into
 ///   `prepared[H·2N + h]` (zeroed by the host before);
 /// * [`MID_SPECTRUM`]: the row's exact spectrum replaces it in the workspace (`prepared`
-///   unused).
+///   unused);
+/// * [`MID_SPECTRUM_CONV`]: both of the above from one transform (the backward's `z`): the
+///   spectrum replaces the row as with `MID_SPECTRUM`, and the convolution's row goes to the
+///   same row of workspace `dst` (as `MID_CONV` writes it in place).
+///
+/// `dst` is `z` except with `MID_SPECTRUM_CONV`.
 ///
 /// # Safety
 /// `z` holds `p.pairs` workspace rows written by pass *in*; `prepared` a prepared spectrum of
 /// `p.heads` heads for `N = 2^p.log2_n` (written by the `PREPARE` launches of the same heads
-/// before, or, with `MID_PREPARE`, to be written); grid `p.pairs · N₁`, block `THREADS`, shared
+/// before, or, with `MID_PREPARE`, to be written); with `MID_SPECTRUM_CONV`, `dst` holds
+/// `p.pairs` workspace rows and overlaps neither; grid `p.pairs · N₁`, block `THREADS`, shared
 /// memory `long_mid_shared_bytes(SPLIT)`.
 #[inline(always)]
-pub unsafe fn long_mid<const MODE: u32, const SPLIT: bool>(z: *mut f32, prepared: *mut f32, p: LongFftParams) {
+pub unsafe fn long_mid<const MODE: u32, const SPLIT: bool>(
+    z: *mut f32,
+    dst: *mut f32,
+    prepared: *mut f32,
+    p: LongFftParams,
+) {
     let log2_n = p.log2_n;
     let sm = Smem::new(LONG_INNER_LOG2, SPLIT);
     let st = SlotThreads::new(LONG_INNER_LOG2);
@@ -677,12 +708,7 @@ pub unsafe fn long_mid<const MODE: u32, const SPLIT: bool>(z: *mut f32, prepared
         // (unsplit: a half spectrum row and the row's exponent word).
         unsafe {
             forward_fft::<SPLIT, _>(&sm, LONG_INNER_LOG2, &dft16, &dft_first, first, |tile, re, im| {
-                if SPLIT {
-                    store_spectrum4(row.add(2 * spectrum_index(tile.local, lane(), 0) as usize), re, im, e_row);
-                } else {
-                    let at = 4 * spectrum_index(tile.local, lane(), 0) as usize;
-                    store_spectrum4_half((row as *mut u8).add(at), re, im);
-                }
+                store_spectrum_values::<SPLIT>(row, tile.local, re, im, e_row);
             });
             if !SPLIT && thread_x() == 0 {
                 *exps.add((long_column_groups(log2_n) + j) as usize) = e_row;
@@ -711,21 +737,37 @@ pub unsafe fn long_mid<const MODE: u32, const SPLIT: bool>(z: *mut f32, prepared
     }
     // SAFETY: the head's maximum (written by the prepare launches), its spectrum row.
     let sigma = pow2(-norm_exponent(unsafe { *head_max }));
-    // SAFETY: all threads between barriers; the spectrum row holds `N₂` complex values.
+    let keep_spectrum = MODE == MID_SPECTRUM_CONV;
+    let e_row = e - transform_scale_log2(LONG_INNER_LOG2);
+    // SAFETY: all threads between barriers; the spectrum row holds `N₂` complex values; with
+    // `keep_spectrum` each lane writes its tile's spectrum values over the row, which every
+    // thread finished reading before the transform's first barrier.
     unsafe {
         forward_fft::<SPLIT, _>(&sm, LONG_INNER_LOG2, &dft16, &dft_first, first, |tile, re, im| {
+            if keep_spectrum {
+                store_spectrum_values::<SPLIT>(row, tile.local, re, im, e_row);
+            }
             let kv = load_spectrum4(spectrum, tile.local);
             for e in 0..4 {
                 (re[e], im[e]) = times_kernel::<false>((re[e], im[e]), sigma, kv[e]);
             }
         });
+        if keep_spectrum && !SPLIT && thread_x() == 0 {
+            *exps.add((long_column_groups(log2_n) + j) as usize) = e_row;
+        }
         inverse_fft::<SPLIT>(&sm, LONG_INNER_LOG2, &dft16, &dft_first, first);
     }
     sync_threads();
     let e_out = e - 2 * transform_scale_log2(LONG_INNER_LOG2) - log2_pow2(sigma);
-    // SAFETY: all threads after the barrier; the row and its exponent word are only this
-    // block's.
-    unsafe { store_row_result::<SPLIT>(&sm, &st, row, exps, log2_n, j, e_out) };
+    let (out_row, out_exps) = if keep_spectrum {
+        let dst_row = (workspace_row(dst, log2_n, q) as *mut f32).wrapping_add((j as usize) << (LONG_INNER_LOG2 + 1));
+        (dst_row, exponents(dst, log2_n, p.pairs, q))
+    } else {
+        (row, exps)
+    };
+    // SAFETY: all threads after the barrier; the row (of `z`, or of `dst` with
+    // `keep_spectrum`) and its exponent word are only this block's.
+    unsafe { store_row_result::<SPLIT>(&sm, &st, out_row, out_exps, log2_n, j, e_out) };
 }
 
 /// Pass *out*: the outer inverse stages of column group `group` of a pair's workspace row
@@ -856,8 +898,7 @@ pub unsafe fn long_out<E: OutRow, const LOG2_N: u32, const SPLIT: bool>(
     }
 }
 
-/// Backward row pass: `dst_row = iFFT_row(A · conj(B))` (with `FLAG_PRODUCT_CONV`:
-/// `iFFT_row(A · B)`, the convolution) for row `j` of pair `q`, where `A` is
+/// Backward row pass: `dst_row = iFFT_row(A · conj(B))` for row `j` of pair `q`, where `A` is
 /// the spectrum row in `a` (from [`MID_SPECTRUM`]) and `B` the spectrum row of the same pair
 /// in `b` (with `FLAG_B_BY_PAIR`) or of the pair's head in the prepared kernel spectrum `b`.
 /// The row is written as by *mid* (exact f32 with `SPLIT`, else a half row and its exponent);
@@ -882,7 +923,6 @@ pub unsafe fn long_mid_product<const SPLIT: bool, const HALF_IN: bool>(
     let n2 = 2u64 << log2_n;
     let row_off = (q * n2 + ((j as u64) << (LONG_INNER_LOG2 + 1))) as usize;
     let by_pair = p.flags & FLAG_B_BY_PAIR != 0;
-    let conj_sign = if p.flags & FLAG_PRODUCT_CONV != 0 { -1.0f32 } else { 1.0 };
     // SAFETY: `a` (and `b` by pair) hold spectra of the launch's pairs (with their exponent
     // words when HALF_IN); without FLAG_B_BY_PAIR `b` is the prepared spectrum, read below.
     let (a_row, b_pair) = unsafe {
@@ -922,8 +962,7 @@ pub unsafe fn long_mid_product<const SPLIT: bool, const HALF_IN: bool>(
         let (mut re, mut im) = ([0.0f32; 4], [0.0f32; 4]);
         for e in 0..4 {
             let x = (scale_pow2(av[e].0, -e_a), scale_pow2(av[e].1, -e_a));
-            // `A · conj(B)`, or `A · B` with FLAG_PRODUCT_CONV (B's imaginary sign flipped).
-            (re[e], im[e]) = times_kernel::<true>(x, sigma, (bv[e].0, bv[e].1 * conj_sign));
+            (re[e], im[e]) = times_kernel::<true>(x, sigma, bv[e]);
         }
         // SAFETY: this warp's tile of the planes (nothing else touches them yet).
         unsafe { store_tile::<SPLIT>(&sm, g_last, addr, &re, &im) };

@@ -11,10 +11,11 @@
 //! `backward` takes groups of at most [`long_backward_pairs_per_launch`] pairs `P`, the workspace
 //! split as `W1` (`P` rows), `W2` (`P` rows) and `P` partial `dk` rows of `Lk` f32
 //! ([`backward_layout`]). With `z = in_gate ⊙ u` and `dv = out_gate ⊙ dy`, per group:
-//! 1. *in* (`u`, `in_gate`) → `W1`, *mid-spectrum*: `W1 = FFT(z)`;
-//! 2. with `d_out_gate`, *mid-product* with the kernel as a convolution (`FLAG_PRODUCT_CONV`):
-//!    `W2` = rows of `iFFT(W1 · K)`, then *out* (`W2`, gate `dy`) → `d_out_gate = dy ⊙ conv(z, k)`
-//!    (W2 is free until step 3);
+//! 1. *in* (`u`, `in_gate`) → `W1`, *mid-spectrum*: `W1 = FFT(z)`; with `d_out_gate`
+//!    *mid-spectrum-conv* instead, which also writes `W2` = rows of `iFFT(FFT(z) · K)` from the
+//!    same transform;
+//! 2. with `d_out_gate`, *out* (`W2`, gate `dy`) → `d_out_gate = dy ⊙ conv(z, k)` (W2 is free
+//!    until step 3);
 //! 3. *in* (`dy`, `out_gate`) → `W2`, *mid-spectrum*: `W2 = FFT(dv)`;
 //! 4. *mid-product* by pair: `W1` = rows of `iFFT(W2 · conj W1)` (the correlations of `dv` and `z`);
 //! 5. *mid-product* with the kernel: `W2` = rows of `iFFT(W2 · conj K)` (`dz`);
@@ -39,8 +40,7 @@ use cudarc::driver::{
 use flashfftconv_abi::fftconv::{
     kernel_split, long_backward_pairs_per_launch, long_column_groups, long_mid_shared_bytes, long_outer_log2,
     long_outer_shared_bytes, long_pair_bytes, long_pairs_per_launch, prepared_len, FftConvKernel, FftConvParams,
-    LongFftParams, LongPass, FLAG_B_BY_PAIR, FLAG_IN_GATE, FLAG_OUT_GATE, FLAG_PRODUCT_CONV, LONG_MAX_LOG2_N,
-    LONG_MIN_LOG2_N, THREADS,
+    LongFftParams, LongPass, FLAG_B_BY_PAIR, FLAG_IN_GATE, FLAG_OUT_GATE, LONG_MAX_LOG2_N, LONG_MIN_LOG2_N, THREADS,
 };
 use flashfftconv_abi::DType;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -48,9 +48,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 /// Every pass with the dtypes and planes (split or not) the host launches it for: *in* for the
 /// data dtypes and f32 (the kernel `k`), *out* for the data dtypes and f32 (the backward's `dk`
 /// partials), the *mid* passes and *sum-dk* once (their names do not depend on the dtype), and
-/// the unsplit bf16 *in*, *mid*, *out*, *mid-spectrum* and *mid-product*, the unsplit f32 *out*,
-/// and the `dk` product of either backward.
-const PASS_VARIANTS: [(LongPass, DType, bool); 19] = [
+/// the unsplit bf16 *in*, *mid*, *out*, *mid-spectrum*, *mid-spectrum-conv* and *mid-product*, the
+/// unsplit f32 *out*, and the `dk` product of either backward.
+const PASS_VARIANTS: [(LongPass, DType, bool); 21] = [
     (LongPass::In, DType::BF16, true),
     (LongPass::In, DType::F16, true),
     (LongPass::In, DType::F32, true),
@@ -60,6 +60,7 @@ const PASS_VARIANTS: [(LongPass, DType, bool); 19] = [
     (LongPass::Out, DType::F16, true),
     (LongPass::Out, DType::F32, true),
     (LongPass::MidSpectrum, DType::F32, true),
+    (LongPass::MidSpectrumConv, DType::F32, true),
     (LongPass::MidProduct, DType::F32, true),
     (LongPass::DkSum, DType::F32, true),
     (LongPass::In, DType::BF16, false),
@@ -67,6 +68,7 @@ const PASS_VARIANTS: [(LongPass, DType, bool); 19] = [
     (LongPass::Out, DType::BF16, false),
     (LongPass::Out, DType::F32, false),
     (LongPass::MidSpectrum, DType::BF16, false),
+    (LongPass::MidSpectrumConv, DType::BF16, false),
     (LongPass::MidProduct, DType::BF16, false),
     (LongPass::DkProduct, DType::F32, true),
     (LongPass::DkProduct, DType::BF16, false),
@@ -76,9 +78,12 @@ const PASS_VARIANTS: [(LongPass, DType, bool); 19] = [
 pub(super) const fn pass_shared_bytes(pass: LongPass, split: bool) -> u32 {
     match pass {
         LongPass::In | LongPass::Out => long_outer_shared_bytes(split),
-        LongPass::Mid | LongPass::MidPrepare | LongPass::MidSpectrum | LongPass::MidProduct | LongPass::DkProduct => {
-            long_mid_shared_bytes(split)
-        }
+        LongPass::Mid
+        | LongPass::MidPrepare
+        | LongPass::MidSpectrum
+        | LongPass::MidSpectrumConv
+        | LongPass::MidProduct
+        | LongPass::DkProduct => long_mid_shared_bytes(split),
         LongPass::DkSum => 0,
     }
 }
@@ -149,9 +154,12 @@ pub(super) fn launch_groups(total: u32, per_launch: u64) -> impl Iterator<Item =
 pub(super) fn pass_config(pass: LongPass, split: bool, log2_n: u32, pairs: u32) -> Result<LaunchConfig> {
     let per_pair = match pass {
         LongPass::In | LongPass::Out => long_column_groups(log2_n) as u64,
-        LongPass::Mid | LongPass::MidPrepare | LongPass::MidSpectrum | LongPass::MidProduct | LongPass::DkProduct => {
-            1u64 << long_outer_log2(log2_n)
-        }
+        LongPass::Mid
+        | LongPass::MidPrepare
+        | LongPass::MidSpectrum
+        | LongPass::MidSpectrumConv
+        | LongPass::MidProduct
+        | LongPass::DkProduct => 1u64 << long_outer_log2(log2_n),
         LongPass::DkSum => {
             return Err(Error::Unsupported {
                 what: "long pass",
@@ -219,8 +227,6 @@ pub(super) struct BackwardGroupParams {
     pub product_by_pair: LongFftParams,
     /// *mid-product* with the kernel spectrum (no flags).
     pub product_kernel: LongFftParams,
-    /// *mid-product* with the kernel spectrum as a convolution (`FLAG_PRODUCT_CONV`).
-    pub product_conv: LongFftParams,
     /// *out* into `du` with `in_gate` (as the pass's output gate) and, in the same pass, into
     /// `d_in_gate` with `u` as its gate (`FLAG_VECTOR` only when all four pointers allow it).
     pub out_du: LongFftParams,
@@ -252,7 +258,6 @@ pub(super) fn backward_group_params(
         spectrum: with(0),
         product_by_pair: with(FLAG_B_BY_PAIR),
         product_kernel: with(0),
-        product_conv: with(FLAG_PRODUCT_CONV),
         out_du: with(gate(in_gate, FLAG_OUT_GATE) | vector(&[du, in_gate, d_in_gate, u])),
         out_partials: LongFftParams {
             batch: 1,
@@ -486,11 +491,14 @@ impl FftConv {
             // (checked); the guards keep every buffer's stream tracking until after the launches.
             unsafe {
                 launch::fftconv_long_in(stream, &k.input, outer, ptrs.u, ptrs.in_gate, w1, gp.in_u)?;
-                launch::fftconv_long_mid_spectrum(stream, &k.spectrum, rows, w1, gp.spectrum)?;
                 if ptrs.d_out_gate != 0 {
-                    launch::fftconv_long_mid_product(stream, &k.product, rows, w2, w1, ptrs.prepared, gp.product_conv)?;
+                    // `z`'s spectrum into W1 and `conv(z, k)` into W2 from one transform.
+                    let (f, p) = (&k.spectrum_conv, gp.spectrum);
+                    launch::fftconv_long_mid_spectrum_conv(stream, f, rows, w1, w2, ptrs.prepared, p)?;
                     let d_out = gp.out_d_out_gate;
                     launch::fftconv_long_out(stream, &k.output, outer, w2, (ptrs.dy, ptrs.d_out_gate), (0, 0), d_out)?;
+                } else {
+                    launch::fftconv_long_mid_spectrum(stream, &k.spectrum, rows, w1, gp.spectrum)?;
                 }
                 launch::fftconv_long_in(stream, &k.input, outer, ptrs.dy, ptrs.out_gate, w2, gp.in_dy)?;
                 launch::fftconv_long_mid_spectrum(stream, &k.spectrum, rows, w2, gp.spectrum)?;
@@ -590,6 +598,9 @@ struct LongBackwardKernels {
     /// *in* for the data dtype (`u`, `dy`).
     input: CudaFunction,
     spectrum: CudaFunction,
+    /// The spectrum with, from the same transform, the convolution with the kernel (`z`'s, for
+    /// `d_out_gate`).
+    spectrum_conv: CudaFunction,
     /// The product with the kernel spectrum (`dz`; as a convolution, `conv(z, k)`).
     product: CudaFunction,
     /// The product of the pair's two spectra (the `dk` correlations).
@@ -606,6 +617,7 @@ impl LongBackwardKernels {
         Ok(LongBackwardKernels {
             input: conv.long_function(gpu, LongPass::In, dtype, split)?,
             spectrum: conv.long_function(gpu, LongPass::MidSpectrum, dtype, split)?,
+            spectrum_conv: conv.long_function(gpu, LongPass::MidSpectrumConv, dtype, split)?,
             product: conv.long_function(gpu, LongPass::MidProduct, dtype, split)?,
             product_dk: conv.long_function(gpu, LongPass::DkProduct, dtype, split)?,
             output: conv.long_function(gpu, LongPass::Out, dtype, split)?,
@@ -794,7 +806,6 @@ mod tests {
         assert_eq!(gp.in_dy, with(ig | v)); // out_gate is the in pass's input gate
         assert_eq!((gp.spectrum, gp.product_kernel), (with(0), with(0)));
         assert_eq!(gp.product_by_pair, with(FLAG_B_BY_PAIR));
-        assert_eq!(gp.product_conv, with(FLAG_PRODUCT_CONV));
         assert_eq!(gp.out_du, with(og | v));
         assert_eq!(gp.out_d_out_gate, with(og | v));
         assert_eq!(gp.dk_sum, LongFftParams { len: 5000, ..with(0) });
@@ -868,9 +879,9 @@ mod tests {
     fn long_kernel_names() {
         let names = kernel_names();
         // Per size: in (bf16, f16, f32, unsplit bf16) and out (the same and unsplit f32); mid,
-        // mid-spectrum and mid-product (split and not; the dk product is mid-product),
-        // mid-prepare and sum-dk once.
-        assert_eq!(names.len(), 8 * 9 + 8);
+        // mid-spectrum, mid-spectrum-conv and mid-product (split and not; the dk product is
+        // mid-product), mid-prepare and sum-dk once.
+        assert_eq!(names.len(), 8 * 9 + 10);
         for name in [
             "fftconv_long_in_n65536_f32",
             "fftconv_long_out_n8388608_bf16",
