@@ -53,6 +53,13 @@ pub const MIN_BLOCKS_PER_SM: &[(&str, u32, u32)] = &[
     ("fftconv_fwd_n4096_f16", 256, 3),
     ("fftconv_bwd_n4096_f16", 256, 2),
     ("fftconv_bwd_n8192_bf16", 256, 2),
+    ("fftconv_long_mid_unsplit", 256, 3),
+    ("fftconv_long_in_n65536_bf16_unsplit", 256, 3),
+    ("fftconv_long_in_n131072_bf16_unsplit", 256, 3),
+    ("fftconv_long_in_n262144_bf16_unsplit", 256, 3),
+    ("fftconv_long_in_n524288_bf16_unsplit", 256, 3),
+    ("fftconv_long_in_n4194304_bf16_unsplit", 256, 3),
+    ("fftconv_long_in_n8388608_bf16_unsplit", 256, 3),
 ];
 
 /// Kernels that run in clusters of this many blocks (`cargo xtask ptx` gives each the PTX
