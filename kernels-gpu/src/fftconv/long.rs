@@ -16,8 +16,8 @@
 //! nothing rounded that the planes had not). Spectra are complex f32 (*mid-prepare*, split
 //! *mid-spectrum*) or, from the unsplit *mid-spectrum*, half rows in the spectrum's order with
 //! one exponent per row (the f16 the planes would hold, as the on-chip unsplit backward keeps
-//! them); the `dk` product reads them into split planes. The unsplit variants also take the
-//! outer twiddles from the hardware approximations.
+//! them), which the unsplit products (the `dk` one included) read. The unsplit variants also
+//! take the outer twiddles from the hardware approximations.
 //!
 //! Half row format: pair `q`'s row `j` (`N₂` values) starts where its f32 row would (byte
 //! `8·(q·N + j·N₂)`) and holds complex f16 (4 bytes a value), so a row transformed in place into
