@@ -234,7 +234,9 @@ pub unsafe extern "ptx-kernel" fn fftconv_long_mid_unsplit(z: *mut f32, prepared
 #[unsafe(no_mangle)]
 pub unsafe extern "ptx-kernel" fn fftconv_long_mid_prepare(z: *const f32, prepared: *mut f32, p: LongFftParams) {
     // SAFETY: as above; this pass only reads the workspace.
-    unsafe { fftconv::long::long_mid::<{ fftconv::long::MID_PREPARE }, true>(z as *mut f32, z as *mut f32, prepared, p) }
+    unsafe {
+        fftconv::long::long_mid::<{ fftconv::long::MID_PREPARE }, true>(z as *mut f32, z as *mut f32, prepared, p)
+    }
 }
 
 /// Stamps the backward's row passes with split planes or not: the spectrum pass, replacing each

@@ -354,7 +354,13 @@ unsafe fn store_spectrum4_half(at: *mut u8, re: &[f32; 4], im: &[f32; 4]) {
 /// # Safety
 /// `row` is 16-byte aligned and holds the row's `N₂` spectrum values.
 #[inline(always)]
-unsafe fn store_spectrum_values<const SPLIT: bool>(row: *mut f32, local: u32, re: &[f32; 4], im: &[f32; 4], e_row: i32) {
+unsafe fn store_spectrum_values<const SPLIT: bool>(
+    row: *mut f32,
+    local: u32,
+    re: &[f32; 4],
+    im: &[f32; 4],
+    e_row: i32,
+) {
     // SAFETY: a lane's values of the row (caller).
     unsafe {
         if SPLIT {
