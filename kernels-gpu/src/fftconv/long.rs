@@ -707,21 +707,6 @@ pub unsafe fn long_mid<const MODE: u32, const SPLIT: bool>(
     let n2 = 2u64 << log2_n;
     let spectrum = prepared.wrapping_add((h * n2 + ((j as u64) << (LONG_INNER_LOG2 + 1))) as usize);
     let head_max = prepared.wrapping_add((p.heads as u64 * n2 + h) as usize);
-    if MODE == MID_SPECTRUM {
-        let e_row = e - transform_scale_log2(LONG_INNER_LOG2);
-        // SAFETY: all threads between barriers; each lane writes its tile's values over the
-        // row, which every thread finished reading before the transform's first barrier
-        // (unsplit: a half spectrum row and the row's exponent word).
-        unsafe {
-            forward_fft::<SPLIT, _>(&sm, LONG_INNER_LOG2, &dft16, &dft_first, first, |tile, re, im| {
-                store_spectrum_values::<SPLIT>(row, tile.local, re, im, e_row);
-            });
-            if !SPLIT && thread_x() == 0 {
-                *exps.add((long_column_groups(log2_n) + j) as usize) = e_row;
-            }
-        }
-        return;
-    }
     if MODE == MID_PREPARE {
         // SAFETY: the reduction area's maximum word, ordered by the transform's barriers.
         unsafe {
@@ -741,25 +726,33 @@ pub unsafe fn long_mid<const MODE: u32, const SPLIT: bool>(
         }
         return;
     }
-    // SAFETY: the head's maximum (written by the prepare launches), its spectrum row.
-    let sigma = pow2(-norm_exponent(unsafe { *head_max }));
-    let keep_spectrum = MODE == MID_SPECTRUM_CONV;
+    // The spectrum modes store the row's spectrum; the conv modes multiply it by the kernel's.
+    let keep_spectrum = MODE == MID_SPECTRUM || MODE == MID_SPECTRUM_CONV;
+    let conv = MODE != MID_SPECTRUM;
+    // SAFETY (conv modes): the head's maximum, written by the prepare launches.
+    let sigma = if conv { pow2(-norm_exponent(unsafe { *head_max })) } else { 1.0 };
     let e_row = e - transform_scale_log2(LONG_INNER_LOG2);
     // SAFETY: all threads between barriers; the spectrum row holds `N₂` complex values; with
     // `keep_spectrum` each lane writes its tile's spectrum values over the row, which every
-    // thread finished reading before the transform's first barrier.
+    // thread finished reading before the transform's first barrier (unsplit: a half spectrum
+    // row and the row's exponent word).
     unsafe {
         forward_fft::<SPLIT, _>(&sm, LONG_INNER_LOG2, &dft16, &dft_first, first, |tile, re, im| {
             if keep_spectrum {
                 store_spectrum_values::<SPLIT>(row, tile.local, re, im, e_row);
             }
-            let kv = load_spectrum4(spectrum, tile.local);
-            for e in 0..4 {
-                (re[e], im[e]) = times_kernel::<false>((re[e], im[e]), sigma, kv[e]);
+            if conv {
+                let kv = load_spectrum4(spectrum, tile.local);
+                for e in 0..4 {
+                    (re[e], im[e]) = times_kernel::<false>((re[e], im[e]), sigma, kv[e]);
+                }
             }
         });
         if keep_spectrum && !SPLIT && thread_x() == 0 {
             *exps.add((long_column_groups(log2_n) + j) as usize) = e_row;
+        }
+        if !conv {
+            return;
         }
         inverse_fft::<SPLIT>(&sm, LONG_INNER_LOG2, &dft16, &dft_first, first);
     }
