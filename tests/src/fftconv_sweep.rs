@@ -147,6 +147,10 @@ pub struct Case {
     /// Forward only: `y` checked, no backward (long cases whose backward reference would cost
     /// more than the sweep affords).
     pub forward_only: bool,
+    /// Long sizes: the plan's workspace is the smallest that serves the case
+    /// (`FftConv::min_workspace_bytes`: one row pair per backward group, two per forward launch;
+    /// one per forward launch for forward-only cases) instead of the default.
+    pub min_workspace: bool,
 }
 
 impl Case {
@@ -197,6 +201,7 @@ impl Case {
                 Scale::Small => " scale=small(u, gates ×0.02, decaying k)",
             }
         ) + if self.forward_only { " forward-only" } else { "" }
+            + if self.min_workspace { " min-workspace" } else { "" }
     }
 
     /// Elements of `(B, H, L)`.
@@ -308,6 +313,7 @@ pub fn long_cases(quick: bool) -> Vec<Case> {
         scale: Scale::Unit,
         offset: 0,
         forward_only: false,
+        min_workspace: false,
     };
     let (bf16, f16) = (DType::BF16, DType::F16);
     let (none, both) = (GateSet::None, GateSet::Both);
@@ -376,7 +382,51 @@ pub fn long_cases(quick: bool) -> Vec<Case> {
     // one row.
     out.push(case(k(0), k(0) / 4, k(0) / 4, (3, 3), bf16, both, prepared));
     out.push(case(k(4), k(4) / 4, k(4) / 4, (2, 1), bf16, both, raw));
+    out.extend(min_workspace_cases());
     out
+}
+
+/// The smallest workspaces: every launch group holds one or two pairs, so heads span groups in
+/// `prepare` (raw k), the forward and the backward.
+fn min_workspace_cases() -> [Case; 2] {
+    let k = |i: usize| LONG_FFT_SIZES[i];
+    let base = Case {
+        fft_size: k(0),
+        len: k(0) / 2,
+        kernel_len: k(0) / 2,
+        batch: 3,
+        heads: 3,
+        dtype: DType::BF16,
+        gates: GateSet::Both,
+        path: KernelPath::Prepared,
+        scale: Scale::Unit,
+        offset: 0,
+        forward_only: false,
+        min_workspace: true,
+    };
+    [
+        base,
+        Case {
+            fft_size: k(2),
+            len: k(2),
+            kernel_len: k(2),
+            batch: 2,
+            heads: 3,
+            dtype: DType::F16,
+            gates: GateSet::None,
+            path: KernelPath::Raw,
+            ..base
+        },
+    ]
+}
+
+/// The plan of `case`: its FFT size, with the default or the smallest workspace that serves it.
+pub fn plan(gpu: &Gpu, case: &Case) -> flashfftconv::Result<FftConv> {
+    if !case.min_workspace {
+        return FftConv::new(gpu, case.fft_size);
+    }
+    let min = FftConv::min_workspace_bytes(case.fft_size)?;
+    FftConv::with_workspace_bytes(gpu, case.fft_size, if case.forward_only { min.forward } else { min.backward })
 }
 
 /// Largest estimated cost of a long cell that checks the backward (seconds on one core); dearer
@@ -415,6 +465,7 @@ fn full_cases() -> Vec<Case> {
                         scale: Scale::Unit,
                         offset: 0,
                         forward_only: false,
+                        min_workspace: false,
                     };
                     // The (B, H) pairs this cell can afford, rotated so that both dtypes and
                     // every gate set meet the large ones.
@@ -447,6 +498,7 @@ fn special_cases(quick: bool) -> Vec<Case> {
         scale: Scale::Unit,
         offset: 0,
         forward_only: false,
+        min_workspace: false,
     };
     let mut out = Vec::new();
     if quick {
@@ -511,6 +563,7 @@ fn quick_cases() -> Vec<Case> {
                 scale: Scale::Unit,
                 offset: 0,
                 forward_only: false,
+                min_workspace: false,
             });
         }
     }
@@ -675,7 +728,7 @@ fn run_typed<T: FftElement>(gpu: &Gpu, stream: &Arc<CudaStream>, case: &Case, se
 
     // Queue the GPU work first; the reference below overlaps with it.
     {
-        let conv = FftConv::new(gpu, case.fft_size).map_err(err)?;
+        let conv = plan(gpu, case).map_err(err)?;
         let u = u_dev.buf.slice(u_dev.range());
         let k = k_dev.buf.slice(k_dev.range());
         let ig: Option<CudaView<'_, T>> = ig_dev.as_ref().map(|g| g.buf.slice(g.range()));
@@ -789,7 +842,7 @@ fn run_forward_only<T: FftElement>(
     let og_dev = inputs.out_gate.as_ref().map(|g| Guarded::<T>::upload(stream, g, off)).transpose().map_err(err)?;
     let mut y_dev = Guarded::<T>::poisoned(stream, b * h * l, off).map_err(err)?;
     {
-        let conv = FftConv::new(gpu, case.fft_size).map_err(err)?;
+        let conv = plan(gpu, case).map_err(err)?;
         let u = u_dev.buf.slice(u_dev.range());
         let k = k_dev.buf.slice(k_dev.range());
         let ig: Option<CudaView<'_, T>> = ig_dev.as_ref().map(|g| g.buf.slice(g.range()));
@@ -1138,6 +1191,10 @@ mod tests {
         }
         assert!(split.len() >= 4, "{} backward cases split a head across groups", split.len());
         assert!(cases.iter().any(|c| c.offset % 2 == 1 && c.checks_backward()), "no odd-offset long backward case");
+        // The smallest workspace, with the backward, a raw k (prepare in groups too) and H > 1.
+        let min: Vec<&Case> = cases.iter().filter(|c| c.min_workspace).collect();
+        assert!(min.iter().all(|c| c.checks_backward() && c.heads > 1));
+        assert!(min.iter().any(|c| c.path == KernelPath::Raw) && min.iter().any(|c| c.batch % 2 == 1));
         for dtype in dtypes() {
             assert!(
                 cases.iter().any(|c| c.scale == Scale::Small && c.dtype == dtype && c.checks_backward()),

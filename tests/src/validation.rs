@@ -460,6 +460,43 @@ fn run_fftconv_long(gpu: &Gpu, stream: &Arc<CudaStream>) -> flashfftconv::Result
         "fftconv backward (N = 65536): prepared kernel of N = 32768",
     ];
     out.extend(run_backward_rejections(gpu, stream, &conv, N / 2 + 1, 32768, names)?);
+
+    // Workspaces: below one row pair the plan is refused; one that serves only the forward
+    // refuses the backward, outputs untouched.
+    let min = FftConv::min_workspace_bytes(N)?;
+    let result = FftConv::with_workspace_bytes(gpu, N, min.forward - 1).map(|_| ());
+    out.push(rejection("fftconv plan (N = 65536): workspace one byte below one row pair", result, unsupported, &[]));
+    let forward_only = FftConv::with_workspace_bytes(gpu, N, min.backward - 1)?;
+    let len = N / 2;
+    let (u, dy) = (
+        Guarded::<bf16>::upload(stream, &data(B * FFT_H * len), 0)?,
+        Guarded::<bf16>::upload(stream, &data(B * FFT_H * len), 0)?,
+    );
+    let mut du = Guarded::<bf16>::poisoned(stream, B * FFT_H * len, 0)?;
+    let mut dk = Guarded::<f32>::poisoned(stream, FFT_H * len, 0)?;
+    let (du_r, dk_r) = (du.range(), dk.range());
+    let result = forward_only.backward(
+        gpu,
+        stream,
+        FftInput { u: &u.buf.slice(u.range()), batch: B, heads: FFT_H, len },
+        KernelInput::Raw { k: &k_view, kernel_len: len },
+        Gates::none(),
+        &dy.buf.slice(dy.range()),
+        FftConvGrads {
+            du: &mut du.buf.slice_mut(du_r),
+            dk: &mut dk.buf.slice_mut(dk_r),
+            d_in_gate: None,
+            d_out_gate: None,
+        },
+    );
+    stream.synchronize()?;
+    let touched = [untouched(stream, &du)?, untouched_f32(stream, &dk)?];
+    out.push(rejection(
+        "fftconv backward (N = 65536): workspace one byte below the backward's row pair",
+        result,
+        unsupported,
+        &touched,
+    ));
     Ok(out)
 }
 

@@ -414,9 +414,16 @@ pub const fn long_pair_bytes(log2_n: u32) -> u64 {
     (8u64 << log2_n) + 4 * long_exponent_words(log2_n) as u64
 }
 
-/// Pairs one launch of the three passes takes (the workspace's capacity; at least 4).
+/// Pairs one launch of the three passes takes in the default workspace (its capacity; at
+/// least 4).
 pub const fn long_pairs_per_launch(log2_n: u32) -> u64 {
-    LONG_WORKSPACE_BYTES / long_pair_bytes(log2_n)
+    long_pairs_in(log2_n, LONG_WORKSPACE_BYTES)
+}
+
+/// Pairs one launch of the three passes (and of `prepare`'s two) takes in a workspace of
+/// `workspace_bytes` (0 when not even one pair fits).
+pub const fn long_pairs_in(log2_n: u32, workspace_bytes: u64) -> u64 {
+    workspace_bytes / long_pair_bytes(log2_n)
 }
 
 /// Dynamic shared memory of the *in*/*out* kernels: f16 planes of `2^LONG_TILE_LOG2` values
@@ -502,14 +509,16 @@ pub const fn long_backward_pair_bytes(log2_n: u32) -> u64 {
     2 * long_pair_bytes(log2_n) + (4u64 << log2_n)
 }
 
-/// Pairs one launch group of the long-size backward takes (at least 1).
+/// Pairs one launch group of the long-size backward takes in the default workspace (at least
+/// 1).
 pub const fn long_backward_pairs_per_launch(log2_n: u32) -> u64 {
-    let p = LONG_WORKSPACE_BYTES / long_backward_pair_bytes(log2_n);
-    if p == 0 {
-        1
-    } else {
-        p
-    }
+    long_backward_pairs_in(log2_n, LONG_WORKSPACE_BYTES)
+}
+
+/// Pairs one launch group of the long-size backward takes in a workspace of `workspace_bytes`
+/// (0 when not even one pair fits).
+pub const fn long_backward_pairs_in(log2_n: u32, workspace_bytes: u64) -> u64 {
+    workspace_bytes / long_backward_pair_bytes(log2_n)
 }
 
 macro_rules! by_long_size {
@@ -638,6 +647,14 @@ mod long_tests {
         assert_eq!(LongPass::Out.entry_name(23, DType::F32, false), Some("fftconv_long_out_n8388608_f32_unsplit"));
         assert!(long_backward_pairs_per_launch(23) >= 1);
         assert!(long_backward_pairs_per_launch(16) * long_backward_pair_bytes(16) <= LONG_WORKSPACE_BYTES);
+        // A workspace of any size: whole pairs, none below one pair's bytes.
+        for log2_n in LONG_MIN_LOG2_N..=LONG_MAX_LOG2_N {
+            let (one, one_bwd) = (long_pair_bytes(log2_n), long_backward_pair_bytes(log2_n));
+            assert_eq!((long_pairs_in(log2_n, one - 1), long_pairs_in(log2_n, one)), (0, 1));
+            assert_eq!(long_pairs_in(log2_n, 3 * one - 1), 2);
+            assert_eq!((long_backward_pairs_in(log2_n, one_bwd - 1), long_backward_pairs_in(log2_n, one_bwd)), (0, 1));
+            assert_eq!(long_pairs_in(log2_n, one_bwd), 2, "the backward's pair holds two forward pairs");
+        }
         assert_eq!(LongPass::Mid.entry_name(15, DType::BF16, true), None);
         const { assert!(long_mid_shared_bytes(true) <= 227 * 1024) };
         const { assert!(long_outer_shared_bytes(false) < long_outer_shared_bytes(true)) };

@@ -47,7 +47,9 @@
 //! three passes (outer FFT stages, row transforms with the kernel product, outer inverse stages)
 //! through a workspace in device memory that the plan allocates once, in [`FftConv::new`]:
 //! [`FftConv::workspace_bytes`] = 256 MiB + 32 KiB whatever the size, filled with as many row pairs as fit
-//! per launch. Clones of a plan share that workspace, so calls of one plan (and its clones)
+//! per launch. [`FftConv::with_workspace_bytes`] takes another size instead, down to one row pair
+//! ([`FftConv::min_workspace_bytes`]; e.g. at most the bytes of `u` for small calls, or more for
+//! fewer launches); more pairs per launch only save launches. Clones of a plan share that workspace, so calls of one plan (and its clones)
 //! serialise their queuing on a lock and their execution on the workspace's stream tracking
 //! (cudarc orders the workspace's use across streams; a context whose event tracking the caller
 //! turned off must not use one plan on two streams at once). Make one plan per stream to let
@@ -59,7 +61,8 @@
 //! allocates nothing beyond a raw kernel's temporary spectrum
 //! ([`FftConv::backward_workspace_bytes`] is 0): it runs its passes through the plan's workspace,
 //! in groups of fewer row pairs than the forward (two rows and a partial `dk` row of `Lk` f32 per
-//! pair: `⌊256 MiB / 20N⌋` pairs, from 204 at 64K down to 1 at 8M), and sums `dk` over the batch
+//! pair: `⌊256 MiB / 20N⌋` pairs in the default workspace, from 204 at 64K down to 1 at 8M; a
+//! workspace below [`MinWorkspace::backward`] serves `prepare` and `forward` only), and sums `dk` over the batch
 //! in a fixed order as on chip (bit-identical from run to run). Per group it runs the passes of
 //! two transforms in (`in_gate ⊙ u` and `out_gate ⊙ dy`), their two products (with each other
 //! for `dk`, with the kernel for `du`) and the outputs `du`, `d_in_gate` and the `dk` partials,
@@ -76,9 +79,9 @@ use cudarc::driver::{
 };
 use flashfftconv_abi::fftconv::{
     backward_chunks, backward_shared_bytes, backward_workspace_bytes, cluster_blocks, forward_shared_bytes, is_long,
-    kernel_split, pairs_per_block, prepared_len, shared_bytes, zero_half_skip, FftConvKernel, FftConvParams,
-    FLAG_IN_GATE, FLAG_OUT_GATE, FLAG_VECTOR, LONG_MAX_LOG2_N, LONG_MIN_LOG2_N, LONG_WORKSPACE_BYTES, MAX_LOG2_N,
-    MIN_LOG2_N, THREADS,
+    kernel_split, long_backward_pair_bytes, long_pair_bytes, pairs_per_block, prepared_len, shared_bytes,
+    zero_half_skip, FftConvKernel, FftConvParams, FLAG_IN_GATE, FLAG_OUT_GATE, FLAG_VECTOR, LONG_MAX_LOG2_N,
+    LONG_MIN_LOG2_N, LONG_WORKSPACE_BYTES, MAX_LOG2_N, MIN_LOG2_N, THREADS,
 };
 use flashfftconv_abi::DType;
 use std::sync::{Arc, Mutex};
@@ -194,6 +197,17 @@ impl PreparedKernel {
     }
 }
 
+/// The smallest workspaces of a long FFT size ([`FftConv::min_workspace_bytes`]), in bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MinWorkspace {
+    /// One row pair of `prepare` and `forward`: `8N` bytes and its `2N₁` exponent words
+    /// (`N₁ = N / 8192`).
+    pub forward: usize,
+    /// One row pair of `backward`: two forward pairs and a partial `dk` row of `N` f32 (`20N`
+    /// bytes and the exponent words).
+    pub backward: usize,
+}
+
 /// The plan of an FFT convolution of one size `N`: checked against the device once, reused for
 /// every call. Cheap to clone (clones share the workspace of a long size: see
 /// [`FftConv::new`]). Calls must pass the [`Gpu`] of the device the plan was made for.
@@ -201,10 +215,12 @@ impl PreparedKernel {
 pub struct FftConv {
     log2_n: u32,
     device: usize,
-    /// The long sizes' workspace ([`LONG_WORKSPACE_BYTES`]); `None` for on-chip sizes. The lock
+    /// The long sizes' workspace (by default [`LONG_WORKSPACE_BYTES`]); `None` for on-chip sizes. The lock
     /// is held while a call queues its launches; cudarc's stream tracking of the slice orders
     /// the launches of calls on different streams.
     workspace: Option<Arc<Mutex<CudaSlice<u8>>>>,
+    /// Bytes of `workspace` (0 without one).
+    workspace_len: usize,
 }
 
 impl FftConv {
@@ -222,20 +238,49 @@ impl FftConv {
     /// device allows (`CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN`); the message
     /// names both numbers. [`Error::Driver`] when the workspace cannot be allocated.
     pub fn new(gpu: &Gpu, fft_size: usize) -> Result<FftConv> {
+        FftConv::with_workspace_bytes(gpu, fft_size, FftConv::DEFAULT_WORKSPACE_BYTES)
+    }
+
+    /// The workspace [`FftConv::new`] allocates for the long sizes: 268468224 bytes (256 MiB +
+    /// 32 KiB).
+    pub const DEFAULT_WORKSPACE_BYTES: usize = LONG_WORKSPACE_BYTES as usize;
+
+    /// As [`FftConv::new`], with a long size's workspace of `workspace_bytes` instead of
+    /// [`FftConv::DEFAULT_WORKSPACE_BYTES`]: each launch then takes as many row pairs as fit
+    /// (`⌊workspace_bytes / (8N + 8N₁)⌋`, `N₁ = N / 8192`, for `prepare` and `forward`, a little under
+    /// half as many for `backward`, see [`FftConv::min_workspace_bytes`]). Smaller workspaces
+    /// only add launches: at one pair per launch a long size's grids still fill the GPU (at
+    /// least 64 blocks a pass at 64K, 1024 at 8M). The on-chip sizes allocate nothing and ignore
+    /// `workspace_bytes`.
+    ///
+    /// Errors: as [`FftConv::new`], and [`Error::Unsupported`] when `workspace_bytes` is below
+    /// [`MinWorkspace::forward`] of a long size (the message names both numbers).
+    pub fn with_workspace_bytes(gpu: &Gpu, fft_size: usize, workspace_bytes: usize) -> Result<FftConv> {
         let log2_n = log2_fft_size(fft_size)?;
+        let min = FftConv::min_workspace_bytes(fft_size)?;
+        if workspace_bytes < min.forward {
+            return Err(Error::Unsupported {
+                what: "workspace bytes",
+                value: workspace_bytes as u64,
+                expected: format!(
+                    "≥ {} (one row pair at N = {fft_size}; {} for the backward too)",
+                    min.forward, min.backward
+                ),
+            });
+        }
         let limit = gpu
             .context()
             .attribute(sys::CUdevice_attribute::CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN)?
             .max(0) as u64;
         check_shared_memory(log2_n, limit)?;
         let workspace = if is_long(log2_n) {
-            let bytes = long_workspace_len()?;
-            let slice = gpu.context().default_stream().alloc_zeros::<u8>(bytes)?;
+            let slice = gpu.context().default_stream().alloc_zeros::<u8>(workspace_bytes)?;
             Some(Arc::new(Mutex::new(slice)))
         } else {
             None
         };
-        Ok(FftConv { log2_n, device: gpu.context().ordinal(), workspace })
+        let workspace_len = if workspace.is_some() { workspace_bytes } else { 0 };
+        Ok(FftConv { log2_n, device: gpu.context().ordinal(), workspace, workspace_len })
     }
 
     /// The FFT size N.
@@ -243,11 +288,40 @@ impl FftConv {
         1 << self.log2_n
     }
 
-    /// Bytes of device memory the plan holds as workspace: 268468224 (256 MiB + 32 KiB) for the long
-    /// sizes `N ≥ 65536`, 0 for `N ≤ 32768`. Allocated once by [`FftConv::new`] and shared by
-    /// clones.
+    /// Bytes of device memory the plan holds as workspace: for the long sizes `N ≥ 65536`
+    /// 268468224 (256 MiB + 32 KiB) from [`FftConv::new`] or what [`FftConv::with_workspace_bytes`]
+    /// was given; 0 for `N ≤ 32768`. Allocated once when the plan is made and shared by clones.
     pub fn workspace_bytes(&self) -> usize {
-        self.workspace.as_ref().map_or(0, |_| LONG_WORKSPACE_BYTES as usize)
+        self.workspace_len
+    }
+
+    /// The smallest workspace [`FftConv::with_workspace_bytes`] accepts for FFT size
+    /// `fft_size`, and the smallest that also serves [`FftConv::backward`]: one row pair's
+    /// bytes each (zero for the on-chip sizes, which need none).
+    ///
+    /// | N | `forward` (and `prepare`) | `backward` |
+    /// |---:|---:|---:|
+    /// | 65536 | 512 KiB + 64 B | 1.25 MiB + 128 B |
+    /// | 1048576 | 8 MiB + 1 KiB | 20 MiB + 2 KiB |
+    /// | 8388608 | 64 MiB + 8 KiB | 160 MiB + 16 KiB |
+    ///
+    /// Errors: [`Error::Unsupported`] unless `fft_size` is a power of two in `256 ..= 8388608`.
+    pub fn min_workspace_bytes(fft_size: usize) -> Result<MinWorkspace> {
+        let log2_n = log2_fft_size(fft_size)?;
+        if !is_long(log2_n) {
+            return Ok(MinWorkspace { forward: 0, backward: 0 });
+        }
+        let bytes = |b: u64| {
+            usize::try_from(b).map_err(|_| Error::Unsupported {
+                what: "workspace bytes",
+                value: b,
+                expected: format!("≤ {}", usize::MAX),
+            })
+        };
+        Ok(MinWorkspace {
+            forward: bytes(long_pair_bytes(log2_n))?,
+            backward: bytes(long_backward_pair_bytes(log2_n))?,
+        })
     }
 
     /// Computes the spectrum of `k (H, Lk)` f32 once, for use as [`KernelInput::Prepared`] in
@@ -712,15 +786,6 @@ fn log2_fft_size(fft_size: usize) -> Result<u32> {
     Ok(fft_size.trailing_zeros())
 }
 
-/// The long sizes' workspace length in bytes, as a `usize`.
-fn long_workspace_len() -> Result<usize> {
-    usize::try_from(LONG_WORKSPACE_BYTES).map_err(|_| Error::Unsupported {
-        what: "workspace bytes",
-        value: LONG_WORKSPACE_BYTES,
-        expected: format!("≤ {}", usize::MAX),
-    })
-}
-
 /// Fails when a kernel of size `2^log2_n` (any role, f16 or bf16; at the long sizes any pass)
 /// needs more dynamic shared memory per block than `limit` bytes.
 fn check_shared_memory(log2_n: u32, limit: u64) -> Result<()> {
@@ -917,7 +982,7 @@ mod tests {
 
     /// A plan without a device: enough for the checks that do not launch.
     fn plan(log2_n: u32) -> FftConv {
-        FftConv { log2_n, device: 0, workspace: None }
+        FftConv { log2_n, device: 0, workspace: None, workspace_len: 0 }
     }
 
     #[test]
@@ -935,10 +1000,37 @@ mod tests {
     #[test]
     fn only_long_plans_hold_a_workspace() {
         assert_eq!(plan(15).workspace_bytes(), 0);
-        assert_eq!(long_workspace_len().unwrap(), (256 << 20) + (32 << 10));
+        assert_eq!(FftConv::DEFAULT_WORKSPACE_BYTES, (256 << 20) + (32 << 10));
         // A plan of a long size without its workspace cannot happen through `new`; the calls
         // would say so instead of launching.
         assert!(matches!(plan(16).lock_workspace(), Err(Error::Unsupported { .. })));
+    }
+
+    #[test]
+    fn minimum_workspaces_hold_one_pair() {
+        for fft_size in [256, 32768] {
+            assert_eq!(FftConv::min_workspace_bytes(fft_size).unwrap(), MinWorkspace { forward: 0, backward: 0 });
+        }
+        // The table of `min_workspace_bytes`' docs.
+        let min = |n: usize| FftConv::min_workspace_bytes(n).unwrap();
+        assert_eq!(min(1 << 16), MinWorkspace { forward: (512 << 10) + 64, backward: (1280 << 10) + 128 });
+        assert_eq!(min(1 << 20), MinWorkspace { forward: (8 << 20) + 1024, backward: (20 << 20) + 2048 });
+        assert_eq!(min(1 << 23), MinWorkspace { forward: (64 << 20) + 8192, backward: (160 << 20) + 16384 });
+        for log2_n in LONG_MIN_LOG2_N..=LONG_MAX_LOG2_N {
+            let m = min(1 << log2_n);
+            assert!(m.backward <= FftConv::DEFAULT_WORKSPACE_BYTES);
+            // A plan with exactly the minimum takes one pair per launch (two in the forward at the
+            // backward's minimum); one byte less would take none (`with_workspace_bytes` refuses it).
+            let with = |bytes: usize| FftConv { workspace_len: bytes, ..plan(log2_n) };
+            assert_eq!(with(m.forward).pairs_per_launch(), 1);
+            assert!(matches!(with(m.forward).backward_pairs_per_launch(), Err(Error::Unsupported { .. })));
+            assert_eq!(with(m.backward).backward_pairs_per_launch().unwrap(), 1);
+            assert_eq!(with(m.backward).pairs_per_launch(), 2);
+            assert_eq!(with(m.forward - 1).pairs_per_launch(), 0);
+        }
+        assert!(matches!(FftConv::min_workspace_bytes(3 << 16), Err(Error::Unsupported { .. })));
+        let e = plan(23).backward_pairs_per_launch().unwrap_err().to_string();
+        assert!(e.contains(&(((160 << 20) + 16384) as u64).to_string()), "{e}");
     }
 
     #[test]

@@ -48,7 +48,7 @@ pub use context::{device_count, driver_available, Gpu, CUBIN_SM90, PTX_SM90, REQ
 pub use conv1d::{DepthwiseConv1d, Gradients, Input, Layout};
 pub use dtype::{DType, Element};
 pub use error::{Error, Result};
-pub use fftconv::{FftConv, FftConvGrads, FftElement, FftInput, Gates, KernelInput, PreparedKernel};
+pub use fftconv::{FftConv, FftConvGrads, FftElement, FftInput, Gates, KernelInput, MinWorkspace, PreparedKernel};
 
 /// Re-exported so that users name the same cudarc and half versions as this crate.
 pub use cudarc;

@@ -2,13 +2,13 @@
 //! the plan's workspace (`flashfftconv_abi::fftconv`, "Long sizes", describes the passes).
 //!
 //! The `H · ⌈B/2⌉` row pairs (head-major, as on chip; for `prepare`, the `H` rows of `k`) are
-//! taken in launch groups of at most [`long_pairs_per_launch`] pairs, the workspace's capacity.
+//! taken in launch groups of at most [`long_pairs_in`] the plan's workspace pairs, its capacity.
 //! Per group: *in* (rows → workspace), *mid* (row transforms and the kernel product, in place;
 //! for `prepare`, *mid-prepare* writing the spectrum instead) and, for `forward`, *out*
 //! (workspace → `y`). Every launch of a call is queued on the caller's stream while the call
 //! holds the workspace's lock and its cudarc write guard.
 //!
-//! `backward` takes groups of at most [`long_backward_pairs_per_launch`] pairs `P`, the workspace
+//! `backward` takes groups of at most [`long_backward_pairs_in`] the workspace pairs `P`, the workspace
 //! split as `W1` (`P` rows), `W2` (`P` rows) and `P` partial `dk` rows of `Lk` f32
 //! ([`backward_layout`]). With `z = in_gate ⊙ u` and `dv = out_gate ⊙ dy`, per group:
 //! 1. *in* (`u`, `in_gate`) → `W1`, *mid-spectrum*: `W1 = FFT(z)`; with `d_out_gate`
@@ -38,9 +38,10 @@ use cudarc::driver::{
     CudaFunction, CudaSlice, CudaStream, CudaView, CudaViewMut, DevicePtr as _, DevicePtrMut as _, LaunchConfig,
 };
 use flashfftconv_abi::fftconv::{
-    kernel_split, long_backward_pairs_per_launch, long_column_groups, long_mid_shared_bytes, long_outer_log2,
-    long_outer_shared_bytes, long_pair_bytes, long_pairs_per_launch, prepared_len, FftConvKernel, FftConvParams,
-    LongFftParams, LongPass, FLAG_B_BY_PAIR, FLAG_IN_GATE, FLAG_OUT_GATE, LONG_MAX_LOG2_N, LONG_MIN_LOG2_N, THREADS,
+    kernel_split, long_backward_pair_bytes, long_backward_pairs_in, long_column_groups, long_mid_shared_bytes,
+    long_outer_log2, long_outer_shared_bytes, long_pair_bytes, long_pairs_in, prepared_len, FftConvKernel,
+    FftConvParams, LongFftParams, LongPass, FLAG_B_BY_PAIR, FLAG_IN_GATE, FLAG_OUT_GATE, LONG_MAX_LOG2_N,
+    LONG_MIN_LOG2_N, THREADS,
 };
 use flashfftconv_abi::DType;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -286,6 +287,29 @@ impl FftConv {
         gpu.function_with_shared(name, pass_shared_bytes(pass, split))
     }
 
+    /// Row pairs per launch of `prepare` and `forward`: as many as the workspace holds (at
+    /// least one: `with_workspace_bytes` checks it).
+    pub(super) fn pairs_per_launch(&self) -> u64 {
+        long_pairs_in(self.log2_n, self.workspace_len as u64)
+    }
+
+    /// Row pairs per launch group of `backward`, or an error (before any launch) when the
+    /// workspace holds none.
+    pub(super) fn backward_pairs_per_launch(&self) -> Result<u64> {
+        match long_backward_pairs_in(self.log2_n, self.workspace_len as u64) {
+            0 => Err(Error::Unsupported {
+                what: "workspace bytes",
+                value: self.workspace_len as u64,
+                expected: format!(
+                    "≥ {} for the backward at N = {} (this plan's workspace serves prepare and forward only)",
+                    long_backward_pair_bytes(self.log2_n),
+                    self.fft_size()
+                ),
+            }),
+            pairs => Ok(pairs),
+        }
+    }
+
     /// The workspace, locked. A poisoned lock only means a thread panicked while queuing; the
     /// workspace is scratch and the next call overwrites what it reads.
     pub(super) fn lock_workspace(&self) -> Result<MutexGuard<'_, CudaSlice<u8>>> {
@@ -367,7 +391,7 @@ impl FftConv {
         let temporary_ptr = temporary.as_ref().map(|t| t.device_ptr(stream));
         ptrs.prepared = temporary_ptr.as_ref().map_or(kernel_ptr, |(ptr, _)| *ptr);
 
-        for group in launch_groups(pairs, long_pairs_per_launch(self.log2_n)) {
+        for group in launch_groups(pairs, self.pairs_per_launch()) {
             let lp = group_params(&p, self.log2_n, group);
             let outer = pass_config(LongPass::In, split, self.log2_n, lp.pairs)?;
             let rows = pass_config(LongPass::Mid, split, self.log2_n, lp.pairs)?;
@@ -376,8 +400,8 @@ impl FftConv {
             // passes take for `lp.pairs` pairs; u, the given gates and y hold B · H · L elements
             // (checked by `forward`), gate flags match the non-zero gates and FLAG_VECTOR was
             // derived from these very pointers; the group lies inside the H · ⌈B/2⌉ pairs and
-            // holds at most `long_pairs_per_launch` of them, which the workspace (this plan's,
-            // locked, LONG_WORKSPACE_BYTES) holds; the three launches of a group are queued in
+            // holds at most `pairs_per_launch` of them, which the workspace (this plan's,
+            // locked, `workspace_len` bytes) holds; the three launches of a group are queued in
             // order on one stream; `ptrs.prepared` is a spectrum of H heads for N (checked, or
             // queued just before on this stream); y overlaps no input; the guards keep every
             // buffer's stream tracking until after the launches.
@@ -407,6 +431,7 @@ impl FftConv {
         p: FftConvParams,
     ) -> Result<()> {
         let pairs = total_pairs(p.batch, p.heads)?;
+        let per_launch = self.backward_pairs_per_launch()?;
         // Split planes as on chip: always for f16, for bf16 when L < N/4 or Lk < N/4 (`dk` too).
         let split = kernel_split(FftConvKernel::Backward, self.log2_n, T::DTYPE, p.len, p.kernel_len);
         let kernels = LongBackwardKernels::load(self, gpu, T::DTYPE, split)?;
@@ -462,7 +487,7 @@ impl FftConv {
         ptrs.prepared = temporary_ptr.as_ref().map_or(kernel_ptr, |(ptr, _)| *ptr);
 
         let k = &kernels;
-        for group in launch_groups(pairs, long_backward_pairs_per_launch(self.log2_n)) {
+        for group in launch_groups(pairs, per_launch) {
             let gp = backward_group_params(&p, self.log2_n, group, &ptrs);
             let layout = backward_layout(self.log2_n, group.1, p.kernel_len);
             let (w1, w2, partials) = (workspace_ptr, workspace_ptr + layout.w2, workspace_ptr + layout.partials);
@@ -481,8 +506,8 @@ impl FftConv {
             // f32 (checked by `backward`); each pass's gate flag matches the gate it is given
             // and its FLAG_VECTOR was derived from the very pointers it reads and writes
             // (`backward_group_params`); the group lies inside the H · ⌈B/2⌉ pairs and holds at
-            // most `long_backward_pairs_per_launch` of them, so W1, W2 and the partials
-            // (`backward_layout`, end ≤ LONG_WORKSPACE_BYTES) fit this plan's workspace, locked,
+            // most `backward_pairs_per_launch` of them, so W1, W2 and the partials
+            // (`backward_layout`, end ≤ `workspace_len`) fit this plan's workspace, locked,
             // and are disjoint; every launch of the call is queued in order on one stream, each
             // reading what the earlier ones wrote (in → spectrum → product → out → sum-dk; the
             // d_out_gate passes use W2 before the in pass of dy writes it); dk was zeroed
@@ -556,7 +581,7 @@ impl FftConv {
             pairs_per_chunk: 0,
             reserved: 0,
         };
-        for group in launch_groups(heads, long_pairs_per_launch(self.log2_n)) {
+        for group in launch_groups(heads, self.pairs_per_launch()) {
             let lp = group_params(&p, self.log2_n, group);
             let outer = pass_config(LongPass::In, true, self.log2_n, lp.pairs)?;
             let rows = pass_config(LongPass::MidPrepare, true, self.log2_n, lp.pairs)?;
@@ -630,7 +655,9 @@ impl LongBackwardKernels {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use flashfftconv_abi::fftconv::{FLAG_VECTOR, LONG_WORKSPACE_BYTES};
+    use flashfftconv_abi::fftconv::{
+        long_backward_pairs_per_launch, long_pairs_per_launch, FLAG_VECTOR, LONG_WORKSPACE_BYTES,
+    };
 
     #[test]
     fn launch_groups_cover_every_pair_once() {
