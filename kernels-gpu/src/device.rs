@@ -277,6 +277,34 @@ pub unsafe fn ld_shared_16b(addr: u32) -> [u32; 4] {
     [a, b, c, d]
 }
 
+/// 8 bytes from shared memory.
+///
+/// # Safety
+/// `addr` is an 8-byte-aligned address inside the block's shared memory.
+#[inline(always)]
+pub unsafe fn ld_shared_8b(addr: u32) -> [u32; 2] {
+    let (a, b): (u32, u32);
+    // SAFETY: guaranteed by the caller.
+    unsafe {
+        asm!("ld.shared.v2.u32 {{{a}, {b}}}, [{p}];",
+             a = out(reg32) a, b = out(reg32) b, p = in(reg32) addr, options(readonly, nostack));
+    }
+    [a, b]
+}
+
+/// Store 8 bytes to shared memory.
+///
+/// # Safety
+/// `addr` is an 8-byte-aligned address inside the block's shared memory.
+#[inline(always)]
+pub unsafe fn st_shared_8b(addr: u32, v: [u32; 2]) {
+    // SAFETY: guaranteed by the caller.
+    unsafe {
+        asm!("st.shared.v2.u32 [{p}], {{{a}, {b}}};", p = in(reg32) addr, a = in(reg32) v[0], b = in(reg32) v[1],
+             options(nostack));
+    }
+}
+
 /// Store 16 bytes to shared memory.
 ///
 /// # Safety
