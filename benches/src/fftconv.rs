@@ -437,20 +437,23 @@ struct BwdSet<T> {
     d_out_gate: Option<CudaSlice<T>>,
 }
 
-/// Measures one row: ours (prepared forward, raw forward, backward), then the cuFFT baseline
-/// when `cufft` is available. Failures are recorded in the row, not returned.
+/// Measures one row: ours (prepared forward, raw forward, backward; with `min_workspace` a long
+/// size's plan holds the smallest workspace its backward takes, one row pair per backward
+/// group), then the cuFFT baseline when `cufft` is available. Failures are recorded in the row,
+/// not returned.
 pub fn measure(
     gpu: &Gpu,
     stream: &Arc<CudaStream>,
     shape: &FftConvBenchShape,
     copy_bw: f64,
     timing: Timing,
+    min_workspace: bool,
     cufft: Option<&CufftKernels>,
 ) -> FftConvBenchRow {
     let mut row = FftConvBenchRow::new(shape, copy_bw);
     let result = match shape.dtype {
-        "bf16" => measure_typed::<half::bf16>(gpu, stream, shape, timing, cufft, &mut row),
-        "f16" => measure_typed::<half::f16>(gpu, stream, shape, timing, cufft, &mut row),
+        "bf16" => measure_typed::<half::bf16>(gpu, stream, shape, timing, min_workspace, cufft, &mut row),
+        "f16" => measure_typed::<half::f16>(gpu, stream, shape, timing, min_workspace, cufft, &mut row),
         other => Err(format!("unknown dtype {other}")),
     };
     if let Err(e) = result {
@@ -470,6 +473,7 @@ fn measure_typed<T: FftElement + ValidAsZeroBits>(
     stream: &Arc<CudaStream>,
     shape: &FftConvBenchShape,
     timing: Timing,
+    min_workspace: bool,
     cufft: Option<&CufftKernels>,
     row: &mut FftConvBenchRow,
 ) -> Result<(), String> {
@@ -492,7 +496,12 @@ fn measure_typed<T: FftElement + ValidAsZeroBits>(
     }
 
     let ours = (|| -> Result<(), String> {
-        let conv = FftConv::new(gpu, n).map_err(s)?;
+        let conv = if min_workspace {
+            let bytes = FftConv::min_workspace_bytes(n).map_err(s)?.backward;
+            FftConv::with_workspace_bytes(gpu, n, bytes).map_err(s)?
+        } else {
+            FftConv::new(gpu, n).map_err(s)?
+        };
         row.bwd_workspace_bytes = conv.backward_workspace_bytes(b, h);
         row.plan_workspace_bytes = Some(conv.workspace_bytes()).filter(|&bytes| bytes > 0);
         let prepared = conv.prepare(gpu, stream, &k.as_view(), h, lk).map_err(s)?;

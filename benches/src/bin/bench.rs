@@ -17,6 +17,9 @@
 //! * `--layout bhl|blh` (conv1d): only that layout's rows;
 //! * `--iters W,I`: W warm-up and I timed launches per measurement instead of 5 and 30 (for
 //!   profiling a short, fixed launch sequence, e.g. under `ncu`; not for committed tables);
+//! * `--min-workspace` (fftconv): long-size plans hold the smallest workspace their backward
+//!   takes (`FftConv::min_workspace_bytes`: one row pair per backward launch group, two per
+//!   forward launch) instead of the default 256 MiB (what small workspaces cost);
 //! * `--long` (fftconv): issue 4's long-size table instead (gated bf16, causal L = 32K … 4M,
 //!   circular N = L = 1M … 4M; measured at the B, H of `fftconv::long_table_shapes` and scaled to
 //!   B = 64, H = 768; forward and backward), JSON `fftconv-long-<device>.json`. On the GPU machine:
@@ -33,7 +36,7 @@ use std::process::{Command, ExitCode};
 const USAGE: &str =
     "usage: bench [--op conv1d|fftconv] [--out FILE | --out-dir DIR] [--torch-script FILE] [--no-torch] \
                      [--no-cufft] [--quick] [--dtype bf16|f16] [--len L]... [--setting causal|circular] [--long] \
-                     [--layout bhl|blh] [--iters W,I]";
+                     [--layout bhl|blh] [--iters W,I] [--min-workspace]";
 
 const TIMING_NOTE: &str =
     "median of 30 CUDA-event-timed launches after 5 warm-up launches; inputs rotated across copies totalling ≥ 3× L2";
@@ -65,6 +68,7 @@ struct Args {
     long: bool,
     layout: Option<String>,
     timing: Timing,
+    min_workspace: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -82,6 +86,7 @@ fn parse_args() -> Result<Args, String> {
         long: false,
         layout: None,
         timing: Timing::default(),
+        min_workspace: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -101,6 +106,7 @@ fn parse_args() -> Result<Args, String> {
             "--no-torch" => args.torch = false,
             "--no-cufft" => args.cufft = false,
             "--long" => args.long = true,
+            "--min-workspace" => args.min_workspace = true,
             "--layout" => args.layout = Some(value("--layout")?),
             "--iters" => {
                 let v = value("--iters")?;
@@ -312,7 +318,7 @@ fn run_fftconv(gpu: &Gpu, args: &Args) -> Result<(), String> {
     }
     let mut rows: Vec<FftConvBenchRow> = Vec::new();
     for shape in &shapes {
-        let mut row = fftconv::measure(gpu, &stream, shape, bw, args.timing, cufft.as_ref().ok());
+        let mut row = fftconv::measure(gpu, &stream, shape, bw, args.timing, args.min_workspace, cufft.as_ref().ok());
         if let Err(why) = &cufft {
             row.cufft_note = Some(why.clone());
         }
@@ -362,6 +368,9 @@ fn run_fftconv(gpu: &Gpu, args: &Args) -> Result<(), String> {
         "floor": "bytes read and written once (u, y, gates; backward also dy, du, gate gradients, dk; the prepared spectrum) / copy bandwidth",
         "rows": rows,
     });
+    if args.min_workspace {
+        json["workspace"] = serde_json::json!("--min-workspace: long plans hold FftConv::min_workspace_bytes(N).backward (one row pair per backward group)");
+    }
     if args.long {
         json["scaling"] = serde_json::json!(
             "rows with `scaled_to` were measured at their `batch`, `heads`; every time in the row (ours, cuFFT, PyTorch) \

@@ -48,8 +48,8 @@
 //! through a workspace in device memory that the plan allocates once, in [`FftConv::new`]:
 //! [`FftConv::workspace_bytes`] = 256 MiB + 32 KiB whatever the size, filled with as many row pairs as fit
 //! per launch. [`FftConv::with_workspace_bytes`] takes another size instead, down to one row pair
-//! ([`FftConv::min_workspace_bytes`]; e.g. at most the bytes of `u` for small calls, or more for
-//! fewer launches); more pairs per launch only save launches. Clones of a plan share that workspace, so calls of one plan (and its clones)
+//! ([`FftConv::min_workspace_bytes`]; e.g. at most the bytes of `u` for small calls); fewer pairs
+//! per launch cost time where a launch no longer fills the GPU (see there). Clones of a plan share that workspace, so calls of one plan (and its clones)
 //! serialise their queuing on a lock and their execution on the workspace's stream tracking
 //! (cudarc orders the workspace's use across streams; a context whose event tracking the caller
 //! turned off must not use one plan on two streams at once). Make one plan per stream to let
@@ -248,10 +248,13 @@ impl FftConv {
     /// As [`FftConv::new`], with a long size's workspace of `workspace_bytes` instead of
     /// [`FftConv::DEFAULT_WORKSPACE_BYTES`]: each launch then takes as many row pairs as fit
     /// (`⌊workspace_bytes / (8N + 8N₁)⌋`, `N₁ = N / 8192`, for `prepare` and `forward`, a little under
-    /// half as many for `backward`, see [`FftConv::min_workspace_bytes`]). Smaller workspaces
-    /// only add launches: at one pair per launch a long size's grids still fill the GPU (at
-    /// least 64 blocks a pass at 64K, 1024 at 8M). The on-chip sizes allocate nothing and ignore
-    /// `workspace_bytes`.
+    /// half as many for `backward`, see [`FftConv::min_workspace_bytes`]). A launch's grids have
+    /// `N₁` blocks per row pair (8 at 64K, 1024 at 8M), so a workspace of few pairs leaves the
+    /// GPU idle at the smaller long sizes: with the backward's minimum, the H100 measured the
+    /// forward 14.6× slower at N = 64K, 1.15–1.53× at 1M–4M and 1.07× at 8M than with the
+    /// default (`benches/results/fftconv-long-min-workspace-h100.json`). Choose the minimum
+    /// where memory is tighter than time; an H100 is full from about `400 / N₁` pairs a launch.
+    /// The on-chip sizes allocate nothing and ignore `workspace_bytes`.
     ///
     /// Errors: as [`FftConv::new`], and [`Error::Unsupported`] when `workspace_bytes` is below
     /// [`MinWorkspace::forward`] of a long size (the message names both numbers).
