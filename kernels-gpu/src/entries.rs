@@ -159,6 +159,7 @@ macro_rules! fftconv_zero_half_entries {
 fftconv_zero_half_entries! {
     9 => Bf16, false, fftconv_fwd_zero_half_n512_bf16; Bf16, true, fftconv_fwd_zero_half_n512_bf16_split; F16, true, fftconv_fwd_zero_half_n512_f16;
     13 => Bf16, false, fftconv_fwd_zero_half_n8192_bf16; Bf16, true, fftconv_fwd_zero_half_n8192_bf16_split; F16, true, fftconv_fwd_zero_half_n8192_f16;
+    14 => Bf16, false, fftconv_fwd_zero_half_n16384_bf16; Bf16, true, fftconv_fwd_zero_half_n16384_bf16_split; F16, true, fftconv_fwd_zero_half_n16384_f16;
 }
 
 /// Stamps the long-size passes *in* and *out* of one FFT size `2^log2` (see

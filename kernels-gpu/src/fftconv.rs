@@ -943,7 +943,8 @@ unsafe fn pair_chunk_vector<E: Element>(inp: &PairInput<E>, c: u32) -> [[f32; 8]
 ///
 /// With `stage0` (sizes whose stage 0 is radix 2 at stride `N/2`, no outer step) the fill also
 /// does that stage: position `n < N/2` gets `(x[n] + x[n + N/2])/2` and `n + N/2` gets
-/// `(x[n] − x[n + N/2])·W_N^n/2` (the stage's scale 1/2 through the exponent).
+/// `(x[n] − x[n + N/2])·W_N^n/2` (the stage's scale 1/2 through the exponent). At sizes whose
+/// stage 0 is radix 4 (16K), `stage0` means the zero half's (`len ≤ N/2`): see the body.
 ///
 /// # Safety
 /// As [`load_chunk`] for the rows given; the planes are free.
@@ -959,6 +960,33 @@ unsafe fn fill_planes<E: Element, const SPLIT: bool>(
 ) {
     let log2_inner = inner_log2(log2_n);
     let chunks = 1u32 << (log2_inner - 3);
+    if stage0 && log2_inner % 4 == 2 {
+        // Stage 0 is radix 4 at stride N/4, and (the only case that gets here) the upper half
+        // is zero: position `n + f·N/4` (`n < N/4`) gets `(x[n] + W₄^f·x[n + N/4])·W_N^{fn}/2`.
+        // The lower half's inputs go to the planes as they are (one chunk live at a time), then
+        // the stage runs there half a chunk at a time (in registers, next to the loads, it
+        // spilled at the 80-register bound). A thread's chunks `c` and `c + N/32` are both its
+        // own (`N/32` chunks is a multiple of the slot's threads), so no barrier is needed.
+        let quarter = chunks / 4;
+        let slot_base = st.slot << log2_inner;
+        let mut c = st.index;
+        while c < 2 * quarter {
+            // SAFETY: forwarded; this thread's chunks of the free planes.
+            unsafe { write_chunk::<SPLIT>(sm, slot_base + 8 * c, &pair_chunk(inp, c), e) };
+            c += st.count;
+        }
+        let mut c = st.index;
+        while c < quarter {
+            // SAFETY: chunks `c + f·N/32` of this thread (see above).
+            unsafe {
+                zero_half_radix4::<SPLIT>(sm, slot_base + 8 * c, 8 * quarter, |f, i| {
+                    outer_root::<SPLIT>(f * (8 * c + i), log2_inner)
+                })
+            };
+            c += st.count;
+        }
+        return;
+    }
     if stage0 {
         let half_chunks = chunks / 2;
         let mut c = st.index;
@@ -999,6 +1027,75 @@ unsafe fn fill_planes<E: Element, const SPLIT: bool>(
         // SAFETY: forwarded.
         unsafe { write_chunk::<SPLIT>(sm, (st.slot << log2_inner) + 8 * c, &v, e) };
         c += st.count;
+    }
+}
+
+/// The radix-4 stage at stride `q` positions whose upper two inputs are zero, in place on the
+/// planes at `pos` and `pos + q` (the inputs, as [`write_chunk`] left them) and `pos + 2q`,
+/// `pos + 3q` (free): position `pos + f·q + i` gets `(x₀ + W₄^f·x₁)·twiddle(f, i)/2` (no twiddle
+/// for `f = 0`), `W₄ = −i`. Half a chunk (4 values) at a time, so that few values are live.
+///
+/// # Safety
+/// The four chunks are this thread's (no other thread touches them until a barrier).
+#[inline(always)]
+unsafe fn zero_half_radix4<const SPLIT: bool>(
+    sm: &Smem,
+    pos: u32,
+    q: u32,
+    mut twiddle: impl FnMut(u32, u32) -> (f32, f32),
+) {
+    let down = pow2(-LO_SHIFT);
+    let addr = |plane: u32, f: u32, half: u32| sm.chunk(plane, pos + f * q) + 8 * half;
+    for half in 0..2u32 {
+        // x[k][part][i]: this half's 4 values of input `k`.
+        let mut x = [[[0.0f32; 4]; 2]; 2];
+        for (k, xk) in x.iter_mut().enumerate() {
+            for (part, xp) in xk.iter_mut().enumerate() {
+                // SAFETY: guaranteed by the caller (the low planes follow the high ones).
+                let hi = unsafe { device::ld_shared_8b(addr(part as u32, k as u32, half)) };
+                let lo =
+                    if SPLIT { unsafe { device::ld_shared_8b(addr(part as u32 + 2, k as u32, half)) } } else { [0; 2] };
+                for w in 0..2 {
+                    for j in 0..2 {
+                        let h = device::f16_to_f32((hi[w] >> (16 * j)) as u16);
+                        let l = device::f16_to_f32((lo[w] >> (16 * j)) as u16);
+                        xp[2 * w + j] = if SPLIT { fmaf32(l, down, h) } else { h };
+                    }
+                }
+            }
+        }
+        for f in 0..4u32 {
+            let mut hi = [[0u32; 2]; 2];
+            let mut lo = [[0u32; 2]; 2];
+            for w in 0..2 {
+                let mut out = [[0.0f32; 2]; 2];
+                for j in 0..2 {
+                    let i = 2 * w + j;
+                    let (x0, x1) = ((x[0][0][i], x[0][1][i]), (x[1][0][i], x[1][1][i]));
+                    let t = match f {
+                        0 => x1,
+                        1 => (x1.1, -x1.0),
+                        2 => (-x1.0, -x1.1),
+                        _ => (-x1.1, x1.0),
+                    };
+                    let sum = (x0.0 + t.0, x0.1 + t.1);
+                    let v = if f == 0 { sum } else { cmul(sum, twiddle(f, 4 * half + i as u32)) };
+                    (out[0][j], out[1][j]) = (0.5 * v.0, 0.5 * v.1);
+                }
+                for part in 0..2 {
+                    (hi[part][w], lo[part][w]) = split_pack(out[part][0], out[part][1]);
+                }
+            }
+            for part in 0..2 {
+                // SAFETY: as above.
+                unsafe {
+                    device::st_shared_8b(addr(part as u32, f, half), hi[part]);
+                    if SPLIT {
+                        device::st_shared_8b(addr(part as u32 + 2, f, half), lo[part]);
+                    }
+                }
+            }
+        }
     }
 }
 
@@ -1049,7 +1146,9 @@ const LOAD_GROUP: usize = 4;
 /// at stride `N/2`) the load also does stage 0: position `n < N/2` gets `x[n]/2` and `n + N/2`
 /// gets `x[n]·W_N^n/2`. Each thread reads the input chunks of its lower-half positions (the same
 /// chunks for a thread's upper-half ones: its own, or, with one chunk per thread, its partner's
-/// half a slot away) and must hold them all (`held_max` at least half its chunks, or one).
+/// half a slot away) and must hold them all (`held_max` at least half its chunks, or one). At
+/// 16K, whose stage 0 is radix 4 at stride `N/4`, the rows are read twice instead
+/// ([`fill_planes`] with `stage0`).
 ///
 /// # Safety
 /// As [`fill_planes`].
@@ -1080,11 +1179,14 @@ unsafe fn load_input<E: Element, const SPLIT: bool>(
         return (unsafe { input_exponent(sm, st, inp, held_max, true) }, false);
     }
     let held_cap = held_max.min(HELD_CHUNKS);
-    if loaded > held_cap || stage0 {
+    // The radix-4 zero half (16K) reads its rows twice: a thread's four lower-half chunks are two
+    // radix-4 groups.
+    let zero_half4 = zero_half && log2_inner % 4 == 2;
+    if loaded > held_cap || stage0 || zero_half4 {
         // SAFETY: forwarded.
         let e = unsafe { input_exponent(sm, st, inp, held_max, false) };
         // SAFETY: forwarded.
-        unsafe { fill_planes::<E, SPLIT>(sm, log2_n, 0, st, inp, e, stage0) };
+        unsafe { fill_planes::<E, SPLIT>(sm, log2_n, 0, st, inp, e, stage0 || zero_half4) };
         return (e, true);
     }
     // SAFETY: forwarded; past `loaded` the chunks start at or beyond `len`.
@@ -1394,6 +1496,38 @@ unsafe fn store_pair<E: Element<Acc = f32>, const SPLIT: bool, const OUTS: usize
                 }
                 c += st.count;
             }
+        }
+    } else if zero_half && log2_inner % 4 == 2 {
+        // The last inverse stage (radix 4 at stride N/4) at its kept outputs `y₀ = Σ X_f` and
+        // `y₁ = X₀ − X₂ + i·(X₁ − X₃)` (`len ≤ N/2`: output chunk `c` is `y_{c / quarter}`).
+        let quarter = inner_chunks / 4;
+        while c < len.div_ceil(8) {
+            let (k, c0) = (c / quarter, c % quarter);
+            let base = (st.slot << log2_inner) + 8 * c0;
+            // SAFETY: forwarded (chunks of the slot).
+            let at = |f: u32, part: u32| unsafe { read_chunk::<SPLIT>(sm, base + 8 * f * quarter, part) };
+            for part in 0..2u32 {
+                // y₀: X₀ + X₁ + X₂ + X₃ of this part; y₁: X₀ − X₂ of this part and ±(X₁ − X₃) of
+                // the other (real part −Im(X₁ − X₃), imaginary part Re(X₁ − X₃)). One input chunk
+                // at a time.
+                let (other, s1) = if k == 0 { (part, 1.0) } else { (1 - part, if part == 0 { -1.0 } else { 1.0 }) };
+                let s2 = if k == 0 { 1.0 } else { -1.0 };
+                let mut v = at(0, part);
+                let x = at(2, part);
+                for i in 0..8 {
+                    v[i] = fmaf32(s2, x[i], v[i]);
+                }
+                let x = at(1, other);
+                for i in 0..8 {
+                    v[i] = fmaf32(s1, x[i], v[i]);
+                }
+                let x = at(3, other);
+                for i in 0..8 {
+                    v[i] = fmaf32(s1 * s2, x[i], v[i]);
+                }
+                write(c, part as usize, &v);
+            }
+            c += st.count;
         }
     } else if halves(log2_n) == 1 {
         while c < len.div_ceil(8) {
@@ -1710,16 +1844,19 @@ pub unsafe fn forward<E: Element<Acc = f32>, const LOG2_N: u32, const SPLIT: boo
     // SAFETY: the rows lie in `u`, the gates and `y`; every active slot's head spectrum is read.
     unsafe {
         let held = if SPLIT || LOG2_N >= 13 { 2 } else { HELD_CHUNKS };
-        // `load_input` must hold every chunk it reads for the zero half (N/16 chunks a slot).
+        // `load_input` must hold every chunk it reads for the radix-2 zero half (N/16 chunks a
+        // slot); the radix-4 one (16K) reads the rows twice.
         const {
             let count = THREADS / pairs_per_block(LOG2_N);
-            assert!(!ZERO_HALF || zero_half_skip(LOG2_N) && (1 << (LOG2_N - 4)) / count <= 2);
+            assert!(!ZERO_HALF || zero_half_skip(LOG2_N) && (LOG2_N % 4 == 2 || (1 << (LOG2_N - 4)) / count <= 2));
+            // The radix-4 zero half's groups are each one thread's (`fill_planes`).
+            assert!(!ZERO_HALF || LOG2_N % 4 != 2 || (1 << (LOG2_N - 5)) % count == 0);
         }
         let inp = PairInput { rows, x: u, gate: gate_in, len: p.len, vector };
         // Without the zero half, the 8K forwards do their radix-2 stage 0 in the load and the
         // inverse's in the store too (one stage pass each way less). (Not at N = 512, whose
         // load holds its chunks: the fill would read the rows twice.)
-        let stage0 = const { !ZERO_HALF && zero_half_skip(LOG2_N) && LOG2_N >= 13 };
+        let stage0 = const { !ZERO_HALF && LOG2_N == 13 };
         let ez = load_input::<E, SPLIT>(&sm, LOG2_N, &st, &inp, held, !SPLIT || LOG2_N <= 13, ZERO_HALF, stage0);
         // The DFT fragments only after the load, so that they are not live next to its values.
         let dfts = (&Dft::new(4), &Dft::new(log2_inner % 4));
@@ -1853,7 +1990,7 @@ pub unsafe fn backward<E: Element<Acc = f32>, const LOG2_N: u32, const SPLIT: bo
     // choice stays a plain call: made `const` too, it changed the 512–2K backwards' PTX.
     let z_on_chip = const { backward_spectrum_on_chip(LOG2_N, SPLIT) };
     // As in `forward`: at 8K the loads do the radix-2 stage 0 and the stores the inverse's.
-    let stage0 = const { zero_half_skip(LOG2_N) && LOG2_N >= 13 };
+    let stage0 = const { LOG2_N == 13 };
     let dk_on_chip = backward_dk_on_chip(LOG2_N, SPLIT);
     let (z_area, dk_area) = sm.backward_areas(LOG2_N, SPLIT);
     let log2_tiles = log2_inner - 7;

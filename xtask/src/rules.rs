@@ -46,6 +46,7 @@ pub const MIN_BLOCKS_PER_SM: &[(&str, u32, u32)] = &[
     ("fftconv_fwd_zero_half_n512_bf16_split", 256, 3),
     ("fftconv_fwd_zero_half_n512_f16", 256, 3),
     ("fftconv_fwd_n16384_bf16", 256, 3),
+    ("fftconv_fwd_zero_half_n16384_bf16", 256, 3),
     ("fftconv_fwd_n32768_bf16", 256, 2),
     ("fftconv_fwd_n256_bf16_split", 256, 3),
     ("fftconv_fwd_n256_f16", 256, 3),

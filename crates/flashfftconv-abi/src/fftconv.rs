@@ -60,11 +60,13 @@ pub const FLAG_OUT_GATE: u32 = 1 << 1;
 pub const FLAG_VECTOR: u32 = 1 << 2;
 /// Whether size `N = 2^log2_n` has [`FftConvKernel::ForwardZeroHalf`] kernels: sizes with
 /// `log2 N ≡ 1 (mod 4)` and no outer step (N = 512 and 8K), whose first stage is radix 2 at stride
-/// `N/2`. With `L ≤ N/2` every input row is zero in the upper half, so that stage's outputs are
-/// the input and the input times `W_N^n` (written by the load), and the last inverse stage's kept
-/// half is a sum (read by the store): a whole stage pass less each way.
+/// `N/2`, and N = 16K, whose first stage is radix 4 at stride `N/4`. With `L ≤ N/2` every input
+/// row is zero in the upper half, so that stage's outputs are the input and the input times
+/// `W_N^n` (radix 2) or `x[n] + W₄^f·x[n + N/4]` times `W_N^{fn}` (radix 4), written by the load,
+/// and the last inverse stage's kept half is a sum of its inputs (read by the store): a whole
+/// stage pass less each way.
 pub const fn zero_half_skip(log2_n: u32) -> bool {
-    log2_n % 4 == 1 && log2_n <= MAX_LOG2_INNER
+    (log2_n % 4 == 1 && log2_n <= MAX_LOG2_INNER) || log2_n == 14
 }
 
 /// Launch parameters of every FFT-convolution kernel, passed by value.

@@ -1124,10 +1124,11 @@ mod tests {
     fn kernel_table_names_every_size_and_dtype() {
         let names = on_chip_kernel_names();
         // Prepare and dk per size; forward and backward per size for bf16, split bf16 and f16;
-        // the zero-half forwards (the same three) at N = 512 and 8K.
-        assert_eq!(names.len(), 8 * (2 + 2 * 3) + 2 * 3);
+        // the zero-half forwards (the same three) at N = 512, 8K and 16K.
+        assert_eq!(names.len(), 8 * (2 + 2 * 3) + 3 * 3);
         assert!(names.contains(&"fftconv_fwd_n4096_bf16") && names.contains(&"fftconv_dk_n32768"));
         assert!(names.contains(&"fftconv_fwd_zero_half_n8192_f16"));
+        assert!(names.contains(&"fftconv_fwd_zero_half_n16384_bf16"));
         // Then the long sizes' passes: in (bf16, f16, f32, unsplit bf16) and out (the same and
         // unsplit f32) per size; mid, mid-spectrum, mid-spectrum-conv and mid-product (split and
         // not), mid-prepare and sum-dk once.
