@@ -3,7 +3,7 @@
 //! convolution.
 
 use crate::harness::Guarded;
-use flashfftconv::cudarc::driver::CudaStream;
+use flashfftconv::cudarc::driver::{CudaStream, CudaView};
 use flashfftconv::{
     half::bf16, DepthwiseConv1d, Error, FftConv, FftConvGrads, FftInput, Gates, Gpu, Gradients, Input, KernelInput,
     Layout,
@@ -429,27 +429,8 @@ fn run_fftconv_long(gpu: &Gpu, stream: &Arc<CudaStream>) -> flashfftconv::Result
         &[untouched(stream, &y)?],
     ));
 
-    let dy = Guarded::<bf16>::upload(stream, &data(over), 0)?;
-    let mut du = Guarded::<bf16>::poisoned(stream, over, 0)?;
-    let mut dk = Guarded::<f32>::poisoned(stream, FFT_H * N, 0)?;
-    let (du_r, dk_r) = (du.range(), dk.range());
-    let result = conv.backward(
-        gpu,
-        stream,
-        FftInput { u: &u.buf.slice(u.range()), batch: B, heads: FFT_H, len: N + 1 },
-        KernelInput::Raw { k: &k_view, kernel_len: N },
-        Gates::none(),
-        &dy.buf.slice(dy.range()),
-        FftConvGrads {
-            du: &mut du.buf.slice_mut(du_r),
-            dk: &mut dk.buf.slice_mut(dk_r),
-            d_in_gate: None,
-            d_out_gate: None,
-        },
-    );
-    stream.synchronize()?;
-    let touched = [untouched(stream, &du)?, untouched_f32(stream, &dk)?];
-    out.push(rejection("fftconv backward: L = N + 1 on an N = 65536 plan", result, unsupported, &touched));
+    let case = "fftconv backward: L = N + 1 on an N = 65536 plan";
+    out.push(ungated_backward_rejection(gpu, stream, &conv, &k_view, (N + 1, N), case)?);
 
     let names = [
         "fftconv backward (N = 65536): dk one element too short",
@@ -467,19 +448,34 @@ fn run_fftconv_long(gpu: &Gpu, stream: &Arc<CudaStream>) -> flashfftconv::Result
     let result = FftConv::with_workspace_bytes(gpu, N, min.forward - 1).map(|_| ());
     out.push(rejection("fftconv plan (N = 65536): workspace one byte below one row pair", result, unsupported, &[]));
     let forward_only = FftConv::with_workspace_bytes(gpu, N, min.backward - 1)?;
-    let len = N / 2;
-    let (u, dy) = (
-        Guarded::<bf16>::upload(stream, &data(B * FFT_H * len), 0)?,
-        Guarded::<bf16>::upload(stream, &data(B * FFT_H * len), 0)?,
-    );
-    let mut du = Guarded::<bf16>::poisoned(stream, B * FFT_H * len, 0)?;
-    let mut dk = Guarded::<f32>::poisoned(stream, FFT_H * len, 0)?;
+    let case = "fftconv backward (N = 65536): workspace one byte below the backward's row pair";
+    out.push(ungated_backward_rejection(gpu, stream, &forward_only, &k_view, (N / 2, N / 2), case)?);
+    Ok(out)
+}
+
+/// An ungated backward on `conv` with `(L, Lk) = lens` (B = `B`, H = `FFT_H`, raw `k` of at
+/// least `H · Lk` f32) that must be refused with [`Error::Unsupported`] and leave `du`, `dk`
+/// untouched.
+fn ungated_backward_rejection(
+    gpu: &Gpu,
+    stream: &Arc<CudaStream>,
+    conv: &FftConv,
+    k: &CudaView<'_, f32>,
+    (len, kernel_len): (usize, usize),
+    case: &'static str,
+) -> flashfftconv::Result<Rejection> {
+    let data = |n: usize| -> Vec<f64> { (0..n).map(|i| ((i % 7) as f64 - 3.0) / 4.0).collect() };
+    let elements = B * FFT_H * len;
+    let (u, dy) =
+        (Guarded::<bf16>::upload(stream, &data(elements), 0)?, Guarded::<bf16>::upload(stream, &data(elements), 0)?);
+    let mut du = Guarded::<bf16>::poisoned(stream, elements, 0)?;
+    let mut dk = Guarded::<f32>::poisoned(stream, FFT_H * kernel_len, 0)?;
     let (du_r, dk_r) = (du.range(), dk.range());
-    let result = forward_only.backward(
+    let result = conv.backward(
         gpu,
         stream,
         FftInput { u: &u.buf.slice(u.range()), batch: B, heads: FFT_H, len },
-        KernelInput::Raw { k: &k_view, kernel_len: len },
+        KernelInput::Raw { k, kernel_len },
         Gates::none(),
         &dy.buf.slice(dy.range()),
         FftConvGrads {
@@ -491,13 +487,7 @@ fn run_fftconv_long(gpu: &Gpu, stream: &Arc<CudaStream>) -> flashfftconv::Result
     );
     stream.synchronize()?;
     let touched = [untouched(stream, &du)?, untouched_f32(stream, &dk)?];
-    out.push(rejection(
-        "fftconv backward (N = 65536): workspace one byte below the backward's row pair",
-        result,
-        unsupported,
-        &touched,
-    ));
-    Ok(out)
+    Ok(rejection(case, result, unsupported, &touched))
 }
 
 /// [`untouched`] for an f32 buffer.
