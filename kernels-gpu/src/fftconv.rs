@@ -979,8 +979,8 @@ unsafe fn fill_planes<E: Element, const SPLIT: bool>(
         while c < quarter {
             // SAFETY: chunks `c + f·N/32` of this thread (see above).
             unsafe {
-                zero_half_radix4::<SPLIT>(sm, slot_base + 8 * c, 8 * quarter, |f, i| {
-                    outer_root::<SPLIT>(f * (8 * c + i), log2_inner)
+                radix4_in_planes::<SPLIT, false, true>(sm, slot_base + 8 * c, 8 * quarter, |f, i| {
+                    Some(outer_root::<SPLIT>(f * (8 * c + i), log2_inner))
                 })
             };
             c += st.count;
@@ -1030,26 +1030,42 @@ unsafe fn fill_planes<E: Element, const SPLIT: bool>(
     }
 }
 
-/// The radix-4 stage at stride `q` positions whose upper two inputs are zero, in place on the
-/// planes at `pos` and `pos + q` (the inputs, as [`write_chunk`] left them) and `pos + 2q`,
-/// `pos + 3q` (free): position `pos + f·q + i` gets `(x₀ + W₄^f·x₁)·twiddle(f, i)/2` (no twiddle
-/// for `f = 0`), `W₄ = −i`. Half a chunk (4 values) at a time, so that few values are live.
+/// The 4-point DFT `X_f = Σ_k x_k·W₄^{fk}`, `W₄ = −i` (`+i` with `INV`).
+#[inline(always)]
+fn dft4<const INV: bool>(x: [(f32, f32); 4]) -> [(f32, f32); 4] {
+    let (a, b) = ((x[0].0 + x[2].0, x[0].1 + x[2].1), (x[0].0 - x[2].0, x[0].1 - x[2].1));
+    let (c, d) = ((x[1].0 + x[3].0, x[1].1 + x[3].1), (x[1].0 - x[3].0, x[1].1 - x[3].1));
+    // `b ∓ i·d` (forward X₁, X₃; swapped for the inverse).
+    let (b_minus_id, b_plus_id) = ((b.0 + d.1, b.1 - d.0), (b.0 - d.1, b.1 + d.0));
+    let (x1, x3) = if INV { (b_plus_id, b_minus_id) } else { (b_minus_id, b_plus_id) };
+    [(a.0 + c.0, a.1 + c.1), x1, (a.0 - c.0, a.1 - c.1), x3]
+}
+
+/// A radix-4 stage on one thread's four chunks of the planes at `pos + f·q` (`f = 0..4`), in
+/// place: `X_f = Σ_k x_k·W₄^{fk}` (conjugate roots with `INV`), times `twiddle(f, i)` for
+/// element `i` of chunk `f > 0` where it is `Some`, written as `X_f/2` (the stage's scale). With
+/// `ZERO_UPPER` inputs 2 and 3 are zero and not read (their chunks are free). Half a chunk (4
+/// values) at a time, so that few values are live: the callers sit at 80-register bounds.
 ///
 /// # Safety
-/// The four chunks are this thread's (no other thread touches them until a barrier).
+/// The four chunks are this thread's to read and write (no other thread touches them between
+/// the barriers around).
 #[inline(always)]
-unsafe fn zero_half_radix4<const SPLIT: bool>(
+unsafe fn radix4_in_planes<const SPLIT: bool, const INV: bool, const ZERO_UPPER: bool>(
     sm: &Smem,
     pos: u32,
     q: u32,
-    mut twiddle: impl FnMut(u32, u32) -> (f32, f32),
+    mut twiddle: impl FnMut(u32, u32) -> Option<(f32, f32)>,
 ) {
     let down = pow2(-LO_SHIFT);
     let addr = |plane: u32, f: u32, half: u32| sm.chunk(plane, pos + f * q) + 8 * half;
     for half in 0..2u32 {
         // x[k][part][i]: this half's 4 values of input `k`.
-        let mut x = [[[0.0f32; 4]; 2]; 2];
+        let mut x = [[[0.0f32; 4]; 2]; 4];
         for (k, xk) in x.iter_mut().enumerate() {
+            if ZERO_UPPER && k >= 2 {
+                continue;
+            }
             for (part, xp) in xk.iter_mut().enumerate() {
                 // SAFETY: guaranteed by the caller (the low planes follow the high ones).
                 let hi = unsafe { device::ld_shared_8b(addr(part as u32, k as u32, half)) };
@@ -1058,40 +1074,41 @@ unsafe fn zero_half_radix4<const SPLIT: bool>(
                 for w in 0..2 {
                     for j in 0..2 {
                         let h = device::f16_to_f32((hi[w] >> (16 * j)) as u16);
-                        let l = device::f16_to_f32((lo[w] >> (16 * j)) as u16);
-                        xp[2 * w + j] = if SPLIT { fmaf32(l, down, h) } else { h };
+                        xp[2 * w + j] =
+                            if SPLIT { fmaf32(device::f16_to_f32((lo[w] >> (16 * j)) as u16), down, h) } else { h };
                     }
                 }
             }
         }
-        for f in 0..4u32 {
-            let mut hi = [[0u32; 2]; 2];
-            let mut lo = [[0u32; 2]; 2];
-            for w in 0..2 {
-                let mut out = [[0.0f32; 2]; 2];
-                for j in 0..2 {
-                    let i = 2 * w + j;
-                    let (x0, x1) = ((x[0][0][i], x[0][1][i]), (x[1][0][i], x[1][1][i]));
-                    let t = match f {
-                        0 => x1,
-                        1 => (x1.1, -x1.0),
-                        2 => (-x1.0, -x1.1),
-                        _ => (-x1.1, x1.0),
-                    };
-                    let sum = (x0.0 + t.0, x0.1 + t.1);
-                    let v = if f == 0 { sum } else { cmul(sum, twiddle(f, 4 * half + i as u32)) };
-                    (out[0][j], out[1][j]) = (0.5 * v.0, 0.5 * v.1);
+        let mut hi = [[[0u32; 2]; 2]; 4];
+        let mut lo = [[[0u32; 2]; 2]; 4];
+        for w in 0..2 {
+            let mut out = [[[0.0f32; 2]; 2]; 4];
+            for j in 0..2 {
+                let i = 2 * w + j;
+                let mut v = dft4::<INV>([0, 1, 2, 3].map(|k| (x[k][0][i], x[k][1][i])));
+                for (f, vf) in v.iter_mut().enumerate().skip(1) {
+                    if let Some(t) = twiddle(f as u32, 4 * half + i as u32) {
+                        *vf = cmul(*vf, t);
+                    }
                 }
-                for part in 0..2 {
-                    (hi[part][w], lo[part][w]) = split_pack(out[part][0], out[part][1]);
+                for f in 0..4 {
+                    (out[f][0][j], out[f][1][j]) = (0.5 * v[f].0, 0.5 * v[f].1);
                 }
             }
+            for f in 0..4 {
+                for part in 0..2 {
+                    (hi[f][part][w], lo[f][part][w]) = split_pack(out[f][part][0], out[f][part][1]);
+                }
+            }
+        }
+        for f in 0..4 {
             for part in 0..2 {
                 // SAFETY: as above.
                 unsafe {
-                    device::st_shared_8b(addr(part as u32, f, half), hi[part]);
+                    device::st_shared_8b(addr(part as u32, f as u32, half), hi[f][part]);
                     if SPLIT {
-                        device::st_shared_8b(addr(part as u32 + 2, f, half), lo[part]);
+                        device::st_shared_8b(addr(part as u32 + 2, f as u32, half), lo[f][part]);
                     }
                 }
             }

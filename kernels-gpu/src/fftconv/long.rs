@@ -51,89 +51,9 @@ const fn outer_stage0_log2_r(log2_n: u32) -> u32 {
     }
 }
 
-// The radix-4 stage 0 takes a thread's four chunks: they lie a quarter tile apart.
+// The radix-4 stage 0 takes a thread's four chunks (`radix4_in_planes`): they lie a quarter
+// tile apart.
 const _: () = assert!(TILE_CHUNKS_PER_THREAD == 4 && 8 * THREADS == 1 << (LONG_TILE_LOG2 - 2));
-
-/// The 4-point DFT `X_f = Σ_k x_k·W₄^{fk}`, `W₄ = −i` (`+i` with `INV`).
-#[inline(always)]
-fn dft4<const INV: bool>(x: [(f32, f32); 4]) -> [(f32, f32); 4] {
-    let (a, b) = ((x[0].0 + x[2].0, x[0].1 + x[2].1), (x[0].0 - x[2].0, x[0].1 - x[2].1));
-    let (c, d) = ((x[1].0 + x[3].0, x[1].1 + x[3].1), (x[1].0 - x[3].0, x[1].1 - x[3].1));
-    // `b ∓ i·d` (forward X₁, X₃; swapped for the inverse).
-    let (b_minus_id, b_plus_id) = ((b.0 + d.1, b.1 - d.0), (b.0 - d.1, b.1 + d.0));
-    let (x1, x3) = if INV { (b_plus_id, b_minus_id) } else { (b_minus_id, b_plus_id) };
-    [(a.0 + c.0, a.1 + c.1), x1, (a.0 - c.0, a.1 - c.1), x3]
-}
-
-/// The radix-4 outer stage 0 on this thread's four chunks of the planes (tile positions
-/// `8·index + f·T/4`), in place: `X_f = Σ_k x_k·W₄^{fk}` (conjugate roots with `INV`), times
-/// `twiddle(f, i)` for element `i` of chunk `f > 0` where it is `Some`, written as `X_f/2` (the
-/// stage's scale). Half a chunk (4 values) at a time, so that 32 values are live: a thread's 64
-/// do not fit next to the *in* pass's state at 80 registers.
-///
-/// # Safety
-/// The four chunks are this thread's to read and write (no other thread touches them between
-/// the barriers around).
-#[inline(always)]
-unsafe fn dft4_in_planes<const SPLIT: bool, const INV: bool, T: FnMut(usize, usize) -> Option<(f32, f32)>>(
-    sm: &Smem,
-    index: u32,
-    mut twiddle: T,
-) {
-    let half_chunk = |plane: u32, f: usize, half: u32| sm.chunk(plane, 8 * (index + f as u32 * THREADS)) + 8 * half;
-    let down = pow2(-LO_SHIFT);
-    for half in 0..2u32 {
-        let mut x = [[[0.0f32; 4]; 2]; 4];
-        for (f, xf) in x.iter_mut().enumerate() {
-            for (part, xp) in xf.iter_mut().enumerate() {
-                // SAFETY: guaranteed by the caller (the low planes follow the high ones).
-                let hi = unsafe { device::ld_shared_8b(half_chunk(part as u32, f, half)) };
-                let lo =
-                    if SPLIT { unsafe { device::ld_shared_8b(half_chunk(part as u32 + 2, f, half)) } } else { [0; 2] };
-                for w in 0..2 {
-                    for j in 0..2 {
-                        let h = device::f16_to_f32((hi[w] >> (16 * j)) as u16);
-                        xp[2 * w + j] =
-                            if SPLIT { fmaf32(device::f16_to_f32((lo[w] >> (16 * j)) as u16), down, h) } else { h };
-                    }
-                }
-            }
-        }
-        let mut hi = [[[0u32; 2]; 2]; 4];
-        let mut lo = [[[0u32; 2]; 2]; 4];
-        for w in 0..2 {
-            let mut out = [[[0.0f32; 2]; 2]; 4];
-            for j in 0..2 {
-                let i = 2 * w + j;
-                let mut v = dft4::<INV>([0, 1, 2, 3].map(|f| (x[f][0][i], x[f][1][i])));
-                for (f, vf) in v.iter_mut().enumerate().skip(1) {
-                    if let Some(t) = twiddle(f, 4 * half as usize + i) {
-                        *vf = cmul(*vf, t);
-                    }
-                }
-                for f in 0..4 {
-                    (out[f][0][j], out[f][1][j]) = (0.5 * v[f].0, 0.5 * v[f].1);
-                }
-            }
-            for f in 0..4 {
-                for part in 0..2 {
-                    (hi[f][part][w], lo[f][part][w]) = split_pack(out[f][part][0], out[f][part][1]);
-                }
-            }
-        }
-        for f in 0..4 {
-            for part in 0..2 {
-                // SAFETY: as above.
-                unsafe {
-                    device::st_shared_8b(half_chunk(part as u32, f, half), hi[f][part]);
-                    if SPLIT {
-                        device::st_shared_8b(half_chunk(part as u32 + 2, f, half), lo[f][part]);
-                    }
-                }
-            }
-        }
-    }
-}
 
 /// Chunks of 8 values in a *mid* row per thread.
 const ROW_CHUNKS_PER_THREAD: u32 = (1 << LONG_INNER_LOG2) / 8 / THREADS;
@@ -644,12 +564,12 @@ pub unsafe fn long_in<E: Element, const LOG2_N: u32, const SPLIT: bool>(
             unsafe { write_chunk::<SPLIT>(&sm, 8 * (st.index + k as u32 * THREADS), v, e) };
         }
         let tw0 = outer_twiddles(LOG2_N, 0);
-        let twiddle = |f: usize, i: usize| {
-            let g = global_pos(LOG2_N, blk.group, 8 * (st.index + f as u32 * THREADS));
-            Some(outer_twiddle::<SPLIT, false>(&tw0, g + i as u32))
+        let twiddle = |f: u32, i: u32| {
+            let g = global_pos(LOG2_N, blk.group, 8 * (st.index + f * THREADS));
+            Some(outer_twiddle::<SPLIT, false>(&tw0, g + i))
         };
         // SAFETY: the same chunks, this thread's only.
-        unsafe { dft4_in_planes::<SPLIT, false, _>(&sm, st.index, twiddle) };
+        unsafe { radix4_in_planes::<SPLIT, false, false>(&sm, 8 * st.index, 8 * THREADS, twiddle) };
     } else if stage0 == 1 {
         // Stage 0 here: tile position `p` gets `(x[p] + x[p + T/2])/2`, `p + T/2` gets
         // `(x[p] − x[p + T/2])·w/2` with the stage's twiddle `w` there (the 1/2 in the exponent).
@@ -963,7 +883,7 @@ pub unsafe fn long_out<E: OutRow, const LOG2_N: u32, const SPLIT: bool>(
     if stage0 == 2 {
         // The last stage, radix 4, on this thread's four chunks, in place (with its scale 1/2).
         // SAFETY: this thread's chunks of the planes, after the barrier.
-        unsafe { dft4_in_planes::<SPLIT, true, _>(&sm, st.index, |_, _| None) };
+        unsafe { radix4_in_planes::<SPLIT, true, false>(&sm, 8 * st.index, 8 * THREADS, |_, _| None) };
     }
     // (The last stage's scale 1/2, with radix-2 `stage0`, in the exponent.)
     let e_out = e - outer_scale_log2(LOG2_N) - LOG2_N as i32 - (stage0 == 1) as i32;
