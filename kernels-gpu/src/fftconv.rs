@@ -943,8 +943,8 @@ unsafe fn pair_chunk_vector<E: Element>(inp: &PairInput<E>, c: u32) -> [[f32; 8]
 ///
 /// With `stage0` (sizes whose stage 0 is radix 2 at stride `N/2`, no outer step) the fill also
 /// does that stage: position `n < N/2` gets `(x[n] + x[n + N/2])/2` and `n + N/2` gets
-/// `(x[n] − x[n + N/2])·W_N^n/2` (the stage's scale 1/2 through the exponent). At sizes whose
-/// stage 0 is radix 4 (16K), `stage0` means the zero half's (`len ≤ N/2`): see the body.
+/// `(x[n] − x[n + N/2])·W_N^n/2` (the stage's scale 1/2 through the exponent). With `zero_half`
+/// (`len ≤ N/2`) at sizes whose stage 0 is radix 4 (16K) the fill does that stage: see the body.
 ///
 /// # Safety
 /// As [`load_chunk`] for the rows given; the planes are free.
@@ -957,12 +957,12 @@ unsafe fn fill_planes<E: Element, const SPLIT: bool>(
     inp: &PairInput<E>,
     e: i32,
     stage0: bool,
+    zero_half: bool,
 ) {
     let log2_inner = inner_log2(log2_n);
     let chunks = 1u32 << (log2_inner - 3);
-    if stage0 && log2_inner % 4 == 2 {
-        // Stage 0 is radix 4 at stride N/4, and (the only case that gets here) the upper half
-        // is zero: position `n + f·N/4` (`n < N/4`) gets `(x[n] + W₄^f·x[n + N/4])·W_N^{fn}/2`.
+    if zero_half && log2_inner % 4 == 2 {
+        // Stage 0 is radix 4 at stride N/4 and the upper half is zero: position `n + f·N/4` (`n < N/4`) gets `(x[n] + W₄^f·x[n + N/4])·W_N^{fn}/2`.
         // The lower half's inputs go to the planes as they are (one chunk live at a time), then
         // the stage runs there half a chunk at a time (in registers, next to the loads, it
         // spilled at the 80-register bound). A thread's chunks `c` and `c + N/32` are both its
@@ -1165,7 +1165,7 @@ const LOAD_GROUP: usize = 4;
 /// chunks for a thread's upper-half ones: its own, or, with one chunk per thread, its partner's
 /// half a slot away) and must hold them all (`held_max` at least half its chunks, or one). At
 /// 16K, whose stage 0 is radix 4 at stride `N/4`, the rows are read twice instead
-/// ([`fill_planes`] with `stage0`).
+/// ([`fill_planes`] with `zero_half`).
 ///
 /// # Safety
 /// As [`fill_planes`].
@@ -1203,7 +1203,7 @@ unsafe fn load_input<E: Element, const SPLIT: bool>(
         // SAFETY: forwarded.
         let e = unsafe { input_exponent(sm, st, inp, held_max, false) };
         // SAFETY: forwarded.
-        unsafe { fill_planes::<E, SPLIT>(sm, log2_n, 0, st, inp, e, stage0 || zero_half4) };
+        unsafe { fill_planes::<E, SPLIT>(sm, log2_n, 0, st, inp, e, stage0, zero_half4) };
         return (e, true);
     }
     // SAFETY: forwarded; past `loaded` the chunks start at or beyond `len`.
@@ -1700,7 +1700,7 @@ pub unsafe fn prepare<const LOG2_N: u32, const SPLIT: bool>(k: *const f32, prepa
         sync_threads();
         // SAFETY: the planes are free (barrier above); the rows lie in `k`.
         unsafe {
-            fill_planes::<f32, SPLIT>(&sm, LOG2_N, half, &st, &inp, ek, false);
+            fill_planes::<f32, SPLIT>(&sm, LOG2_N, half, &st, &inp, ek, false, false);
             forward_fft::<SPLIT, _>(&sm, log2_inner, &dft16, &dft_first, 0, |tile, re, im| {
                 let head = first_head + tile.slot;
                 if head < p.heads {
@@ -1783,7 +1783,7 @@ unsafe fn conv_pass<
         unsafe {
             // (A load that does stage 0 always fills the planes itself.)
             if half > first_half || !prefilled {
-                fill_planes::<E, SPLIT>(sm, log2_n, half, st, inp, e, false);
+                fill_planes::<E, SPLIT>(sm, log2_n, half, st, inp, e, false, false);
             }
             prefetch(half);
             forward_fft::<SPLIT, _>(sm, log2_inner, dfts.0, dfts.1, first_stage, |tile, re, im| {
