@@ -61,6 +61,8 @@ pub const MIN_BLOCKS_PER_SM: &[(&str, u32, u32)] = &[
     ("fftconv_long_in_n524288_bf16_unsplit", 256, 3),
     ("fftconv_long_in_n4194304_bf16_unsplit", 256, 3),
     ("fftconv_long_in_n8388608_bf16_unsplit", 256, 3),
+    ("fftconv_long_out_n262144_bf16_unsplit", 256, 3),
+    ("fftconv_long_out_n8388608_bf16_unsplit", 256, 3),
 ];
 
 /// Kernels that run in clusters of this many blocks (`cargo xtask ptx` gives each the PTX

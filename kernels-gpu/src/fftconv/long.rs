@@ -55,6 +55,14 @@ const fn outer_stage0_log2_r(log2_n: u32) -> u32 {
 // tile apart.
 const _: () = assert!(TILE_CHUNKS_PER_THREAD == 4 && 8 * THREADS == 1 << (LONG_TILE_LOG2 - 2));
 
+/// Whether the unsplit *out* of `N = 2^log2_n` holds its loaded half rows as f16 bits until the
+/// planes (see [`long_out`]). It does where that brings it to 80 registers, 3 blocks per SM
+/// (64K–512K, 8M: −2 to −4 % on the forward on the H100); at 1M–4M it stays above 80 either way,
+/// and there widening every value once at the load was measured 0.5–1.5 % faster.
+const fn out_holds_bits(log2_n: u32) -> bool {
+    !matches!(log2_n, 20..=22)
+}
+
 /// Chunks of 8 values in a *mid* row per thread.
 const ROW_CHUNKS_PER_THREAD: u32 = (1 << LONG_INNER_LOG2) / 8 / THREADS;
 /// Of those, the chunks in a row's first half (the unsplit row passes do the radix-2 stage 0
@@ -826,34 +834,74 @@ pub unsafe fn long_out<E: OutRow, const LOG2_N: u32, const SPLIT: bool>(
     let ns = num_stages(log2_outer);
     // The last outer stage's twiddles (conjugated) come first in the inverse.
     let tw_last = outer_twiddles(LOG2_N, ns - 1);
-    let mut held = [[[0.0f32; 8]; 2]; TILE_CHUNKS_PER_THREAD as usize];
-    for (k, v) in held.iter_mut().enumerate() {
-        let g = global_pos(LOG2_N, blk.group, 8 * (st.index + k as u32 * THREADS));
-        // SAFETY: 8 complex values of the pair's workspace row (half rows: of one row `j`, whose
-        // exponent *mid* wrote).
-        *v = unsafe {
-            if SPLIT {
-                load_complex8(row.add(2 * g as usize))
-            } else {
-                let e = *exps.add((long_column_groups(LOG2_N) + (g >> LONG_INNER_LOG2)) as usize);
-                load_half8((z as *const u8).add(half_offset(LOG2_N, blk.q, g)), e)
-            }
-        };
-    }
-    let mut m = 0.0f32;
-    for (k, v) in held.iter_mut().enumerate() {
-        let g = global_pos(LOG2_N, blk.group, 8 * (st.index + k as u32 * THREADS));
+    let chunk_pos = |k: u32| global_pos(LOG2_N, blk.group, 8 * (st.index + k * THREADS));
+    let twiddle = |v: &mut [[f32; 8]; 2], g: u32| {
         for i in 0..8 {
             (v[0][i], v[1][i]) = cmul((v[0][i], v[1][i]), outer_twiddle::<SPLIT, true>(&tw_last, g + i as u32));
         }
-        m = m.max(max_abs(v));
-    }
-    // SAFETY: all threads; the reduction area.
-    let e = norm_exponent(unsafe { slot_max(&sm, &st, m) });
-    for (k, v) in held.iter().enumerate() {
-        // SAFETY: this thread's chunks of the free planes.
-        unsafe { write_chunk::<SPLIT>(&sm, 8 * (st.index + k as u32 * THREADS), v, e) };
-    }
+    };
+    let e = if SPLIT || !out_holds_bits(LOG2_N) {
+        let mut held = [[[0.0f32; 8]; 2]; TILE_CHUNKS_PER_THREAD as usize];
+        for (k, v) in held.iter_mut().enumerate() {
+            let g = chunk_pos(k as u32);
+            // SAFETY: 8 complex values of the pair's workspace row (half rows: of one row `j`,
+            // whose exponent *mid* wrote).
+            *v = unsafe {
+                if SPLIT {
+                    load_complex8(row.add(2 * g as usize))
+                } else {
+                    let e = *exps.add((long_column_groups(LOG2_N) + (g >> LONG_INNER_LOG2)) as usize);
+                    load_half8((z as *const u8).add(half_offset(LOG2_N, blk.q, g)), e)
+                }
+            };
+        }
+        let mut m = 0.0f32;
+        for (k, v) in held.iter_mut().enumerate() {
+            twiddle(v, chunk_pos(k as u32));
+            m = m.max(max_abs(v));
+        }
+        // SAFETY: all threads; the reduction area.
+        let e = norm_exponent(unsafe { slot_max(&sm, &st, m) });
+        for (k, v) in held.iter().enumerate() {
+            // SAFETY: this thread's chunks of the free planes.
+            unsafe { write_chunk::<SPLIT>(&sm, 8 * (st.index + k as u32 * THREADS), v, e) };
+        }
+        e
+    } else {
+        // Half rows stay f16 bits (32 registers, not 64 values) until the planes, so that the
+        // pass fits 3 blocks per SM: the maximum comes from the untwiddled bits (a unit twiddle
+        // raises the largest component by at most √2, far inside f16's range; the exponent only
+        // has to keep the planes from overflowing), then each chunk is widened and twiddled on
+        // its way in.
+        let mut held = [([0u32; 8], 0i32); TILE_CHUNKS_PER_THREAD as usize];
+        for (k, (bits, e_row)) in held.iter_mut().enumerate() {
+            let g = chunk_pos(k as u32);
+            // SAFETY: 8 complex values of one row `j` of the pair's half rows, and the exponent
+            // *mid* wrote for it.
+            unsafe {
+                *e_row = *exps.add((long_column_groups(LOG2_N) + (g >> LONG_INNER_LOG2)) as usize);
+                *bits = load_half8_bits((z as *const u8).add(half_offset(LOG2_N, blk.q, g)));
+            }
+        }
+        let mut m = 0.0f32;
+        for (bits, e_row) in &held {
+            // Largest |f16| of the chunk by its bits (sign cleared: magnitudes order as integers).
+            let mut top = 0u32;
+            for w in bits {
+                top = top.max(w & 0x7fff).max((w >> 16) & 0x7fff);
+            }
+            m = m.max(scale_pow2(device::f16_to_f32(top as u16), *e_row));
+        }
+        // SAFETY: all threads; the reduction area.
+        let e = norm_exponent(unsafe { slot_max(&sm, &st, m) });
+        for (k, (bits, e_row)) in held.iter().enumerate() {
+            let mut v = half8_values(bits, *e_row);
+            twiddle(&mut v, chunk_pos(k as u32));
+            // SAFETY: this thread's chunks of the free planes.
+            unsafe { write_chunk::<SPLIT>(&sm, 8 * (st.index + k as u32 * THREADS), &v, e) };
+        }
+        e
+    };
     let (dft16, dft_first) = (Dft::new(4), Dft::new(log2_outer % 4));
     // With `outer_stage0_log2_r` the store below does the last stage (radix 2 at half a tile,
     // radix 4 across a thread's four chunks).
