@@ -834,7 +834,15 @@ pub unsafe fn long_out<E: OutRow, const LOG2_N: u32, const SPLIT: bool>(
     let ns = num_stages(log2_outer);
     // The last outer stage's twiddles (conjugated) come first in the inverse.
     let tw_last = outer_twiddles(LOG2_N, ns - 1);
-    let chunk_pos = |k: u32| global_pos(LOG2_N, blk.group, 8 * (st.index + k * THREADS));
+    let tile_pos = |k: u32| 8 * (st.index + k * THREADS);
+    let chunk_pos = |k: u32| global_pos(LOG2_N, blk.group, tile_pos(k));
+    // Unsplit: where position `g`'s 8 values sit in the half rows, and the exponent *mid* wrote
+    // for their row `j`.
+    // SAFETY (callers): `g` is a position of the pair's row; the exponent words are written.
+    let half_chunk = |g: u32| unsafe {
+        let e_row = *exps.add((long_column_groups(LOG2_N) + (g >> LONG_INNER_LOG2)) as usize);
+        ((z as *const u8).add(half_offset(LOG2_N, blk.q, g)), e_row)
+    };
     let twiddle = |v: &mut [[f32; 8]; 2], g: u32| {
         for i in 0..8 {
             (v[0][i], v[1][i]) = cmul((v[0][i], v[1][i]), outer_twiddle::<SPLIT, true>(&tw_last, g + i as u32));
@@ -850,8 +858,8 @@ pub unsafe fn long_out<E: OutRow, const LOG2_N: u32, const SPLIT: bool>(
                 if SPLIT {
                     load_complex8(row.add(2 * g as usize))
                 } else {
-                    let e = *exps.add((long_column_groups(LOG2_N) + (g >> LONG_INNER_LOG2)) as usize);
-                    load_half8((z as *const u8).add(half_offset(LOG2_N, blk.q, g)), e)
+                    let (at, e_row) = half_chunk(g);
+                    load_half8(at, e_row)
                 }
             };
         }
@@ -864,7 +872,7 @@ pub unsafe fn long_out<E: OutRow, const LOG2_N: u32, const SPLIT: bool>(
         let e = norm_exponent(unsafe { slot_max(&sm, &st, m) });
         for (k, v) in held.iter().enumerate() {
             // SAFETY: this thread's chunks of the free planes.
-            unsafe { write_chunk::<SPLIT>(&sm, 8 * (st.index + k as u32 * THREADS), v, e) };
+            unsafe { write_chunk::<SPLIT>(&sm, tile_pos(k as u32), v, e) };
         }
         e
     } else {
@@ -875,13 +883,10 @@ pub unsafe fn long_out<E: OutRow, const LOG2_N: u32, const SPLIT: bool>(
         // its way in.
         let mut held = [([0u32; 8], 0i32); TILE_CHUNKS_PER_THREAD as usize];
         for (k, (bits, e_row)) in held.iter_mut().enumerate() {
-            let g = chunk_pos(k as u32);
-            // SAFETY: 8 complex values of one row `j` of the pair's half rows, and the exponent
-            // *mid* wrote for it.
-            unsafe {
-                *e_row = *exps.add((long_column_groups(LOG2_N) + (g >> LONG_INNER_LOG2)) as usize);
-                *bits = load_half8_bits((z as *const u8).add(half_offset(LOG2_N, blk.q, g)));
-            }
+            let at;
+            (at, *e_row) = half_chunk(chunk_pos(k as u32));
+            // SAFETY: 8 complex values of one row `j` of the pair's half rows.
+            *bits = unsafe { load_half8_bits(at) };
         }
         let mut m = 0.0f32;
         for (bits, e_row) in &held {
@@ -898,7 +903,7 @@ pub unsafe fn long_out<E: OutRow, const LOG2_N: u32, const SPLIT: bool>(
             let mut v = half8_values(bits, *e_row);
             twiddle(&mut v, chunk_pos(k as u32));
             // SAFETY: this thread's chunks of the free planes.
-            unsafe { write_chunk::<SPLIT>(&sm, 8 * (st.index + k as u32 * THREADS), &v, e) };
+            unsafe { write_chunk::<SPLIT>(&sm, tile_pos(k as u32), &v, e) };
         }
         e
     };
