@@ -62,18 +62,47 @@ pub unsafe fn load_16b(ptr: *const u8) -> [u32; 4] {
 
 /// 16 bytes from global memory through the read-only path if `pred`, else zeros: a predicated
 /// load, so that a run of them stays in one basic block (the compiler issues them all before
-/// their first use, where a branch per load would wait on each in turn).
+/// their first use, where a branch per load would wait on each in turn). With `WIDE_L2` the
+/// load asks the L2 for the whole 256-byte block around it (`.L2::256B`; see
+/// [`load_16b_wide_l2`]).
 ///
 /// # Safety
 /// If `pred`: as [`load_16b`]. Otherwise `ptr` is not read.
 #[inline(always)]
-pub unsafe fn load_16b_if(ptr: *const u8, pred: bool) -> [u32; 4] {
+pub unsafe fn load_16b_if<const WIDE_L2: bool>(ptr: *const u8, pred: bool) -> [u32; 4] {
     let (a, b, c, d): (u32, u32, u32, u32);
     // SAFETY: guaranteed by the caller; the load only runs under the predicate.
     unsafe {
-        asm!("{{ .reg .pred p; setp.ne.u32 p, {q}, 0; mov.b32 {a}, 0; mov.b32 {b}, 0; mov.b32 {c}, 0; mov.b32 {d}, 0; @p ld.global.nc.v4.u32 {{{a}, {b}, {c}, {d}}}, [{p}]; }}",
+        if WIDE_L2 {
+            asm!("{{ .reg .pred p; setp.ne.u32 p, {q}, 0; mov.b32 {a}, 0; mov.b32 {b}, 0; mov.b32 {c}, 0; mov.b32 {d}, 0; @p ld.global.nc.L2::256B.v4.u32 {{{a}, {b}, {c}, {d}}}, [{p}]; }}",
+                 a = out(reg32) a, b = out(reg32) b, c = out(reg32) c, d = out(reg32) d,
+                 p = in(reg64) ptr, q = in(reg32) pred as u32, options(pure, readonly, nostack));
+        } else {
+            asm!("{{ .reg .pred p; setp.ne.u32 p, {q}, 0; mov.b32 {a}, 0; mov.b32 {b}, 0; mov.b32 {c}, 0; mov.b32 {d}, 0; @p ld.global.nc.v4.u32 {{{a}, {b}, {c}, {d}}}, [{p}]; }}",
+                 a = out(reg32) a, b = out(reg32) b, c = out(reg32) c, d = out(reg32) d,
+                 p = in(reg64) ptr, q = in(reg32) pred as u32, options(pure, readonly, nostack));
+        }
+    }
+    [a, b, c, d]
+}
+
+/// As [`load_16b`], asking the L2 to fetch the whole 256-byte block around `ptr`
+/// (`.L2::256B`): for the long sizes' tile passes, whose threads read 16- or 32-byte segments
+/// of many rows, so that the segments of the neighbouring column groups (the next blocks) are
+/// in the L2 when those ask for them. Measured on an H200 (docs/perf-notes.md): the long
+/// forwards −0.5 to −1.1 %; on every load of the on-chip kernels, which read whole rows, +0.1 to
+/// +1.2 %, so they keep the plain load.
+///
+/// # Safety
+/// As [`load_16b`].
+#[inline(always)]
+pub unsafe fn load_16b_wide_l2(ptr: *const u8) -> [u32; 4] {
+    let (a, b, c, d): (u32, u32, u32, u32);
+    // SAFETY: guaranteed by the caller.
+    unsafe {
+        asm!("ld.global.nc.L2::256B.v4.u32 {{{a}, {b}, {c}, {d}}}, [{p}];",
              a = out(reg32) a, b = out(reg32) b, c = out(reg32) c, d = out(reg32) d,
-             p = in(reg64) ptr, q = in(reg32) pred as u32, options(pure, readonly, nostack));
+             p = in(reg64) ptr, options(pure, readonly, nostack));
     }
     [a, b, c, d]
 }

@@ -116,11 +116,12 @@ pub trait Element: Copy {
     /// # Safety
     /// `ptr` is 16-byte aligned and the 8 elements are readable and not written in this launch.
     unsafe fn load8(ptr: *const Self) -> [f32; 8];
-    /// [`Element::load8`] if `pred`, else zeros, without a branch ([`device::load_16b_if`]).
+    /// [`Element::load8`] if `pred`, else zeros, without a branch ([`device::load_16b_if`];
+    /// `WIDE_L2` as there).
     ///
     /// # Safety
     /// If `pred`: as [`Element::load8`]. Otherwise `ptr` is not read.
-    unsafe fn load8_if(ptr: *const Self, pred: bool) -> [f32; 8];
+    unsafe fn load8_if<const WIDE_L2: bool>(ptr: *const Self, pred: bool) -> [f32; 8];
     /// Write 4 consecutive elements, rounded to nearest-even.
     ///
     /// # Safety
@@ -162,9 +163,9 @@ macro_rules! packed_pair_element {
                 lo(unsafe { *(ptr as *const u16) } as u32)
             }
             #[inline(always)]
-            unsafe fn load8_if(ptr: *const Self, pred: bool) -> [f32; 8] {
+            unsafe fn load8_if<const WIDE_L2: bool>(ptr: *const Self, pred: bool) -> [f32; 8] {
                 // SAFETY: guaranteed by the caller.
-                widen_pairs(unsafe { device::load_16b_if(ptr as *const u8, pred) }, $lo, $hi)
+                widen_pairs(unsafe { device::load_16b_if::<WIDE_L2>(ptr as *const u8, pred) }, $lo, $hi)
             }
             #[inline(always)]
             unsafe fn load8(ptr: *const Self) -> [f32; 8] {
@@ -220,10 +221,13 @@ impl Element for f32 {
         unsafe { *ptr }
     }
     #[inline(always)]
-    unsafe fn load8_if(ptr: *const Self, pred: bool) -> [f32; 8] {
+    unsafe fn load8_if<const WIDE_L2: bool>(ptr: *const Self, pred: bool) -> [f32; 8] {
         // SAFETY: guaranteed by the caller (32 bytes, 16-byte aligned: two loads).
         let (a, b) = unsafe {
-            (device::load_16b_if(ptr as *const u8, pred), device::load_16b_if(ptr.wrapping_add(4) as *const u8, pred))
+            (
+                device::load_16b_if::<WIDE_L2>(ptr as *const u8, pred),
+                device::load_16b_if::<WIDE_L2>(ptr.wrapping_add(4) as *const u8, pred),
+            )
         };
         f32_words(a, b)
     }

@@ -890,7 +890,7 @@ unsafe fn pair_chunk_group<E: Element, const K: usize>(
         if inp.vector {
             if k < cap {
                 // SAFETY: forwarded; the loads past `len` are predicated off.
-                *chunk = unsafe { pair_chunk_vector(inp, c + k * step) };
+                *chunk = unsafe { pair_chunk_vector::<E, false>(inp, c + k * step) };
             }
         } else if wanted(k) {
             // SAFETY: forwarded.
@@ -908,7 +908,7 @@ unsafe fn pair_chunk_group<E: Element, const K: usize>(
 /// # Safety
 /// As [`pair_chunk`], with `inp.vector` (16-byte aligned rows whose chunks below `len` are whole).
 #[inline(always)]
-unsafe fn pair_chunk_vector<E: Element>(inp: &PairInput<E>, c: u32) -> [[f32; 8]; 2] {
+unsafe fn pair_chunk_vector<E: Element, const WIDE_L2: bool>(inp: &PairInput<E>, c: u32) -> [[f32; 8]; 2] {
     let PairInput { rows, x, gate, len, .. } = *inp;
     let start = 8 * c;
     let live = start < len && rows.is_some();
@@ -922,10 +922,10 @@ unsafe fn pair_chunk_vector<E: Element>(inp: &PairInput<E>, c: u32) -> [[f32; 8]
     // exists (and the gate is given).
     let (mut v, g) = unsafe {
         (
-            [E::load8_if(at(x, first), live), E::load8_if(at(x, second), live && has_second)],
+            [E::load8_if::<WIDE_L2>(at(x, first), live), E::load8_if::<WIDE_L2>(at(x, second), live && has_second)],
             [
-                E::load8_if(at(gate, first), live && has_gate),
-                E::load8_if(at(gate, second), live && has_second && has_gate),
+                E::load8_if::<WIDE_L2>(at(gate, first), live && has_gate),
+                E::load8_if::<WIDE_L2>(at(gate, second), live && has_second && has_gate),
             ],
         )
     };

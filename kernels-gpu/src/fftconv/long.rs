@@ -55,14 +55,6 @@ const fn outer_stage0_log2_r(log2_n: u32) -> u32 {
 // tile apart.
 const _: () = assert!(TILE_CHUNKS_PER_THREAD == 4 && 8 * THREADS == 1 << (LONG_TILE_LOG2 - 2));
 
-/// Whether the unsplit *out* of `N = 2^log2_n` holds its loaded half rows as f16 bits until the
-/// planes (see [`long_out`]). It does where that brings it to 80 registers, 3 blocks per SM
-/// (64K–512K, 8M: −2 to −4 % on the forward on the H100); at 1M–4M it stays above 80 either way,
-/// and there widening every value once at the load was measured 0.5–1.5 % faster.
-const fn out_holds_bits(log2_n: u32) -> bool {
-    !matches!(log2_n, 20..=22)
-}
-
 /// Chunks of 8 values in a *mid* row per thread.
 const ROW_CHUNKS_PER_THREAD: u32 = (1 << LONG_INNER_LOG2) / 8 / THREADS;
 /// Of those, the chunks in a row's first half (the unsplit row passes do the radix-2 stage 0
@@ -157,7 +149,7 @@ fn exponents(z: *const f32, log2_n: u32, pairs: u32, q: u64) -> *mut i32 {
 #[inline(always)]
 unsafe fn load_half8_bits(at: *const u8) -> [u32; 8] {
     // SAFETY: guaranteed by the caller.
-    let (a, b) = unsafe { (device::load_16b(at), device::load_16b(at.add(16))) };
+    let (a, b) = unsafe { (device::load_16b_wide_l2(at), device::load_16b_wide_l2(at.add(16))) };
     [a[0], a[1], a[2], a[3], b[0], b[1], b[2], b[3]]
 }
 
@@ -545,7 +537,7 @@ pub unsafe fn long_in<E: Element, const LOG2_N: u32, const SPLIT: bool>(
         for (k, v) in held.iter_mut().enumerate() {
             let pos = 8 * (st.index + k as u32 * THREADS);
             // SAFETY: as below, with vector rows.
-            *v = unsafe { pair_chunk_vector(&inp, global_pos(LOG2_N, blk.group, pos) >> 3) };
+            *v = unsafe { pair_chunk_vector::<E, true>(&inp, global_pos(LOG2_N, blk.group, pos) >> 3) };
         }
     } else {
         for (k, v) in held.iter_mut().enumerate() {
@@ -604,12 +596,19 @@ pub unsafe fn long_in<E: Element, const LOG2_N: u32, const SPLIT: bool>(
         }
     }
     let log2_outer = long_outer_log2(LOG2_N);
-    let (dft16, dft_first) = (Dft::new(4), Dft::new(log2_outer % 4));
+    // As in *out*, a smaller first stage's matrix is built where that stage runs.
+    let dft16 = Dft::new(4);
     for s in (stage0 != 0) as u32..num_stages(log2_outer) {
         sync_threads();
         let g = outer_stage(LOG2_N, s);
         let tw = outer_twiddles(LOG2_N, s);
-        let dft = if g.log2_r == 4 { &dft16 } else { &dft_first };
+        let dft_first;
+        let dft = if g.log2_r == 4 {
+            &dft16
+        } else {
+            dft_first = Dft::new(g.log2_r);
+            &dft_first
+        };
         // SAFETY: all threads between barriers, on this block's planes.
         unsafe {
             run_stage::<SPLIT, false, _>(&sm, LONG_TILE_LOG2, g, dft, |tile, re, im| {
@@ -848,20 +847,11 @@ pub unsafe fn long_out<E: OutRow, const LOG2_N: u32, const SPLIT: bool>(
             (v[0][i], v[1][i]) = cmul((v[0][i], v[1][i]), outer_twiddle::<SPLIT, true>(&tw_last, g + i as u32));
         }
     };
-    let e = if SPLIT || !out_holds_bits(LOG2_N) {
+    let e = if SPLIT {
         let mut held = [[[0.0f32; 8]; 2]; TILE_CHUNKS_PER_THREAD as usize];
         for (k, v) in held.iter_mut().enumerate() {
-            let g = chunk_pos(k as u32);
-            // SAFETY: 8 complex values of the pair's workspace row (half rows: of one row `j`,
-            // whose exponent *mid* wrote).
-            *v = unsafe {
-                if SPLIT {
-                    load_complex8(row.add(2 * g as usize))
-                } else {
-                    let (at, e_row) = half_chunk(g);
-                    load_half8(at, e_row)
-                }
-            };
+            // SAFETY: 8 complex values of the pair's workspace row.
+            *v = unsafe { load_complex8(row.add(2 * chunk_pos(k as u32) as usize)) };
         }
         let mut m = 0.0f32;
         for (k, v) in held.iter_mut().enumerate() {
@@ -880,34 +870,36 @@ pub unsafe fn long_out<E: OutRow, const LOG2_N: u32, const SPLIT: bool>(
         // pass fits 3 blocks per SM: the maximum comes from the untwiddled bits (a unit twiddle
         // raises the largest component by at most √2, far inside f16's range; the exponent only
         // has to keep the planes from overflowing), then each chunk is widened and twiddled on
-        // its way in.
-        let mut held = [([0u32; 8], 0i32); TILE_CHUNKS_PER_THREAD as usize];
-        for (k, (bits, e_row)) in held.iter_mut().enumerate() {
-            let at;
-            (at, *e_row) = half_chunk(chunk_pos(k as u32));
+        // its way in. The row exponents are read again where they are used (an L1 hit), not
+        // held: with that, every unsplit *out* fits 80 registers without a spill.
+        let mut held = [[0u32; 8]; TILE_CHUNKS_PER_THREAD as usize];
+        for (k, bits) in held.iter_mut().enumerate() {
             // SAFETY: 8 complex values of one row `j` of the pair's half rows.
-            *bits = unsafe { load_half8_bits(at) };
+            *bits = unsafe { load_half8_bits(half_chunk(chunk_pos(k as u32)).0) };
         }
         let mut m = 0.0f32;
-        for (bits, e_row) in &held {
+        for (k, bits) in held.iter().enumerate() {
             // Largest |f16| of the chunk by its bits (sign cleared: magnitudes order as integers).
             let mut top = 0u32;
             for w in bits {
                 top = top.max(w & 0x7fff).max((w >> 16) & 0x7fff);
             }
-            m = m.max(scale_pow2(device::f16_to_f32(top as u16), *e_row));
+            m = m.max(scale_pow2(device::f16_to_f32(top as u16), half_chunk(chunk_pos(k as u32)).1));
         }
         // SAFETY: all threads; the reduction area.
         let e = norm_exponent(unsafe { slot_max(&sm, &st, m) });
-        for (k, (bits, e_row)) in held.iter().enumerate() {
-            let mut v = half8_values(bits, *e_row);
-            twiddle(&mut v, chunk_pos(k as u32));
+        for (k, bits) in held.iter().enumerate() {
+            let g = chunk_pos(k as u32);
+            let mut v = half8_values(bits, half_chunk(g).1);
+            twiddle(&mut v, g);
             // SAFETY: this thread's chunks of the free planes.
             unsafe { write_chunk::<SPLIT>(&sm, tile_pos(k as u32), &v, e) };
         }
         e
     };
-    let (dft16, dft_first) = (Dft::new(4), Dft::new(log2_outer % 4));
+    // The first stage's smaller matrix (radix 8 at N₁ = 128) is built where that stage runs,
+    // not held across the others (1M's *out* then fits 80 registers without a spill).
+    let dft16 = Dft::new(4);
     // With `outer_stage0_log2_r` the store below does the last stage (radix 2 at half a tile,
     // radix 4 across a thread's four chunks).
     let stage0 = const { outer_stage0_log2_r(LOG2_N) };
@@ -915,7 +907,13 @@ pub unsafe fn long_out<E: OutRow, const LOG2_N: u32, const SPLIT: bool>(
         sync_threads();
         let s = ns - 1 - k;
         let g = outer_stage(LOG2_N, s);
-        let dft = if g.log2_r == 4 { &dft16 } else { &dft_first };
+        let dft_first;
+        let dft = if g.log2_r == 4 {
+            &dft16
+        } else {
+            dft_first = Dft::new(g.log2_r);
+            &dft_first
+        };
         // SAFETY: all threads between barriers, on this block's planes.
         unsafe {
             if s > 0 {
