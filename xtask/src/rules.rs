@@ -78,10 +78,8 @@ pub const MIN_BLOCKS_PER_SM: &[(&str, u32, u32)] = &[
 /// bounded kernel was measured faster than the unbounded one, which did not spill (see
 /// docs/perf-notes.md, long v15). Any other amount, larger or smaller, still fails, so a change
 /// of the spill is always looked at.
-pub const MEASURED_SPILLS: &[(&str, u64, u64, u64)] = &[
-    ("fftconv_long_in_n1048576_bf16_unsplit", 24, 40, 20),
-    ("fftconv_long_in_n2097152_bf16_unsplit", 8, 20, 8),
-];
+pub const MEASURED_SPILLS: &[(&str, u64, u64, u64)] =
+    &[("fftconv_long_in_n1048576_bf16_unsplit", 24, 40, 20), ("fftconv_long_in_n2097152_bf16_unsplit", 8, 20, 8)];
 
 /// The spill [`MEASURED_SPILLS`] allows `kernel`: (stack frame, spill stores, spill loads).
 pub fn measured_spill(kernel: &str) -> Option<(u64, u64, u64)> {
