@@ -86,6 +86,18 @@ fn outer_twiddle<const SPLIT: bool, const INV: bool>(tw: &Twiddles, pos: u32) ->
     }
 }
 
+/// The DFT matrix of an outer stage of radix `2^log2_r`: `dft16`, or a smaller one built into
+/// `first` here, where that stage runs, so that it is not held across the other stages (with
+/// that, the unsplit *out* at N₁ = 128 fits 80 registers without a spill).
+#[inline(always)]
+fn stage_dft<'a>(dft16: &'a Dft, first: &'a mut Option<Dft>, log2_r: u32) -> &'a Dft {
+    if log2_r == 4 {
+        dft16
+    } else {
+        first.insert(Dft::new(log2_r))
+    }
+}
+
 /// Position in the full transform of tile position `p` of column group `group`.
 #[inline(always)]
 fn global_pos(log2_n: u32, group: u32, p: u32) -> u32 {
@@ -596,19 +608,13 @@ pub unsafe fn long_in<E: Element, const LOG2_N: u32, const SPLIT: bool>(
         }
     }
     let log2_outer = long_outer_log2(LOG2_N);
-    // As in *out*, a smaller first stage's matrix is built where that stage runs.
     let dft16 = Dft::new(4);
     for s in (stage0 != 0) as u32..num_stages(log2_outer) {
         sync_threads();
         let g = outer_stage(LOG2_N, s);
         let tw = outer_twiddles(LOG2_N, s);
-        let dft_first;
-        let dft = if g.log2_r == 4 {
-            &dft16
-        } else {
-            dft_first = Dft::new(g.log2_r);
-            &dft_first
-        };
+        let mut first = None;
+        let dft = stage_dft(&dft16, &mut first, g.log2_r);
         // SAFETY: all threads between barriers, on this block's planes.
         unsafe {
             run_stage::<SPLIT, false, _>(&sm, LONG_TILE_LOG2, g, dft, |tile, re, im| {
@@ -897,8 +903,6 @@ pub unsafe fn long_out<E: OutRow, const LOG2_N: u32, const SPLIT: bool>(
         }
         e
     };
-    // The first stage's smaller matrix (radix 8 at N₁ = 128) is built where that stage runs,
-    // not held across the others (1M's *out* then fits 80 registers without a spill).
     let dft16 = Dft::new(4);
     // With `outer_stage0_log2_r` the store below does the last stage (radix 2 at half a tile,
     // radix 4 across a thread's four chunks).
@@ -907,13 +911,8 @@ pub unsafe fn long_out<E: OutRow, const LOG2_N: u32, const SPLIT: bool>(
         sync_threads();
         let s = ns - 1 - k;
         let g = outer_stage(LOG2_N, s);
-        let dft_first;
-        let dft = if g.log2_r == 4 {
-            &dft16
-        } else {
-            dft_first = Dft::new(g.log2_r);
-            &dft_first
-        };
+        let mut first = None;
+        let dft = stage_dft(&dft16, &mut first, g.log2_r);
         // SAFETY: all threads between barriers, on this block's planes.
         unsafe {
             if s > 0 {
