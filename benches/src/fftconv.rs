@@ -222,7 +222,7 @@ pub fn table_shapes() -> Vec<FftConvBenchShape> {
     shapes
 }
 
-/// Elements per `(B, H, L)` tensor at which the long rows beyond L = 32K are measured.
+/// Elements per `(B, H, L)` tensor at which the long rows are measured.
 pub const LONG_MEASURED_ELEMENTS: usize = 1 << 28;
 
 /// `(B, H)` a long row of length `len` is measured at: B = 64 and

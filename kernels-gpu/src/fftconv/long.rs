@@ -843,11 +843,9 @@ pub unsafe fn long_out<E: OutRow, const LOG2_N: u32, const SPLIT: bool>(
     let chunk_pos = |k: u32| global_pos(LOG2_N, blk.group, tile_pos(k));
     // Unsplit: where position `g`'s 8 values sit in the half rows, and the exponent *mid* wrote
     // for their row `j`.
+    let half_at = |g: u32| (z as *const u8).wrapping_add(half_offset(LOG2_N, blk.q, g));
     // SAFETY (callers): `g` is a position of the pair's row; the exponent words are written.
-    let half_chunk = |g: u32| unsafe {
-        let e_row = *exps.add((long_column_groups(LOG2_N) + (g >> LONG_INNER_LOG2)) as usize);
-        ((z as *const u8).add(half_offset(LOG2_N, blk.q, g)), e_row)
-    };
+    let row_exp = |g: u32| unsafe { *exps.add((long_column_groups(LOG2_N) + (g >> LONG_INNER_LOG2)) as usize) };
     let twiddle = |v: &mut [[f32; 8]; 2], g: u32| {
         for i in 0..8 {
             (v[0][i], v[1][i]) = cmul((v[0][i], v[1][i]), outer_twiddle::<SPLIT, true>(&tw_last, g + i as u32));
@@ -881,7 +879,7 @@ pub unsafe fn long_out<E: OutRow, const LOG2_N: u32, const SPLIT: bool>(
         let mut held = [[0u32; 8]; TILE_CHUNKS_PER_THREAD as usize];
         for (k, bits) in held.iter_mut().enumerate() {
             // SAFETY: 8 complex values of one row `j` of the pair's half rows.
-            *bits = unsafe { load_half8_bits(half_chunk(chunk_pos(k as u32)).0) };
+            *bits = unsafe { load_half8_bits(half_at(chunk_pos(k as u32))) };
         }
         let mut m = 0.0f32;
         for (k, bits) in held.iter().enumerate() {
@@ -890,13 +888,13 @@ pub unsafe fn long_out<E: OutRow, const LOG2_N: u32, const SPLIT: bool>(
             for w in bits {
                 top = top.max(w & 0x7fff).max((w >> 16) & 0x7fff);
             }
-            m = m.max(scale_pow2(device::f16_to_f32(top as u16), half_chunk(chunk_pos(k as u32)).1));
+            m = m.max(scale_pow2(device::f16_to_f32(top as u16), row_exp(chunk_pos(k as u32))));
         }
         // SAFETY: all threads; the reduction area.
         let e = norm_exponent(unsafe { slot_max(&sm, &st, m) });
         for (k, bits) in held.iter().enumerate() {
             let g = chunk_pos(k as u32);
-            let mut v = half8_values(bits, half_chunk(g).1);
+            let mut v = half8_values(bits, row_exp(g));
             twiddle(&mut v, g);
             // SAFETY: this thread's chunks of the free planes.
             unsafe { write_chunk::<SPLIT>(&sm, tile_pos(k as u32), &v, e) };
