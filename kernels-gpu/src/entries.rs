@@ -240,11 +240,11 @@ pub unsafe extern "ptx-kernel" fn fftconv_long_mid_prepare(z: *const f32, prepar
     }
 }
 
-/// Stamps the backward's row passes with split planes or not: the spectrum pass, replacing each
-/// row by its spectrum, and the row product. # Safety: see `fftconv::long::long_mid` and
-/// `fftconv::long::long_mid_product`.
+/// Stamps the backward's row passes with split planes or not: the spectrum passes (`z`'s, with
+/// or without its convolution), the `dv` pass and the `dk` sum. # Safety: see
+/// `fftconv::long::long_mid` and `fftconv::long::long_dk_sum`.
 macro_rules! fftconv_long_backward_rows {
-    ($($split:literal => $spectrum:ident, $spectrum_conv:ident, $product:ident;)*) => {$(
+    ($($split:literal => $spectrum:ident, $spectrum_conv:ident, $grad:ident, $dk_sum:ident;)*) => {$(
         /// Long sizes, pass *mid* replacing each row by its spectrum (backward). # Safety: see
         /// `fftconv::long::long_mid`.
         #[unsafe(no_mangle)]
@@ -261,25 +261,25 @@ macro_rules! fftconv_long_backward_rows {
             // reads `prepared`.
             unsafe { fftconv::long::long_mid::<{ fftconv::long::MID_SPECTRUM_CONV }, $split>(z, dst, prepared as *mut f32, p) }
         }
-        /// Long sizes, backward row product. # Safety: see `fftconv::long::long_mid_product`.
+        /// Long sizes, the backward's `dv` rows: the `dk` products into `dst` (over `z`'s
+        /// spectra there), `dz` in place. # Safety: see `fftconv::long::long_mid`.
         #[unsafe(no_mangle)]
-        pub unsafe extern "ptx-kernel" fn $product(dst: *mut f32, a: *const f32, b: *const f32, p: LongFftParams) {
+        pub unsafe extern "ptx-kernel" fn $grad(z: *mut f32, dst: *mut f32, prepared: *const f32, p: LongFftParams) {
+            // SAFETY: the host's launch layer validated the buffers against `p`; this mode only
+            // reads `prepared`.
+            unsafe { fftconv::long::long_mid::<{ fftconv::long::MID_GRAD }, $split>(z, dst, prepared as *mut f32, p) }
+        }
+        /// Long sizes, the backward's `dk` rows per head. # Safety: see
+        /// `fftconv::long::long_dk_sum`.
+        #[unsafe(no_mangle)]
+        pub unsafe extern "ptx-kernel" fn $dk_sum(dst: *mut f32, a: *const f32, p: LongFftParams) {
             // SAFETY: the host's launch layer validated the buffers against `p`.
-            // Unsplit spectra are half rows.
-            unsafe { fftconv::long::long_mid_product::<$split, { !$split }>(dst, a, b, p) }
+            unsafe { fftconv::long::long_dk_sum::<$split>(dst, a, p) }
         }
     )*};
 }
 
 fftconv_long_backward_rows! {
-    true => fftconv_long_mid_spectrum, fftconv_long_mid_spectrum_conv, fftconv_long_mid_product;
-    false => fftconv_long_mid_spectrum_unsplit, fftconv_long_mid_spectrum_conv_unsplit, fftconv_long_mid_product_unsplit;
-}
-
-/// Long sizes, backward `dk` sum of one launch group's partials. # Safety: see
-/// `fftconv::long::sum_dk_partials`.
-#[unsafe(no_mangle)]
-pub unsafe extern "ptx-kernel" fn sum_dk_partials(partials: *const f32, dk: *mut f32, p: LongFftParams) {
-    // SAFETY: the host's launch layer validated the buffers against `p`.
-    unsafe { fftconv::long::sum_dk_partials(partials, dk, p) }
+    true => fftconv_long_mid_spectrum, fftconv_long_mid_spectrum_conv, fftconv_long_mid_grad, fftconv_long_dk_sum;
+    false => fftconv_long_mid_spectrum_unsplit, fftconv_long_mid_spectrum_conv_unsplit, fftconv_long_mid_grad_unsplit, fftconv_long_dk_sum_unsplit;
 }

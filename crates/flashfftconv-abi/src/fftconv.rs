@@ -490,25 +490,18 @@ pub enum LongPass {
     /// `MidSpectrum` and `Mid` from one transform: the spectrum in place, the convolution's rows
     /// into a second workspace (the backward's `z` with `d_out_gate`).
     MidSpectrumConv,
-    /// `dst = iFFT_row(A · conj(B))` from spectra in the workspace: `B` from the kernel
-    /// spectrum of the pair's head, or with `FLAG_B_BY_PAIR` from a second workspace (backward).
-    MidProduct,
-    /// The backward's `dk` product (`MidProduct` by pair), split (exact f32 spectra and rows) or
-    /// unsplit (half rows), by `split`.
-    DkProduct,
-    /// `dk[h] += Σ partial[q]` over the launch's pairs `q` of head `h`, in pair order (no
-    /// tensor cores: a plain ordered sum).
+    /// The backward's `dv` rows (one transform): `P = DV · conj(Z)` over `Z`, the spectrum in a
+    /// second workspace, and `iFFT_row(DV · conj(K))` (`dz`) in place.
+    MidGrad,
+    /// The backward's `dk` rows: per head of the launch, `iFFT_row(Σ P)` over its pairs, in
+    /// pair order (grid per head spanned: not per pair).
     DkSum,
 }
 
-/// [`LongPass::MidProduct`]: the second spectrum is the same pair's row of a second workspace
-/// (else the kernel spectrum of the pair's head).
-pub const FLAG_B_BY_PAIR: u32 = 1 << 3;
-
-/// Workspace bytes per pair of the long-size backward: two workspace rows (`z` and `dv`) and
-/// a `dk` partial of `Lk ≤ N` f32.
+/// Workspace bytes per pair of the long-size backward: two workspace rows (`z` and `dv`; the
+/// per-head `dk` rows reuse the second).
 pub const fn long_backward_pair_bytes(log2_n: u32) -> u64 {
-    2 * long_pair_bytes(log2_n) + (4u64 << log2_n)
+    2 * long_pair_bytes(log2_n)
 }
 
 /// Pairs one launch group of the long-size backward takes in the default workspace (at least
@@ -541,9 +534,9 @@ macro_rules! by_long_size {
 
 impl LongPass {
     /// The kernel entry of this pass for `N = 2^log2_n`, the rows' dtype (`In`: bf16, f16 or f32
-    /// for the kernel; `Out`: bf16, f16 or f32 for the `dk` partials; `Mid*`: any) and planes
+    /// for the kernel; `Out`: bf16, f16 or f32 for `dk`; `Mid*`, `DkSum`: any) and planes
     /// (`split`; unsplit entries exist for `In` in bf16, `Out` in bf16 and f32, and for the `Mid*`
-    /// passes except `MidPrepare`).
+    /// passes except `MidPrepare` and `DkSum`).
     pub const fn entry_name(self, log2_n: u32, dtype: DType, split: bool) -> Option<&'static str> {
         if !is_long(log2_n) {
             return None;
@@ -553,8 +546,8 @@ impl LongPass {
                 (LongPass::Mid, _) => Some("fftconv_long_mid_unsplit"),
                 (LongPass::MidSpectrum, _) => Some("fftconv_long_mid_spectrum_unsplit"),
                 (LongPass::MidSpectrumConv, _) => Some("fftconv_long_mid_spectrum_conv_unsplit"),
-                (LongPass::MidProduct, _) => Some("fftconv_long_mid_product_unsplit"),
-                (LongPass::DkProduct, _) => Some("fftconv_long_mid_product_unsplit"),
+                (LongPass::MidGrad, _) => Some("fftconv_long_mid_grad_unsplit"),
+                (LongPass::DkSum, _) => Some("fftconv_long_dk_sum_unsplit"),
                 (LongPass::In, DType::BF16) => by_long_size!("fftconv_long_in", "_bf16_unsplit", log2_n),
                 (LongPass::Out, DType::BF16) => by_long_size!("fftconv_long_out", "_bf16_unsplit", log2_n),
                 (LongPass::Out, DType::F32) => by_long_size!("fftconv_long_out", "_f32_unsplit", log2_n),
@@ -572,8 +565,8 @@ impl LongPass {
             (LongPass::Out, DType::F32) => by_long_size!("fftconv_long_out", "_f32", log2_n),
             (LongPass::MidSpectrum, _) => Some("fftconv_long_mid_spectrum"),
             (LongPass::MidSpectrumConv, _) => Some("fftconv_long_mid_spectrum_conv"),
-            (LongPass::MidProduct, _) | (LongPass::DkProduct, _) => Some("fftconv_long_mid_product"),
-            (LongPass::DkSum, _) => Some("sum_dk_partials"),
+            (LongPass::MidGrad, _) => Some("fftconv_long_mid_grad"),
+            (LongPass::DkSum, _) => Some("fftconv_long_dk_sum"),
         }
     }
 }
@@ -612,7 +605,7 @@ mod long_tests {
             assert_eq!((long_column_groups(log2_n) as u64) << c, 1 << LONG_INNER_LOG2);
             assert!(long_pairs_per_launch(log2_n) >= 4);
             assert_eq!(long_pairs_per_launch(log2_n), (256 << 20) >> (log2_n + 3), "{log2_n}");
-            assert_eq!(long_backward_pairs_per_launch(log2_n), ((256u64 << 20) / (20 << log2_n)).max(1), "{log2_n}");
+            assert_eq!(long_backward_pairs_per_launch(log2_n), (256 << 20) >> (log2_n + 4), "{log2_n}");
             for pass in [
                 LongPass::In,
                 LongPass::Mid,
@@ -620,8 +613,7 @@ mod long_tests {
                 LongPass::Out,
                 LongPass::MidSpectrum,
                 LongPass::MidSpectrumConv,
-                LongPass::MidProduct,
-                LongPass::DkProduct,
+                LongPass::MidGrad,
                 LongPass::DkSum,
             ] {
                 assert!(pass.entry_name(log2_n, DType::BF16, true).is_some());
@@ -632,8 +624,8 @@ mod long_tests {
                 LongPass::Out,
                 LongPass::MidSpectrum,
                 LongPass::MidSpectrumConv,
-                LongPass::MidProduct,
-                LongPass::DkProduct,
+                LongPass::MidGrad,
+                LongPass::DkSum,
             ] {
                 assert!(pass.entry_name(log2_n, DType::BF16, false).is_some());
                 let rows = !matches!(pass, LongPass::In | LongPass::Out);
@@ -644,8 +636,8 @@ mod long_tests {
         assert_eq!(LongPass::Out.entry_name(16, DType::F32, true), Some("fftconv_long_out_n65536_f32"));
         assert_eq!(LongPass::Out.entry_name(16, DType::BF16, false), Some("fftconv_long_out_n65536_bf16_unsplit"));
         assert_eq!(LongPass::MidPrepare.entry_name(16, DType::BF16, false), None);
-        assert_eq!(LongPass::DkProduct.entry_name(16, DType::BF16, true), Some("fftconv_long_mid_product"));
-        assert_eq!(LongPass::DkProduct.entry_name(16, DType::BF16, false), Some("fftconv_long_mid_product_unsplit"));
+        assert_eq!(LongPass::DkSum.entry_name(16, DType::BF16, true), Some("fftconv_long_dk_sum"));
+        assert_eq!(LongPass::MidGrad.entry_name(16, DType::BF16, false), Some("fftconv_long_mid_grad_unsplit"));
         assert_eq!(LongPass::Out.entry_name(23, DType::F32, false), Some("fftconv_long_out_n8388608_f32_unsplit"));
         assert!(long_backward_pairs_per_launch(23) >= 1);
         assert!(long_backward_pairs_per_launch(16) * long_backward_pair_bytes(16) <= LONG_WORKSPACE_BYTES);

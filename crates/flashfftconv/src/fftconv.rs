@@ -60,13 +60,14 @@
 //! size, `(2N + 1) · H` f32 (`8N · H` bytes: 64 MiB per head at `N = 8M`). The long-size backward
 //! allocates nothing beyond a raw kernel's temporary spectrum
 //! ([`FftConv::backward_workspace_bytes`] is 0): it runs its passes through the plan's workspace,
-//! in groups of fewer row pairs than the forward (two rows and a partial `dk` row of `Lk` f32 per
-//! pair: `⌊256 MiB / 20N⌋` pairs in the default workspace, from 204 at 64K down to 1 at 8M; a
-//! workspace below [`MinWorkspace::backward`] serves `prepare` and `forward` only), and sums `dk` over the batch
+//! in groups of half the forward's row pairs (two rows per pair: `256 MiB / 16N` pairs in the
+//! default workspace, from 256 at 64K down to 2 at 8M; a workspace below
+//! [`MinWorkspace::backward`] serves `prepare` and `forward` only), and sums `dk` over the batch
 //! in a fixed order as on chip (bit-identical from run to run). Per group it runs the passes of
-//! two transforms in (`in_gate ⊙ u` and `out_gate ⊙ dy`), their two products (with each other
-//! for `dk`, with the kernel for `du`) and the outputs `du`, `d_in_gate` and the `dk` partials,
-//! then sums the partials; `d_out_gate` (`dy ⊙` the forward's convolution) adds the three
+//! two transforms in (`in_gate ⊙ u` and `out_gate ⊙ dy`); from the second's spectrum, in one
+//! pass, its products with the first's (for `dk`) and with the kernel's (for `du`); the outputs
+//! `du` and `d_in_gate`; and, per head of the group, the inverse of its pairs' summed `dk`
+//! products, added to `dk`; `d_out_gate` (`dy ⊙` the forward's convolution) adds the three
 //! forward passes.
 
 use crate::checks::{check_device, check_len, check_outputs_disjoint, grid_x, ordinal_of, Span};
@@ -203,8 +204,7 @@ pub struct MinWorkspace {
     /// One row pair of `prepare` and `forward`: `8N` bytes and its `2N₁` exponent words
     /// (`N₁ = N / 8192`).
     pub forward: usize,
-    /// One row pair of `backward`: two forward pairs and a partial `dk` row of `N` f32 (`20N`
-    /// bytes and the exponent words).
+    /// One row pair of `backward`: two forward pairs (`16N` bytes and their exponent words).
     pub backward: usize,
 }
 
@@ -247,10 +247,10 @@ impl FftConv {
 
     /// As [`FftConv::new`], with a long size's workspace of `workspace_bytes` instead of
     /// [`FftConv::DEFAULT_WORKSPACE_BYTES`]: each launch then takes as many row pairs as fit
-    /// (`⌊workspace_bytes / (8N + 8N₁)⌋`, `N₁ = N / 8192`, for `prepare` and `forward`, a little under
-    /// half as many for `backward`, see [`FftConv::min_workspace_bytes`]). A launch's grids have
+    /// (`⌊workspace_bytes / (8N + 8N₁)⌋`, `N₁ = N / 8192`, for `prepare` and `forward`, half as
+    /// many for `backward`, see [`FftConv::min_workspace_bytes`]). A launch's grids have
     /// `N₁` blocks per row pair (8 at 64K, 1024 at 8M), so a workspace of few pairs leaves the
-    /// GPU idle at the smaller long sizes: with the backward's minimum, the H100 measured the
+    /// GPU idle at the smaller long sizes: with the backward's former minimum (`20N` bytes), the H100 measured the
     /// forward 14.6× slower at N = 64K, 1.15–1.53× at 1M–4M and 1.07× at 8M than with the
     /// default (`benches/results/fftconv-long-min-workspace-h100.json`). Choose the minimum
     /// where memory is tighter than time; an H100 is full from about `400 / N₁` pairs a launch.
@@ -304,9 +304,9 @@ impl FftConv {
     ///
     /// | N | `forward` (and `prepare`) | `backward` |
     /// |---:|---:|---:|
-    /// | 65536 | 512 KiB + 64 B | 1.25 MiB + 128 B |
-    /// | 1048576 | 8 MiB + 1 KiB | 20 MiB + 2 KiB |
-    /// | 8388608 | 64 MiB + 8 KiB | 160 MiB + 16 KiB |
+    /// | 65536 | 512 KiB + 64 B | 1 MiB + 128 B |
+    /// | 1048576 | 8 MiB + 1 KiB | 16 MiB + 2 KiB |
+    /// | 8388608 | 64 MiB + 8 KiB | 128 MiB + 16 KiB |
     ///
     /// Errors: [`Error::Unsupported`] unless `fft_size` is a power of two in `256 ..= 8388608`.
     pub fn min_workspace_bytes(fft_size: usize) -> Result<MinWorkspace> {
@@ -1016,9 +1016,9 @@ mod tests {
         }
         // The table of `min_workspace_bytes`' docs.
         let min = |n: usize| FftConv::min_workspace_bytes(n).unwrap();
-        assert_eq!(min(1 << 16), MinWorkspace { forward: (512 << 10) + 64, backward: (1280 << 10) + 128 });
-        assert_eq!(min(1 << 20), MinWorkspace { forward: (8 << 20) + 1024, backward: (20 << 20) + 2048 });
-        assert_eq!(min(1 << 23), MinWorkspace { forward: (64 << 20) + 8192, backward: (160 << 20) + 16384 });
+        assert_eq!(min(1 << 16), MinWorkspace { forward: (512 << 10) + 64, backward: (1024 << 10) + 128 });
+        assert_eq!(min(1 << 20), MinWorkspace { forward: (8 << 20) + 1024, backward: (16 << 20) + 2048 });
+        assert_eq!(min(1 << 23), MinWorkspace { forward: (64 << 20) + 8192, backward: (128 << 20) + 16384 });
         for log2_n in LONG_MIN_LOG2_N..=LONG_MAX_LOG2_N {
             let m = min(1 << log2_n);
             assert!(m.backward <= FftConv::DEFAULT_WORKSPACE_BYTES);
@@ -1033,7 +1033,7 @@ mod tests {
         }
         assert!(matches!(FftConv::min_workspace_bytes(3 << 16), Err(Error::Unsupported { .. })));
         let e = plan(23).backward_pairs_per_launch().unwrap_err().to_string();
-        assert!(e.contains(&(((160 << 20) + 16384) as u64).to_string()), "{e}");
+        assert!(e.contains(&(((128 << 20) + 16384) as u64).to_string()), "{e}");
     }
 
     #[test]
@@ -1130,9 +1130,9 @@ mod tests {
         assert!(names.contains(&"fftconv_fwd_zero_half_n8192_f16"));
         assert!(names.contains(&"fftconv_fwd_zero_half_n16384_bf16"));
         // Then the long sizes' passes: in (bf16, f16, f32, unsplit bf16) and out (the same and
-        // unsplit f32) per size; mid, mid-spectrum, mid-spectrum-conv and mid-product (split and
-        // not), mid-prepare and sum-dk once.
-        assert_eq!(kernel_names().len(), names.len() + 8 * 9 + 10);
+        // unsplit f32) per size; mid, mid-spectrum, mid-spectrum-conv, mid-grad and dk-sum (split
+        // and not), mid-prepare once.
+        assert_eq!(kernel_names().len(), names.len() + 8 * 9 + 11);
     }
 
     #[test]
@@ -1161,9 +1161,9 @@ mod tests {
             (LongPass::Out, DType::F32, true, 5),
             (LongPass::Out, DType::F32, false, 5),
             (LongPass::MidSpectrum, DType::F32, true, 1),
-            (LongPass::MidProduct, DType::F32, true, 3),
-            (LongPass::MidProduct, DType::BF16, false, 3),
-            (LongPass::DkProduct, DType::BF16, false, 3),
+            (LongPass::MidGrad, DType::F32, true, 3),
+            (LongPass::MidGrad, DType::BF16, false, 3),
+            (LongPass::DkSum, DType::BF16, false, 2),
             (LongPass::MidSpectrum, DType::BF16, false, 1),
             (LongPass::MidSpectrumConv, DType::F32, true, 3),
             (LongPass::MidSpectrumConv, DType::BF16, false, 3),

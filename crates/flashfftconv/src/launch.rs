@@ -310,15 +310,16 @@ pub(crate) unsafe fn fftconv_long_mid(
 /// Launches a long-size *out* pass, `fftconv_long_out_n{N}_{dtype}(workspace, gate, y, gate2,
 /// y2, params)`: the outer inverse stages of workspace rows `0 .. params.pairs`, written (times
 /// `gate`) into the positions below `params.len` of the rows of pairs `params.pair0 ..`, and, when
-/// `y2` is not 0, also (times `gate2`) into `y2`.
+/// `y2` is not 0, also (times `gate2`) into `y2`; f32 rows (the backward's `dk`) are added to
+/// `y` instead.
 ///
 /// # Safety
 /// - `f` is the *out* kernel for `N = 2^params.log2_n` and `y`'s element type (bf16, f16, or f32
-///   for the backward's `dk` partials), its maximum dynamic shared memory attribute admits
+///   for the backward's `dk`, whose rows hold values written before on the same stream), its maximum dynamic shared memory attribute admits
 ///   `cfg.shared_mem_bytes` (`long_outer_shared_bytes` of the kernel's planes), and the grid is
 ///   `params.pairs · long_column_groups(log2 N)` blocks;
-/// - `workspace` holds `params.pairs` rows written by a *mid* launch (`fftconv_long_mid` or
-///   `fftconv_long_mid_product`) queued before this one on the same stream;
+/// - `workspace` holds `params.pairs` rows written by a *mid* launch (`fftconv_long_mid`, the backward's
+///   `fftconv_long_mid_grad` or `fftconv_long_dk_sum`) queued before this one on the same stream;
 /// - `y` holds `params.batch · params.heads · params.len` elements and overlaps no other buffer;
 ///   `gate` is 0 or holds as many, non-zero exactly when `FLAG_OUT_GATE` is set; `y2` is 0 or,
 ///   like `gate2`, holds as many and overlaps no other buffer written; `FLAG_VECTOR` is set only
@@ -368,14 +369,20 @@ pub(crate) unsafe fn fftconv_long_mid_spectrum(
     Ok(())
 }
 
-/// Launches `fftconv_long_mid_spectrum_conv(z, dst, prepared, params)`: for each pair of the
-/// launch, its rows' spectra replace them in `z` (as `fftconv_long_mid_spectrum` writes them) and
-/// the rows of their convolution with the kernel go to `dst` (as `fftconv_long_mid` writes them).
+/// Launches a backward *mid* pass over two workspace regions,
+/// `fftconv_long_mid_spectrum_conv(z, dst, prepared, params)` or `fftconv_long_mid_grad(z, dst,
+/// prepared, params)` (or their `_unsplit` twins): for each pair of the launch, the first
+/// replaces its rows in `z` by their spectra (as `fftconv_long_mid_spectrum` writes them) and
+/// writes the rows of their convolution with the kernel to `dst` (as `fftconv_long_mid` writes
+/// them); the second transforms its rows in `z` (`DV`), replaces the spectra in `dst` (`Z`, as
+/// `fftconv_long_mid_spectrum` wrote them) by `DV · conj(Z)` and writes the rows of
+/// `iFFT(DV · conj(K))` back to `z`.
 ///
 /// # Safety
 /// As [`fftconv_long_mid_spectrum`] for `f`, `cfg` and `z`; `dst` holds as many bytes as `z`
-/// and overlaps it nowhere; `prepared` as for `fftconv_long_mid` (read only).
-pub(crate) unsafe fn fftconv_long_mid_spectrum_conv(
+/// (for the second, the spectra of the same pairs and planes, written before this launch on the
+/// same stream) and overlaps it nowhere; `prepared` as for `fftconv_long_mid` (read only).
+pub(crate) unsafe fn fftconv_long_mid_pair(
     stream: &CudaStream,
     f: &CudaFunction,
     cfg: LaunchConfig,
@@ -392,61 +399,31 @@ pub(crate) unsafe fn fftconv_long_mid_spectrum_conv(
     Ok(())
 }
 
-/// Launches `fftconv_long_mid_product(dst, a, b, params)`: for each pair `q` of the launch,
-/// `dst` row `q` = the inverse row transforms of `A_q · conj(B)`, `A` the spectra in workspace `a`
-/// and `B` the same pair's row of workspace
-/// `b` (with `FLAG_B_BY_PAIR`) or the prepared kernel spectrum `b` of the pair's head (without it).
+/// Launches `fftconv_long_dk_sum(dst, a, params)` (or `_unsplit`): for each head `h` of the
+/// launch's pairs (from `h₀`, `heads` of them), workspace row `h − h₀` of `dst` (laid out for
+/// `heads` pairs) = the inverse row transforms of the sum of the `dk` products in `a` of the
+/// head's pairs, in pair order.
 ///
 /// # Safety
 /// - `f` is that kernel, its maximum dynamic shared memory attribute admits
 ///   `cfg.shared_mem_bytes` (`long_mid_shared_bytes` of the kernel's planes), and the grid is
-///   `params.pairs · 2^long_outer_log2(log2 N)` blocks;
-/// - `a` (and `b` with `FLAG_B_BY_PAIR`) holds `params.pairs · long_pair_bytes(log2 N)` bytes of
-///   spectra written by `fftconv_long_mid_spectrum` launches queued before this one on the same
-///   stream; without the flag `b` holds `prepared_len(params.heads, N)` f32 of a complete
-///   prepared spectrum for this `N`, and `params.pair0 + params.pairs ≤ params.heads ·
-///   ⌈params.batch / 2⌉`;
-/// - `dst` holds as many bytes as `a` and is `a`, `b` or a buffer overlapping neither;
-/// - all buffers stay alive until the stream has run the launch.
-pub(crate) unsafe fn fftconv_long_mid_product(
+///   `heads · 2^long_outer_log2(log2 N)` blocks;
+/// - `a` holds `params.pairs · long_pair_bytes(log2 N)` bytes of products written by an
+///   `fftconv_long_mid_grad` launch of the same pairs and planes queued before this one on the
+///   same stream;
+/// - `dst` holds at least `heads · long_pair_bytes(log2 N)` bytes and overlaps `a` nowhere;
+/// - both buffers stay alive until the stream has run the launch.
+pub(crate) unsafe fn fftconv_long_dk_sum(
     stream: &CudaStream,
     f: &CudaFunction,
     cfg: LaunchConfig,
     dst: DevicePtr,
     a: DevicePtr,
-    b: DevicePtr,
     params: LongFftParams,
 ) -> Result<()> {
     let params = ByValue(params);
     let mut builder = stream.launch_builder(f);
-    builder.arg(&dst).arg(&a).arg(&b).arg(&params);
-    // SAFETY: the caller's contract above matches the kernel's.
-    unsafe { builder.launch(cfg) }?;
-    Ok(())
-}
-
-/// Launches `sum_dk_partials(partials, dk, params)`: `dk[h·Lk + m] += Σ partials[q·Lk + m]` over
-/// the launch's pairs `q` (in increasing `q`) whose head is `h`, with `Lk = params.len`.
-///
-/// # Safety
-/// - `f` is that kernel and the grid is `heads_spanned · ⌈Lk / 256⌉` blocks of 256 threads
-///   without dynamic shared memory (`heads_spanned` the heads of pairs `params.pair0 ..
-///   params.pair0 + params.pairs`, `⌈params.batch / 2⌉` pairs per head);
-/// - `partials` holds `params.pairs · Lk` f32 written before this launch on the same stream;
-/// - `dk` holds `params.heads · Lk` f32, was zeroed (or accumulated by the earlier groups'
-///   launches) in stream order, and overlaps no other buffer;
-/// - both buffers stay alive until the stream has run the launch.
-pub(crate) unsafe fn sum_dk_partials(
-    stream: &CudaStream,
-    f: &CudaFunction,
-    cfg: LaunchConfig,
-    partials: DevicePtr,
-    dk: DevicePtr,
-    params: LongFftParams,
-) -> Result<()> {
-    let params = ByValue(params);
-    let mut builder = stream.launch_builder(f);
-    builder.arg(&partials).arg(&dk).arg(&params);
+    builder.arg(&dst).arg(&a).arg(&params);
     // SAFETY: the caller's contract above matches the kernel's.
     unsafe { builder.launch(cfg) }?;
     Ok(())

@@ -27,8 +27,8 @@
 
 use super::*;
 use flashfftconv_abi::fftconv::{
-    long_column_groups, long_columns_log2, long_exponent_words, long_outer_log2, LongFftParams, FLAG_B_BY_PAIR,
-    LONG_INNER_LOG2, LONG_TILE_LOG2,
+    long_column_groups, long_columns_log2, long_exponent_words, long_outer_log2, LongFftParams, LONG_INNER_LOG2,
+    LONG_TILE_LOG2,
 };
 
 /// Chunks of 8 values in an *in*/*out* tile per thread.
@@ -177,16 +177,6 @@ fn half8_values(bits: &[u32; 8], e: i32) -> [[f32; 8]; 2] {
     v
 }
 
-/// 8 complex values of a half row at `at`, times `2^e`, as (real parts, imaginary parts).
-///
-/// # Safety
-/// `at` is 16-byte aligned with 32 readable bytes.
-#[inline(always)]
-unsafe fn load_half8(at: *const u8, e: i32) -> [[f32; 8]; 2] {
-    // SAFETY: guaranteed by the caller.
-    half8_values(&unsafe { load_half8_bits(at) }, e)
-}
-
 /// Stores the unsplit planes' chunk at `pos` (8 values, f16 bits as they are) as a half row's 8
 /// complex values at `at`.
 ///
@@ -328,6 +318,8 @@ pub const MID_PREPARE: u32 = 1;
 pub const MID_SPECTRUM: u32 = 2;
 /// See [`long_mid`].
 pub const MID_SPECTRUM_CONV: u32 = 3;
+/// See [`long_mid`].
+pub const MID_GRAD: u32 = 4;
 
 /// Stores a lane's four spectrum values `2^e · (re, im)` (32 contiguous bytes at `at`, in
 /// [`spectrum_index`] order); returns their largest component magnitude.
@@ -394,74 +386,68 @@ unsafe fn store_spectrum_values<const SPLIT: bool>(
     }
 }
 
-/// A spectrum row of the backward (from *mid-spectrum*): exact complex f32, or with `HALF` a
-/// half spectrum row (complex f16 at the row's start, times `2^e`).
+/// A spectrum row of the backward: exact complex f32 with `SPLIT` (from *mid-spectrum*), else a
+/// half spectrum row (complex f16 at the row's start), whose values are its units times `2^e`;
+/// also the `dk` products [`MID_GRAD`] leaves (f32 or complex f16 units, times `2^e` from
+/// the row's exponent word in both cases).
 #[derive(Clone, Copy)]
-struct SpectrumRow<const HALF: bool> {
+struct SpectrumRow<const SPLIT: bool> {
     row: *const f32,
     e: i32,
 }
 
-impl<const HALF: bool> SpectrumRow<HALF> {
-    /// Row `j` of pair `q` in region `z` of a launch of `p.pairs` pairs.
-    ///
-    /// # Safety
-    /// With `HALF`, the region's exponent words are written (by *mid-spectrum*).
+impl<const SPLIT: bool> SpectrumRow<SPLIT> {
+    /// Where row `j` of pair `q` starts in region `z` (`N` complex f32 per pair).
     #[inline(always)]
-    unsafe fn of(z: *const f32, p: &LongFftParams, q: u64, j: u32) -> Self {
-        let row = z.wrapping_add(((q << (p.log2_n + 1)) + ((j as u64) << (LONG_INNER_LOG2 + 1))) as usize);
-        let e = if HALF {
-            let exps = exponents(z, p.log2_n, p.pairs, q);
-            // SAFETY: guaranteed by the caller.
-            unsafe { *exps.add((long_column_groups(p.log2_n) + j) as usize) }
-        } else {
-            0
-        };
-        SpectrumRow { row, e }
+    fn start(z: *const f32, log2_n: u32, q: u64, j: u32) -> *const f32 {
+        z.wrapping_add(((q << (log2_n + 1)) + ((j as u64) << (LONG_INNER_LOG2 + 1))) as usize)
     }
 
-    /// 8 of the row's values (storage chunk `c`, in storage order: for maxima).
+    /// The exponent word of row `j` of pair `q` (*mid*'s) in region `z` of `pairs` pairs.
     ///
     /// # Safety
-    /// `c < N₂/8`.
+    /// The word was written (by a *mid* pass of the same launch pairs).
     #[inline(always)]
-    unsafe fn chunk(&self, c: u32) -> [[f32; 8]; 2] {
+    unsafe fn exponent(z: *const f32, log2_n: u32, pairs: u32, q: u64, j: u32) -> i32 {
         // SAFETY: guaranteed by the caller.
-        unsafe {
-            if HALF {
-                load_half8((self.row as *const u8).add(32 * c as usize), self.e)
-            } else {
-                load_complex8(self.row.add(16 * c as usize))
-            }
-        }
+        unsafe { *exponents(z, log2_n, pairs, q).add((long_column_groups(log2_n) + j) as usize) }
     }
 
-    /// A lane's four values of tile `local` ([`spectrum_index`] order).
+    /// The spectrum of row `j` of pair `q` in region `z` of a launch of `p.pairs` pairs (split:
+    /// exact, `e = 0`).
+    ///
+    /// # Safety
+    /// Unsplit, the region's exponent words are written (by *mid-spectrum*).
+    #[inline(always)]
+    unsafe fn spectrum(z: *const f32, p: &LongFftParams, q: u64, j: u32) -> Self {
+        // SAFETY: guaranteed by the caller.
+        let e = if SPLIT { 0 } else { unsafe { Self::exponent(z, p.log2_n, p.pairs, q, j) } };
+        SpectrumRow { row: Self::start(z, p.log2_n, q, j), e }
+    }
+
+    /// A lane's four values of tile `local` ([`spectrum_index`] order), in the row's units (times
+    /// `2^e` for the values).
     ///
     /// # Safety
     /// `local < N₂/128`.
     #[inline(always)]
     unsafe fn lane4(&self, local: u32) -> [(f32, f32); 4] {
-        if HALF {
+        if SPLIT {
+            // SAFETY: guaranteed by the caller.
+            unsafe { load_spectrum4(self.row, local) }
+        } else {
             let at = 4 * spectrum_index(local, lane(), 0) as usize;
             // SAFETY: guaranteed by the caller.
             let w = unsafe { device::load_16b((self.row as *const u8).add(at)) };
-            let v = |x: u32| {
-                (
-                    scale_pow2(device::f16_to_f32(x as u16), self.e),
-                    scale_pow2(device::f16_to_f32((x >> 16) as u16), self.e),
-                )
-            };
+            let v = |x: u32| (device::f16_to_f32(x as u16), device::f16_to_f32((x >> 16) as u16));
             [v(w[0]), v(w[1]), v(w[2]), v(w[3])]
-        } else {
-            // SAFETY: guaranteed by the caller.
-            unsafe { load_spectrum4(self.row, local) }
         }
     }
 }
 
 /// How pass *out* writes 8 values of a row: `y[row + 8·chunk + i] = v[i] · gate[…]` (no gate
-/// if null) at positions below `len`.
+/// if null) at positions below `len`; f32 rows (the backward's `dk`, summed over the launch
+/// groups) are accumulated: `y[…] += v[i] · gate[…]`.
 pub trait OutRow: Sized {
     /// # Safety
     /// As `store_chunk`: `y` (and `gate`) hold the row; `vector` as in `load_chunk`.
@@ -506,7 +492,7 @@ impl OutRow for f32 {
             if pos < len {
                 let at = (row + pos as u64) as usize;
                 // SAFETY: guaranteed by the caller; `pos < len`.
-                unsafe { *y.add(at) = if gate.is_null() { *x } else { *x * *gate.add(at) } };
+                unsafe { *y.add(at) += if gate.is_null() { *x } else { *x * *gate.add(at) } };
             }
         }
     }
@@ -658,15 +644,21 @@ pub unsafe fn long_in<E: Element, const LOG2_N: u32, const SPLIT: bool>(
 ///   unused);
 /// * [`MID_SPECTRUM_CONV`]: both of the above from one transform (the backward's `z`): the
 ///   spectrum replaces the row as with `MID_SPECTRUM`, and the convolution's row goes to the
-///   same row of workspace `dst` (as `MID_CONV` writes it in place).
+///   same row of workspace `dst` (as `MID_CONV` writes it in place);
+/// * [`MID_GRAD`]: the backward's `dv` row: its spectrum `DV` times the same row of `dst`'s
+///   spectrum `Z` (from [`MID_SPECTRUM`]), `P = DV · conj(Z)`, replaces that row of `dst` (in
+///   the spectrum's units, as `Z`: f32 split, complex f16 unsplit, with the row's exponent word
+///   written in both cases), and `iFFT_row(DV · conj(K))` (`dz`) is written back in place, as
+///   `MID_CONV` writes its rows.
 ///
-/// `dst` is `z` except with `MID_SPECTRUM_CONV`.
+/// `dst` is `z` except with `MID_SPECTRUM_CONV` and `MID_GRAD`.
 ///
 /// # Safety
 /// `z` holds `p.pairs` workspace rows written by pass *in*; `prepared` a prepared spectrum of
 /// `p.heads` heads for `N = 2^p.log2_n` (written by the `PREPARE` launches of the same heads
 /// before, or, with `MID_PREPARE`, to be written); with `MID_SPECTRUM_CONV`, `dst` holds
-/// `p.pairs` workspace rows and overlaps neither; grid `p.pairs · N₁`, block `THREADS`, shared
+/// `p.pairs` workspace rows and overlaps neither; with `MID_GRAD` it holds the `p.pairs` spectra
+/// of [`MID_SPECTRUM`] (with its exponent words unsplit) and overlaps neither; grid `p.pairs · N₁`, block `THREADS`, shared
 /// memory `long_mid_shared_bytes(SPLIT)`.
 #[inline(always)]
 pub unsafe fn long_mid<const MODE: u32, const SPLIT: bool>(
@@ -767,30 +759,55 @@ pub unsafe fn long_mid<const MODE: u32, const SPLIT: bool>(
         }
         return;
     }
-    // The spectrum modes store the row's spectrum; the conv modes multiply it by the kernel's.
+    // The spectrum modes store the row's spectrum; the conv modes multiply it by the kernel's
+    // (`MID_GRAD` by its conjugate, after the product with `dst`'s spectrum row).
     let keep_spectrum = MODE == MID_SPECTRUM || MODE == MID_SPECTRUM_CONV;
+    let grad = MODE == MID_GRAD;
     let conv = MODE != MID_SPECTRUM;
     // SAFETY (conv modes): the head's maximum, written by the prepare launches.
     let sigma = if conv { pow2(-norm_exponent(unsafe { *head_max })) } else { 1.0 };
     let e_row = e - transform_scale_log2(LONG_INNER_LOG2);
+    // SAFETY (MID_GRAD): `dst` holds the pairs' spectra (unsplit, with their exponent words).
+    let z_spectrum = grad.then(|| unsafe { SpectrumRow::<SPLIT>::spectrum(dst, &p, q, j) });
     // SAFETY: all threads between barriers; the spectrum row holds `N₂` complex values; with
     // `keep_spectrum` each lane writes its tile's spectrum values over the row, which every
     // thread finished reading before the transform's first barrier (unsplit: a half spectrum
-    // row and the row's exponent word).
+    // row and the row's exponent word); with `MID_GRAD` each lane writes `P` over the very
+    // values of `dst`'s row it has just read, and `P`'s exponent word after the transform's
+    // barriers (every thread read `Z`'s before them).
     unsafe {
         forward_fft::<SPLIT, _>(&sm, LONG_INNER_LOG2, &dft16, &dft_first, first, |tile, re, im| {
             if keep_spectrum {
                 store_spectrum_values::<SPLIT>(row, tile.local, re, im, e_row);
             }
+            if let Some(zs) = &z_spectrum {
+                let zv = zs.lane4(tile.local);
+                let (mut pr, mut pi) = ([0.0f32; 4], [0.0f32; 4]);
+                for e in 0..4 {
+                    (pr[e], pi[e]) = cmul((re[e], im[e]), (zv[e].0, -zv[e].1));
+                }
+                // Units: |DV|, |Z| ≤ 64 in the planes' scale (a unit input through three radix-16
+                // stages at 1/4 and one radix-2 at 1/2), so |P| ≤ 8192 fits f16.
+                store_spectrum_values::<SPLIT>(zs.row as *mut f32, tile.local, &pr, &pi, 0);
+            }
             if conv {
                 let kv = load_spectrum4(spectrum, tile.local);
                 for e in 0..4 {
-                    (re[e], im[e]) = times_kernel::<false>((re[e], im[e]), sigma, kv[e]);
+                    (re[e], im[e]) = if grad {
+                        times_kernel::<true>((re[e], im[e]), sigma, kv[e])
+                    } else {
+                        times_kernel::<false>((re[e], im[e]), sigma, kv[e])
+                    };
                 }
             }
         });
         if keep_spectrum && !SPLIT && thread_x() == 0 {
             *exps.add((long_column_groups(log2_n) + j) as usize) = e_row;
+        }
+        if let Some(zs) = &z_spectrum {
+            if thread_x() == 0 {
+                *exponents(dst, log2_n, p.pairs, q).add((long_column_groups(log2_n) + j) as usize) = e_row + zs.e;
+            }
         }
         if !conv {
             return;
@@ -979,115 +996,76 @@ pub unsafe fn long_out<E: OutRow, const LOG2_N: u32, const SPLIT: bool>(
     }
 }
 
-/// Backward row pass: `dst_row = iFFT_row(A · conj(B))` for row `j` of pair `q`, where `A` is
-/// the spectrum row in `a` (from [`MID_SPECTRUM`]) and `B` the spectrum row of the same pair
-/// in `b` (with `FLAG_B_BY_PAIR`) or of the pair's head in the prepared kernel spectrum `b`.
-/// The row is written as by *mid* (exact f32 with `SPLIT`, else a half row and its exponent);
-/// `dst` may be `a` or `b` (each block reads its rows before writing its row).
+/// Backward `dk` rows: for row `j` of each head `h` of the launch's pairs, row `h − h₀` of `dst`
+/// (a region laid out for `heads` pairs: the heads the launch spans, from `h₀`) =
+/// `iFFT_row(Σ_q P_q)` over the head's pairs `q` of the launch in increasing order (a fixed
+/// order: deterministic), where `P_q` are the products [`MID_GRAD`] left in `a`; written as by
+/// *mid* (exact f32 with `SPLIT`, else a half row and its exponent). Block `j · heads + h − h₀`.
 ///
 /// # Safety
-/// `a`, `dst` (and `b` by pair) hold `p.pairs` workspace rows; `b` by head a prepared spectrum
-/// of `p.heads` heads; grid `p.pairs · N₁`, block `THREADS`, shared memory
-/// `long_mid_shared_bytes(SPLIT)`.
+/// `a` holds the `p.pairs` product rows and their exponent words; `dst` holds `heads` workspace
+/// rows and their exponent words and overlaps `a` nowhere; grid `heads · N₁`, block
+/// `THREADS`, shared memory `long_mid_shared_bytes(SPLIT)`.
 #[inline(always)]
-pub unsafe fn long_mid_product<const SPLIT: bool, const HALF_IN: bool>(
-    dst: *mut f32,
-    a: *const f32,
-    b: *const f32,
-    p: LongFftParams,
-) {
+pub unsafe fn long_dk_sum<const SPLIT: bool>(dst: *mut f32, a: *const f32, p: LongFftParams) {
+    /// Tiles of the row a warp loads and keeps (their sums, in registers).
+    const WARP_TILES: usize = ((1 << LONG_INNER_LOG2) / 128 / WARPS) as usize;
     let log2_n = p.log2_n;
     let sm = Smem::new(LONG_INNER_LOG2, SPLIT);
     let st = SlotThreads::new(LONG_INNER_LOG2);
-    let (j, q) = ((block_x() / p.pairs as u64) as u32, block_x() % p.pairs as u64);
-    let h = (p.pair0 as u64 + q) / p.pairs_per_head() as u64;
-    let n2 = 2u64 << log2_n;
-    let row_off = (q * n2 + ((j as u64) << (LONG_INNER_LOG2 + 1))) as usize;
-    let by_pair = p.flags & FLAG_B_BY_PAIR != 0;
-    // SAFETY: `a` (and `b` by pair) hold spectra of the launch's pairs (with their exponent
-    // words when HALF_IN); without FLAG_B_BY_PAIR `b` is the prepared spectrum, read below.
-    let (a_row, b_pair) = unsafe {
-        let b_pair = if by_pair { SpectrumRow::<HALF_IN>::of(b, &p, q, j) } else { SpectrumRow { row: b, e: 0 } };
-        (SpectrumRow::<HALF_IN>::of(a, &p, q, j), b_pair)
-    };
-    let b_head = b.wrapping_add((h * n2) as usize + ((j as usize) << (LONG_INNER_LOG2 + 1)));
-    // Largest magnitudes: of A's row, and of B's row (or the head's, kept with the spectrum).
-    let (mut ma, mut mb) = (0.0f32, 0.0f32);
-    for k in 0..ROW_CHUNKS_PER_THREAD {
-        let c = st.index + k * THREADS;
-        // SAFETY: 8 complex values of the rows.
-        unsafe {
-            ma = ma.max(max_abs(&a_row.chunk(c)));
-            if by_pair {
-                mb = mb.max(max_abs(&b_pair.chunk(c)));
+    let pph = p.pairs_per_head() as u64;
+    let (first, end) = (p.pair0 as u64, p.pair0 as u64 + p.pairs as u64);
+    let h0 = first / pph;
+    let heads = (end - 1) / pph - h0 + 1;
+    let (j, hl) = ((block_x() / heads) as u32, block_x() % heads);
+    let h = h0 + hl;
+    let (q0, q1) = ((h * pph).max(first) - first, ((h + 1) * pph).min(end) - first);
+    // The sums are taken in units of the largest exponent of the head's rows (none overflows).
+    // SAFETY: the exponent words of the launch's product rows (`a`'s contract).
+    let exponent = |q: u64| unsafe { SpectrumRow::<SPLIT>::exponent(a, log2_n, p.pairs, q, j) };
+    let mut e_ref = exponent(q0);
+    for q in q0 + 1..q1 {
+        e_ref = e_ref.max(exponent(q));
+    }
+    let warp = thread_x() >> 5;
+    let mut sums = [[(0.0f32, 0.0f32); 4]; WARP_TILES];
+    for q in q0..q1 {
+        let row = SpectrumRow::<SPLIT> { row: SpectrumRow::<SPLIT>::start(a, log2_n, q, j), e: exponent(q) };
+        let scale = pow2(row.e - e_ref);
+        // SAFETY: a lane's four values of the warp's tiles of the product row.
+        let v: [[(f32, f32); 4]; WARP_TILES] = core::array::from_fn(|k| unsafe { row.lane4(warp + k as u32 * WARPS) });
+        for (sum, v) in sums.iter_mut().zip(&v) {
+            for e in 0..4 {
+                sum[e].0 += v[e].0 * scale;
+                sum[e].1 += v[e].1 * scale;
             }
         }
     }
-    // SAFETY: all threads; the reduction area (each call ends with a barrier).
-    let e_a = norm_exponent(unsafe { slot_max(&sm, &st, ma) });
-    let mb = if by_pair {
-        // SAFETY: as above.
-        unsafe { slot_max(&sm, &st, mb) }
-    } else {
-        // SAFETY: the head's maximum, after its spectrum.
-        unsafe { *b.wrapping_add((p.heads as u64 * n2 + h) as usize) }
-    };
-    let sigma = pow2(-norm_exponent(mb));
-    // The product enters the planes where the last forward stage would have left it.
-    let g_last = stage(LONG_INNER_LOG2, num_stages(LONG_INNER_LOG2) - 1);
-    let mut t = thread_x() >> 5;
-    while t < (1 << (LONG_INNER_LOG2 - 7)) {
-        let (addr, _) = tile_address(&sm, LONG_INNER_LOG2, g_last, 0, t);
-        // SAFETY: a lane's four spectrum values of both rows.
-        let (av, bv) = unsafe { (a_row.lane4(t), if by_pair { b_pair.lane4(t) } else { load_spectrum4(b_head, t) }) };
-        let (mut re, mut im) = ([0.0f32; 4], [0.0f32; 4]);
-        for e in 0..4 {
-            let x = (scale_pow2(av[e].0, -e_a), scale_pow2(av[e].1, -e_a));
-            (re[e], im[e]) = times_kernel::<true>(x, sigma, bv[e]);
+    let mut m = 0.0f32;
+    for sum in &sums {
+        for (re, im) in sum {
+            m = m.max(re.abs()).max(im.abs());
         }
+    }
+    // SAFETY: all threads; the reduction area (the call ends with a barrier).
+    let e_sum = norm_exponent(unsafe { slot_max(&sm, &st, m) });
+    let inv = pow2(-e_sum);
+    // The sums enter the planes where the last forward stage would have left them.
+    let g_last = stage(LONG_INNER_LOG2, num_stages(LONG_INNER_LOG2) - 1);
+    for (k, sum) in sums.iter().enumerate() {
+        let (addr, _) = tile_address(&sm, LONG_INNER_LOG2, g_last, 0, warp + k as u32 * WARPS);
+        let re = [sum[0].0 * inv, sum[1].0 * inv, sum[2].0 * inv, sum[3].0 * inv];
+        let im = [sum[0].1 * inv, sum[1].1 * inv, sum[2].1 * inv, sum[3].1 * inv];
         // SAFETY: this warp's tile of the planes (nothing else touches them yet).
         unsafe { store_tile::<SPLIT>(&sm, g_last, addr, &re, &im) };
-        t += WARPS;
     }
     let (dft16, dft_first) = (Dft::new(4), Dft::new(LONG_INNER_LOG2 % 4));
     // SAFETY: all threads; starts with a barrier after the tiles above. Unsplit, the row
     // store does the last stage (see `store_row_result`).
     unsafe { inverse_fft::<SPLIT>(&sm, LONG_INNER_LOG2, &dft16, &dft_first, if SPLIT { 0 } else { 1 }) };
     sync_threads();
-    let e_out = e_a - transform_scale_log2(LONG_INNER_LOG2) - log2_pow2(sigma);
-    let dst_row = dst.wrapping_add(row_off);
-    let dst_exps = exponents(dst, log2_n, p.pairs, q);
-    // SAFETY: all threads after the barrier; this block's row of `dst` and its exponent word
-    // (all reads of `a` and `b` happened before the barriers above).
-    unsafe { store_row_result::<SPLIT>(&sm, &st, dst_row, dst_exps, log2_n, j, e_out) };
-}
-
-/// `dk[h·Lk + m] += Σ partials[q·Lk + m]` over the launch's pairs `q` of head `h`, in
-/// increasing `q` (deterministic). Block `h_local · ⌈Lk/THREADS⌉ + chunk`.
-///
-/// # Safety
-/// `partials` holds `p.pairs` rows of `p.len` f32, `dk` `p.heads` rows; grid
-/// `heads_spanned · ⌈Lk/THREADS⌉`, block `THREADS`.
-#[inline(always)]
-pub unsafe fn sum_dk_partials(partials: *const f32, dk: *mut f32, p: LongFftParams) {
-    let lk = p.len as u64;
-    let chunks = lk.div_ceil(THREADS as u64);
-    let pph = p.pairs_per_head() as u64;
-    let h = p.pair0 as u64 / pph + block_x() / chunks;
-    let m = (block_x() % chunks) * THREADS as u64 + thread_x() as u64;
-    if m >= lk || h >= p.heads as u64 {
-        return;
-    }
-    let (first, end) = (p.pair0 as u64, p.pair0 as u64 + p.pairs as u64);
-    let q0 = (h * pph).max(first);
-    let q1 = ((h + 1) * pph).min(end);
-    let mut sum = 0.0f32;
-    let mut pair = q0;
-    while pair < q1 {
-        // SAFETY: row `pair − pair0` of the partials, `m < Lk`.
-        sum += unsafe { *partials.add(((pair - first) * lk + m) as usize) };
-        pair += 1;
-    }
-    // SAFETY: `h < H`, `m < Lk`.
-    unsafe { *dk.add((h * lk + m) as usize) += sum };
+    let e_out = e_ref + e_sum - transform_scale_log2(LONG_INNER_LOG2);
+    let dst_row = (workspace_row(dst, log2_n, hl) as *mut f32).wrapping_add((j as usize) << (LONG_INNER_LOG2 + 1));
+    // SAFETY: all threads after the barrier; this block's row of `dst` and its exponent word.
+    unsafe { store_row_result::<SPLIT>(&sm, &st, dst_row, exponents(dst, log2_n, heads as u32, hl), log2_n, j, e_out) };
 }

@@ -9,22 +9,23 @@
 //! holds the workspace's lock and its cudarc write guard.
 //!
 //! `backward` takes groups of at most [`long_backward_pairs_in`] the workspace pairs `P`, the workspace
-//! split as `W1` (`P` rows), `W2` (`P` rows) and `P` partial `dk` rows of `Lk` f32
-//! ([`backward_layout`]). With `z = in_gate ⊙ u` and `dv = out_gate ⊙ dy`, per group:
+//! split as `W1` (`P` rows) and `W2` (`P` rows) ([`backward_layout`]). With `z = in_gate ⊙ u`
+//! and `dv = out_gate ⊙ dy`, per group:
 //! 1. *in* (`u`, `in_gate`) → `W1`, *mid-spectrum*: `W1 = FFT(z)`; with `d_out_gate`
 //!    *mid-spectrum-conv* instead, which also writes `W2` = rows of `iFFT(FFT(z) · K)` from the
 //!    same transform;
 //! 2. with `d_out_gate`, *out* (`W2`, gate `dy`) → `d_out_gate = dy ⊙ conv(z, k)` (W2 is free
 //!    until step 3);
-//! 3. *in* (`dy`, `out_gate`) → `W2`, *mid-spectrum*: `W2 = FFT(dv)`;
-//! 4. *mid-product* by pair: `W1` = rows of `iFFT(W2 · conj W1)` (the correlations of `dv` and `z`);
-//! 5. *mid-product* with the kernel: `W2` = rows of `iFFT(W2 · conj K)` (`dz`);
-//! 6. *out* (`W2`, gate `in_gate`) → `du`, and with `d_in_gate` in the same pass (gate `u`) →
+//! 3. *in* (`dy`, `out_gate`) → `W2`; *mid-grad* transforms `W2`'s rows (`DV = FFT(dv)`) and
+//!    writes, from that one transform, `W1 = DV · conj(W1)` (the `dk` products, spectra) and
+//!    `W2` = rows of `iFFT(DV · conj K)` (`dz`);
+//! 4. *out* (`W2`, gate `in_gate`) → `du`, and with `d_in_gate` in the same pass (gate `u`) →
 //!    `d_in_gate`;
-//! 7. *out* in f32 (`W1`, the real part of each pair: both rows' correlations summed) → the
-//!    partials, one row per pair;
-//! 8. *sum-dk*: `dk[h] += Σ partials` of the group's pairs of head `h`, in pair order (`dk` is
-//!    zeroed before the first group: the sum over the batch is in a fixed order, deterministic).
+//! 5. *dk-sum*: per head `h` the group spans (from `h₀`), row `h − h₀` of `W2` = rows of
+//!    `iFFT(Σ W1)` over the head's pairs in the group, in pair order;
+//! 6. *out* in f32 (those rows, the real part: both rows of each pair summed) → `dk[h] +=`
+//!    (`dk` is zeroed before the first group, each of its values gets one sum per group, in
+//!    group order: the sum over the batch is in a fixed order, deterministic).
 
 use super::{
     kernel_device_ptr, raw_ptr, shared_memory_message, vector_flag, FftConv, FftConvGrads, FftElement, FftInput, Gates,
@@ -40,18 +41,17 @@ use cudarc::driver::{
 use flashfftconv_abi::fftconv::{
     kernel_split, long_backward_pair_bytes, long_backward_pairs_in, long_column_groups, long_mid_shared_bytes,
     long_outer_log2, long_outer_shared_bytes, long_pair_bytes, long_pairs_in, prepared_len, FftConvKernel,
-    FftConvParams, LongFftParams, LongPass, FLAG_B_BY_PAIR, FLAG_IN_GATE, FLAG_OUT_GATE, LONG_MAX_LOG2_N,
-    LONG_MIN_LOG2_N, THREADS,
+    FftConvParams, LongFftParams, LongPass, FLAG_IN_GATE, FLAG_OUT_GATE, LONG_MAX_LOG2_N, LONG_MIN_LOG2_N, THREADS,
 };
 use flashfftconv_abi::DType;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// Every pass with the dtypes and planes (split or not) the host launches it for: *in* for the
-/// data dtypes and f32 (the kernel `k`), *out* for the data dtypes and f32 (the backward's `dk`
-/// partials), the *mid* passes and *sum-dk* once (their names do not depend on the dtype), and
-/// the unsplit bf16 *in*, *mid*, *out*, *mid-spectrum*, *mid-spectrum-conv* and *mid-product*, the
-/// unsplit f32 *out*, and the `dk` product of either backward.
-const PASS_VARIANTS: [(LongPass, DType, bool); 21] = [
+/// data dtypes and f32 (the kernel `k`), *out* for the data dtypes and f32 (the backward's
+/// `dk`), the *mid* passes and *dk-sum* once (their names do not depend on the dtype), and the
+/// unsplit bf16 *in*, *mid*, *out*, *mid-spectrum*, *mid-spectrum-conv*, *mid-grad* and
+/// *dk-sum*, and the unsplit f32 *out*.
+const PASS_VARIANTS: [(LongPass, DType, bool); 20] = [
     (LongPass::In, DType::BF16, true),
     (LongPass::In, DType::F16, true),
     (LongPass::In, DType::F32, true),
@@ -62,7 +62,7 @@ const PASS_VARIANTS: [(LongPass, DType, bool); 21] = [
     (LongPass::Out, DType::F32, true),
     (LongPass::MidSpectrum, DType::F32, true),
     (LongPass::MidSpectrumConv, DType::F32, true),
-    (LongPass::MidProduct, DType::F32, true),
+    (LongPass::MidGrad, DType::F32, true),
     (LongPass::DkSum, DType::F32, true),
     (LongPass::In, DType::BF16, false),
     (LongPass::Mid, DType::BF16, false),
@@ -70,12 +70,11 @@ const PASS_VARIANTS: [(LongPass, DType, bool); 21] = [
     (LongPass::Out, DType::F32, false),
     (LongPass::MidSpectrum, DType::BF16, false),
     (LongPass::MidSpectrumConv, DType::BF16, false),
-    (LongPass::MidProduct, DType::BF16, false),
-    (LongPass::DkProduct, DType::F32, true),
-    (LongPass::DkProduct, DType::BF16, false),
+    (LongPass::MidGrad, DType::BF16, false),
+    (LongPass::DkSum, DType::BF16, false),
 ];
 
-/// Dynamic shared memory of a pass's launches with split planes or not (*sum-dk* uses none).
+/// Dynamic shared memory of a pass's launches with split planes or not.
 pub(super) const fn pass_shared_bytes(pass: LongPass, split: bool) -> u32 {
     match pass {
         LongPass::In | LongPass::Out => long_outer_shared_bytes(split),
@@ -83,15 +82,10 @@ pub(super) const fn pass_shared_bytes(pass: LongPass, split: bool) -> u32 {
         | LongPass::MidPrepare
         | LongPass::MidSpectrum
         | LongPass::MidSpectrumConv
-        | LongPass::MidProduct
-        | LongPass::DkProduct => long_mid_shared_bytes(split),
-        LongPass::DkSum => 0,
+        | LongPass::MidGrad
+        | LongPass::DkSum => long_mid_shared_bytes(split),
     }
 }
-
-/// Values of `dk` one *sum-dk* block sums (one per thread).
-const DK_SUM_BLOCK: u64 = 256;
-const _: () = assert!(THREADS as u64 == DK_SUM_BLOCK);
 
 /// Fails when a long pass needs more dynamic shared memory per block than `limit` bytes.
 pub(super) fn check_shared_memory(log2_n: u32, limit: u64) -> Result<()> {
@@ -150,7 +144,7 @@ pub(super) fn launch_groups(total: u32, per_launch: u64) -> impl Iterator<Item =
 
 /// The launch configuration of a pass (split planes or not) over `pairs` pairs for `N = 2^log2_n`: grid
 /// `pairs · long_column_groups` for *in* and *out*, `pairs · N₁` for the *mid* passes (computed
-/// in `u64`, checked against the grid limit). *sum-dk*'s grid is not per pair:
+/// in `u64`, checked against the grid limit). *dk-sum*'s grid is per head, not per pair:
 /// [`dk_sum_config`].
 pub(super) fn pass_config(pass: LongPass, split: bool, log2_n: u32, pairs: u32) -> Result<LaunchConfig> {
     let per_pair = match pass {
@@ -159,13 +153,12 @@ pub(super) fn pass_config(pass: LongPass, split: bool, log2_n: u32, pairs: u32) 
         | LongPass::MidPrepare
         | LongPass::MidSpectrum
         | LongPass::MidSpectrumConv
-        | LongPass::MidProduct
-        | LongPass::DkProduct => 1u64 << long_outer_log2(log2_n),
+        | LongPass::MidGrad => 1u64 << long_outer_log2(log2_n),
         LongPass::DkSum => {
             return Err(Error::Unsupported {
                 what: "long pass",
                 value: pairs as u64,
-                expected: "a pass with a grid per pair (sum_dk_partials: dk_sum_config)".into(),
+                expected: "a pass with a grid per pair (dk-sum: dk_sum_config)".into(),
             });
         }
     };
@@ -181,38 +174,41 @@ pub(super) fn group_params(p: &FftConvParams, log2_n: u32, (pair0, pairs): (u32,
     LongFftParams { batch: p.batch, heads: p.heads, len: p.len, flags: p.flags, log2_n, pair0, pairs, reserved: 0 }
 }
 
-/// The launch configuration of *sum-dk* for a backward group with parameters `lp` (`lp.len` =
-/// `Lk`): `heads_spanned · ⌈Lk / 256⌉` blocks of 256 threads, no dynamic shared memory, where
-/// `heads_spanned` counts the heads of pairs `lp.pair0 .. lp.pair0 + lp.pairs` (`lp.pairs ≥ 1`).
-pub(super) fn dk_sum_config(lp: &LongFftParams) -> Result<LaunchConfig> {
-    let per_head = lp.pairs_per_head().max(1) as u64;
-    let first = lp.pair0 as u64 / per_head;
-    let last = (lp.pair0 as u64 + lp.pairs.max(1) as u64 - 1) / per_head;
-    let chunks = (lp.len as u64).div_ceil(DK_SUM_BLOCK);
+/// `(h₀, heads)`: the first head and the number of heads of pairs `lp.pair0 .. lp.pair0 +
+/// lp.pairs` (`lp.pairs ≥ 1`; `⌈B/2⌉` pairs per head).
+pub(super) fn heads_spanned(lp: &LongFftParams) -> (u32, u32) {
+    let per_head = lp.pairs_per_head().max(1);
+    let first = lp.pair0 / per_head;
+    let last = ((lp.pair0 as u64 + lp.pairs.max(1) as u64 - 1) / per_head as u64) as u32;
+    (first, last - first + 1)
+}
+
+/// The launch configuration of *dk-sum* (split planes or not) for a backward group with
+/// parameters `lp`: `heads · N₁` blocks ([`heads_spanned`]), as a *mid* pass.
+pub(super) fn dk_sum_config(split: bool, lp: &LongFftParams) -> Result<LaunchConfig> {
+    let (_, heads) = heads_spanned(lp);
     Ok(LaunchConfig {
-        grid_dim: (grid_x((last - first + 1) * chunks)?, 1, 1),
+        grid_dim: (grid_x((heads as u64) << long_outer_log2(lp.log2_n))?, 1, 1),
         block_dim: (THREADS, 1, 1),
-        shared_mem_bytes: pass_shared_bytes(LongPass::DkSum, true),
+        shared_mem_bytes: pass_shared_bytes(LongPass::DkSum, split),
     })
 }
 
 /// Where one backward launch group of `pairs` pairs keeps its rows in the workspace (byte
-/// offsets): `W1` at 0 (`pairs` rows of `long_pair_bytes`), `W2` after it, then the `dk`
-/// partials (`pairs · Lk` f32); `end` is the bytes used.
+/// offsets): `W1` at 0 (`pairs` rows of `long_pair_bytes`), `W2` after it; `end` is the bytes
+/// used.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) struct BackwardLayout {
     /// Offset of `W2`.
     pub w2: u64,
-    /// Offset of the partials.
-    pub partials: u64,
     /// Bytes used.
     pub end: u64,
 }
 
-/// The [`BackwardLayout`] of a group of `pairs` pairs for `N = 2^log2_n` and `Lk = kernel_len`.
-pub(super) fn backward_layout(log2_n: u32, pairs: u32, kernel_len: u32) -> BackwardLayout {
+/// The [`BackwardLayout`] of a group of `pairs` pairs for `N = 2^log2_n`.
+pub(super) fn backward_layout(log2_n: u32, pairs: u32) -> BackwardLayout {
     let rows = pairs as u64 * long_pair_bytes(log2_n);
-    BackwardLayout { w2: rows, partials: 2 * rows, end: 2 * rows + pairs as u64 * kernel_len as u64 * 4 }
+    BackwardLayout { w2: rows, end: 2 * rows }
 }
 
 /// The parameters of every launch of one backward group.
@@ -222,19 +218,16 @@ pub(super) struct BackwardGroupParams {
     pub in_u: LongFftParams,
     /// *in* of `dy` with `out_gate` (as the pass's input gate).
     pub in_dy: LongFftParams,
-    /// *mid-spectrum* (no flags).
-    pub spectrum: LongFftParams,
-    /// *mid-product* by pair (`FLAG_B_BY_PAIR`).
-    pub product_by_pair: LongFftParams,
-    /// *mid-product* with the kernel spectrum (no flags).
-    pub product_kernel: LongFftParams,
+    /// *mid-spectrum*, *mid-spectrum-conv*, *mid-grad* and *dk-sum* (no flags).
+    pub rows: LongFftParams,
     /// *out* into `du` with `in_gate` (as the pass's output gate) and, in the same pass, into
     /// `d_in_gate` with `u` as its gate (`FLAG_VECTOR` only when all four pointers allow it).
     pub out_du: LongFftParams,
-    /// *out* in f32 into the partials: `batch = 1`, `heads = pairs`, `len = Lk`, pairs `0 ..`.
-    pub out_partials: LongFftParams,
-    /// *sum-dk*: the group with `len = Lk`, no flags.
-    pub dk_sum: LongFftParams,
+    /// *out* in f32 adding *dk-sum*'s rows to `dk` from head `h₀` on: `batch = 1`, `heads =
+    /// pairs =` the heads spanned, `len = Lk`, pairs `0 ..`.
+    pub out_dk: LongFftParams,
+    /// The group's first head (`h₀`: where `out_dk` adds).
+    pub first_head: u32,
     /// *out* into `d_out_gate` with `dy` as the gate.
     pub out_d_out_gate: LongFftParams,
 }
@@ -249,6 +242,7 @@ pub(super) fn backward_group_params(
     ptrs: &FftConvBackwardPtrs,
 ) -> BackwardGroupParams {
     let base = group_params(&FftConvParams { flags: 0, ..*p }, log2_n, group);
+    let (first_head, heads) = heads_spanned(&base);
     let with = |flags: u32| LongFftParams { flags, ..base };
     let gate = |ptr: DevicePtr, flag: u32| if ptr != 0 { flag } else { 0 };
     let vector = |ptrs: &[DevicePtr]| vector_flag(p.len, ptrs);
@@ -256,21 +250,19 @@ pub(super) fn backward_group_params(
     BackwardGroupParams {
         in_u: with(gate(in_gate, FLAG_IN_GATE) | vector(&[u, in_gate])),
         in_dy: with(gate(out_gate, FLAG_IN_GATE) | vector(&[dy, out_gate])),
-        spectrum: with(0),
-        product_by_pair: with(FLAG_B_BY_PAIR),
-        product_kernel: with(0),
+        rows: with(0),
         out_du: with(gate(in_gate, FLAG_OUT_GATE) | vector(&[du, in_gate, d_in_gate, u])),
-        out_partials: LongFftParams {
+        out_dk: LongFftParams {
             batch: 1,
-            heads: group.1,
+            heads,
             len: p.kernel_len,
             flags: 0,
             log2_n,
             pair0: 0,
-            pairs: group.1,
+            pairs: heads,
             reserved: 0,
         },
-        dk_sum: LongFftParams { len: p.kernel_len, ..with(0) },
+        first_head,
         out_d_out_gate: with(FLAG_OUT_GATE | vector(&[d_out_gate, dy])),
     }
 }
@@ -489,28 +481,29 @@ impl FftConv {
         let k = &kernels;
         for group in launch_groups(pairs, per_launch) {
             let gp = backward_group_params(&p, self.log2_n, group, &ptrs);
-            let layout = backward_layout(self.log2_n, group.1, p.kernel_len);
-            let (w1, w2, partials) = (workspace_ptr, workspace_ptr + layout.w2, workspace_ptr + layout.partials);
+            let layout = backward_layout(self.log2_n, group.1);
+            let (w1, w2) = (workspace_ptr, workspace_ptr + layout.w2);
             let outer = pass_config(LongPass::In, split, self.log2_n, group.1)?;
             let rows = pass_config(LongPass::MidSpectrum, split, self.log2_n, group.1)?;
-            let (outer_dk, rows_dk) = (
-                pass_config(LongPass::Out, split, self.log2_n, group.1)?,
-                pass_config(LongPass::DkProduct, split, self.log2_n, group.1)?,
-            );
-            let dk_cfg = dk_sum_config(&gp.dk_sum)?;
-            // SAFETY: the kernels match T and N, and their planes (`split`; the partials' and
-            // sum-dk's dtype f32) the configs' shared-memory sizes, to which their limits were
-            // raised (≤ the device's opt-in limit, checked by `new`), with the grids the passes
-            // take for the group's pairs (`dk_sum_config` for sum-dk); u, dy, the given
-            // gates, du and the requested gate gradients hold B · H · L elements and dk H · Lk
-            // f32 (checked by `backward`); each pass's gate flag matches the gate it is given
-            // and its FLAG_VECTOR was derived from the very pointers it reads and writes
-            // (`backward_group_params`); the group lies inside the H · ⌈B/2⌉ pairs and holds at
-            // most `backward_pairs_per_launch` of them, so W1, W2 and the partials
-            // (`backward_layout`, end ≤ `workspace_len`) fit this plan's workspace, locked,
-            // and are disjoint; every launch of the call is queued in order on one stream, each
-            // reading what the earlier ones wrote (in → spectrum → product → out → sum-dk; the
-            // d_out_gate passes use W2 before the in pass of dy writes it); dk was zeroed
+            let (outer_dk, rows_dk) =
+                (pass_config(LongPass::Out, split, self.log2_n, gp.out_dk.pairs)?, dk_sum_config(split, &gp.rows)?);
+            // The group's heads' rows of `dk` (f32, `Lk` each), where *out* adds its sums.
+            let dk_rows = dk_ptr + gp.first_head as u64 * p.kernel_len as u64 * 4;
+            // SAFETY: the kernels match T and N, and their planes (`split`; `dk`'s *out* f32)
+            // the configs' shared-memory sizes, to which their limits were raised (≤ the
+            // device's opt-in limit, checked by `new`), with the grids the passes take for the
+            // group's pairs (`dk_sum_config` and `out_dk` for the heads it spans); u, dy, the
+            // given gates, du and the requested gate gradients hold B · H · L elements and dk
+            // H · Lk f32 (checked by `backward`), so `dk_rows` holds the spanned heads' rows;
+            // each pass's gate flag matches the gate it is given and its FLAG_VECTOR was
+            // derived from the very pointers it reads and writes (`backward_group_params`); the
+            // group lies inside the H · ⌈B/2⌉ pairs and holds at most
+            // `backward_pairs_per_launch` of them, so W1 and W2 (`backward_layout`, end ≤
+            // `workspace_len`) fit this plan's workspace, locked, and are disjoint (dk-sum's
+            // per-head rows take the first `heads ≤ pairs` of W2's); every launch of the call is
+            // queued in order on one stream, each reading what the earlier ones wrote (in →
+            // spectrum → grad → out → dk-sum → out; the d_out_gate passes use W2 before the in
+            // pass of dy writes it, du's *out* reads W2 before dk-sum writes it); dk was zeroed
             // above on this stream; `ptrs.prepared` is a spectrum of H heads for N (checked, or
             // queued just before on this stream); the outputs overlap no input nor each other
             // (checked); the guards keep every buffer's stream tracking until after the launches.
@@ -518,22 +511,21 @@ impl FftConv {
                 launch::fftconv_long_in(stream, &k.input, outer, ptrs.u, ptrs.in_gate, w1, gp.in_u)?;
                 if ptrs.d_out_gate != 0 {
                     // `z`'s spectrum into W1 and `conv(z, k)` into W2 from one transform.
-                    let (f, p) = (&k.spectrum_conv, gp.spectrum);
-                    launch::fftconv_long_mid_spectrum_conv(stream, f, rows, w1, w2, ptrs.prepared, p)?;
+                    let (f, p) = (&k.spectrum_conv, gp.rows);
+                    launch::fftconv_long_mid_pair(stream, f, rows, w1, w2, ptrs.prepared, p)?;
                     let d_out = gp.out_d_out_gate;
                     launch::fftconv_long_out(stream, &k.output, outer, w2, (ptrs.dy, ptrs.d_out_gate), (0, 0), d_out)?;
                 } else {
-                    launch::fftconv_long_mid_spectrum(stream, &k.spectrum, rows, w1, gp.spectrum)?;
+                    launch::fftconv_long_mid_spectrum(stream, &k.spectrum, rows, w1, gp.rows)?;
                 }
                 launch::fftconv_long_in(stream, &k.input, outer, ptrs.dy, ptrs.out_gate, w2, gp.in_dy)?;
-                launch::fftconv_long_mid_spectrum(stream, &k.spectrum, rows, w2, gp.spectrum)?;
-                launch::fftconv_long_mid_product(stream, &k.product_dk, rows_dk, w1, w2, w1, gp.product_by_pair)?;
-                launch::fftconv_long_mid_product(stream, &k.product, rows, w2, w2, ptrs.prepared, gp.product_kernel)?;
+                // `dv`'s spectrum: the `dk` products over W1, `dz` in place, from one transform.
+                launch::fftconv_long_mid_pair(stream, &k.grad, rows, w2, w1, ptrs.prepared, gp.rows)?;
                 // `du` and, with it, `d_in_gate` (`u` as its gate) from one *out* pass.
                 let d_in = if ptrs.d_in_gate != 0 { (ptrs.u, ptrs.d_in_gate) } else { (0, 0) };
                 launch::fftconv_long_out(stream, &k.output, outer, w2, (ptrs.in_gate, ptrs.du), d_in, gp.out_du)?;
-                launch::fftconv_long_out(stream, &k.partials, outer_dk, w1, (0, partials), (0, 0), gp.out_partials)?;
-                launch::sum_dk_partials(stream, &k.dk_sum, dk_cfg, partials, dk_ptr, gp.dk_sum)?;
+                launch::fftconv_long_dk_sum(stream, &k.dk_sum, rows_dk, w2, w1, gp.rows)?;
+                launch::fftconv_long_out(stream, &k.dk, outer_dk, w2, (0, dk_rows), (0, 0), gp.out_dk)?;
             }
         }
         Ok(())
@@ -626,15 +618,14 @@ struct LongBackwardKernels {
     /// The spectrum with, from the same transform, the convolution with the kernel (`z`'s, for
     /// `d_out_gate`).
     spectrum_conv: CudaFunction,
-    /// The product with the kernel spectrum (`dz`; as a convolution, `conv(z, k)`).
-    product: CudaFunction,
-    /// The product of the pair's two spectra (the `dk` correlations).
-    product_dk: CudaFunction,
+    /// `dv`'s transform and its two products (`dk`'s, `dz`).
+    grad: CudaFunction,
     /// *out* for the data dtype (`du`, the gate gradients).
     output: CudaFunction,
-    /// *out* in f32 (the `dk` partials).
-    partials: CudaFunction,
+    /// Per head, the inverse of its pairs' summed `dk` products.
     dk_sum: CudaFunction,
+    /// *out* in f32, adding to `dk`.
+    dk: CudaFunction,
 }
 
 impl LongBackwardKernels {
@@ -643,11 +634,10 @@ impl LongBackwardKernels {
             input: conv.long_function(gpu, LongPass::In, dtype, split)?,
             spectrum: conv.long_function(gpu, LongPass::MidSpectrum, dtype, split)?,
             spectrum_conv: conv.long_function(gpu, LongPass::MidSpectrumConv, dtype, split)?,
-            product: conv.long_function(gpu, LongPass::MidProduct, dtype, split)?,
-            product_dk: conv.long_function(gpu, LongPass::DkProduct, dtype, split)?,
+            grad: conv.long_function(gpu, LongPass::MidGrad, dtype, split)?,
             output: conv.long_function(gpu, LongPass::Out, dtype, split)?,
-            partials: conv.long_function(gpu, LongPass::Out, DType::F32, split)?,
-            dk_sum: conv.long_function(gpu, LongPass::DkSum, DType::F32, true)?,
+            dk_sum: conv.long_function(gpu, LongPass::DkSum, dtype, split)?,
+            dk: conv.long_function(gpu, LongPass::Out, DType::F32, split)?,
         })
     }
 }
@@ -718,8 +708,8 @@ mod tests {
         // 8M: N₁ = 1024, C = 8: 1024 in/out blocks per pair.
         assert_eq!(pass_config(LongPass::Out, true, 23, 4).expect("config").grid_dim, (4096, 1, 1));
         assert_eq!(pass_config(LongPass::MidPrepare, true, 23, 4).expect("config").grid_dim, (4096, 1, 1));
-        // The backward's mid passes take the mid grid; sum-dk has its own.
-        for pass in [LongPass::MidSpectrum, LongPass::MidProduct] {
+        // The backward's mid passes take the mid grid; dk-sum has its own.
+        for pass in [LongPass::MidSpectrum, LongPass::MidGrad] {
             let cfg = pass_config(pass, true, 16, 10).expect("config");
             assert_eq!((cfg.grid_dim, cfg.shared_mem_bytes), ((80, 1, 1), long_mid_shared_bytes(true)));
         }
@@ -733,7 +723,7 @@ mod tests {
                 LongPass::MidPrepare,
                 LongPass::Out,
                 LongPass::MidSpectrum,
-                LongPass::MidProduct,
+                LongPass::MidGrad,
             ] {
                 assert!(pass_config(pass, true, log2_n, pairs).expect("config").grid_dim.0 <= 1 << 20);
             }
@@ -746,27 +736,34 @@ mod tests {
 
     #[test]
     fn dk_sum_grid_spans_the_groups_heads() {
+        // Heads spanned, from the grid (N₁ blocks per head at N = 1M).
         let grid = |lp: LongFftParams| {
-            let cfg = dk_sum_config(&lp).expect("config");
-            assert_eq!((cfg.block_dim, cfg.shared_mem_bytes), ((256, 1, 1), 0));
-            cfg.grid_dim.0
+            for split in [false, true] {
+                let cfg = dk_sum_config(split, &lp).expect("config");
+                assert_eq!((cfg.block_dim, cfg.shared_mem_bytes), ((256, 1, 1), long_mid_shared_bytes(split)));
+            }
+            let cfg = dk_sum_config(true, &lp).expect("config");
+            assert_eq!(cfg.grid_dim.0 % (1 << long_outer_log2(20)), 0);
+            cfg.grid_dim.0 >> long_outer_log2(20)
         };
-        // B = 3: 2 pairs per head. Pairs 0..6 are heads 0..3; Lk = 1000: 4 blocks per head.
-        assert_eq!(grid(backward_params(3, 3, 1000, (0, 6))), 3 * 4);
+        // B = 3: 2 pairs per head. Pairs 0..6 are heads 0..3.
+        assert_eq!(grid(backward_params(3, 3, 1000, (0, 6))), 3);
         // A group starting and ending inside heads: pairs 3..6 are heads 1 (pair 3) and 2.
-        assert_eq!(grid(backward_params(3, 3, 1000, (3, 3))), 2 * 4);
-        // One pair (8M: one pair per group), Lk = 256 and 257.
-        assert_eq!(grid(backward_params(3, 1, 256, (1, 1))), 1);
-        assert_eq!(grid(backward_params(3, 1, 257, (1, 1))), 2);
+        assert_eq!(grid(backward_params(3, 3, 1000, (3, 3))), 2);
+        assert_eq!(heads_spanned(&backward_params(3, 3, 1000, (3, 3))), (1, 2));
+        // One pair (8M: two pairs per group).
+        assert_eq!(heads_spanned(&backward_params(3, 1, 256, (1, 1))), (0, 1));
         // B = 1 and 2: one pair per head; B = 9: 5 per head, a group of 204 pairs from pair 0
         // spans heads 0 ..= 40, the next from 204 heads 40 ..= 81.
         assert_eq!(grid(backward_params(1, 300, 1, (0, 204))), 204);
-        assert_eq!(grid(backward_params(2, 300, 1, (204, 96))), 96);
+        assert_eq!(heads_spanned(&backward_params(2, 300, 1, (204, 96))), (204, 96));
         assert_eq!(grid(backward_params(9, 100, 1, (0, 204))), 41);
-        assert_eq!(grid(backward_params(9, 100, 1, (204, 204))), 42);
-        // The largest: u32::MAX heads of one pair each, Lk = 8M, checked against the grid limit.
-        let lp = backward_params(1, u32::MAX, 1 << 23, (0, 1));
-        assert_eq!(grid(lp), 1 << 15);
+        assert_eq!(heads_spanned(&backward_params(9, 100, 1, (204, 204))), (40, 42));
+        // B = 64 (32 pairs per head): 8 pairs of one head.
+        assert_eq!(heads_spanned(&backward_params(64, 4, 1, (40, 8))), (1, 1));
+        // The largest: u32::MAX heads of one pair each; its last pair.
+        let lp = backward_params(1, u32::MAX, 1 << 23, (u32::MAX - 1, 1));
+        assert_eq!(heads_spanned(&lp), (u32::MAX - 1, 1));
     }
 
     #[test]
@@ -774,28 +771,20 @@ mod tests {
         for log2_n in LONG_MIN_LOG2_N..=LONG_MAX_LOG2_N {
             let per_launch = long_backward_pairs_per_launch(log2_n);
             assert!(per_launch >= 1 && per_launch < long_pairs_per_launch(log2_n));
-            // Lk = N is the largest partial row.
             for (pair0, pairs) in launch_groups(3 * per_launch as u32 + 1, per_launch) {
-                let layout = backward_layout(log2_n, pairs, 1 << log2_n);
+                let layout = backward_layout(log2_n, pairs);
                 assert!(layout.end <= LONG_WORKSPACE_BYTES, "{log2_n} {pair0}");
                 assert_eq!(layout.w2, pairs as u64 * long_pair_bytes(log2_n));
-                assert_eq!(layout.partials, 2 * layout.w2);
-                // Rows and partials start 16-byte aligned, as the passes' vector accesses need (the
-                // workspace itself is 256-byte aligned).
-                assert!(layout.w2.is_multiple_of(16) && layout.partials.is_multiple_of(16));
+                assert_eq!(layout.end, 2 * layout.w2);
+                // W2 starts 16-byte aligned, as the passes' vector accesses need (the workspace
+                // itself is 256-byte aligned).
+                assert!(layout.w2.is_multiple_of(16));
             }
         }
-        // 64K: 20 · 64K bytes per pair, 204 pairs; 8M: one pair per group.
-        assert_eq!(long_backward_pairs_per_launch(16), 204);
-        assert_eq!(long_backward_pairs_per_launch(23), 1);
-        assert_eq!(
-            backward_layout(16, 2, 5),
-            BackwardLayout {
-                w2: 2 * ((1 << 19) + 64),
-                partials: 4 * ((1 << 19) + 64),
-                end: 4 * ((1 << 19) + 64) + 2 * 5 * 4
-            }
-        );
+        // 64K: two rows of 8 · 64K bytes (and their exponent words) per pair, 256 pairs; 8M: 2.
+        assert_eq!(long_backward_pairs_per_launch(16), 256);
+        assert_eq!(long_backward_pairs_per_launch(23), 2);
+        assert_eq!(backward_layout(16, 2), BackwardLayout { w2: 2 * ((1 << 19) + 64), end: 4 * ((1 << 19) + 64) });
     }
 
     fn backward_ptrs(aligned: bool, gates: bool, gate_grads: bool) -> FftConvBackwardPtrs {
@@ -831,17 +820,16 @@ mod tests {
         let (v, ig, og) = (FLAG_VECTOR, FLAG_IN_GATE, FLAG_OUT_GATE);
         assert_eq!(gp.in_u, with(ig | v));
         assert_eq!(gp.in_dy, with(ig | v)); // out_gate is the in pass's input gate
-        assert_eq!((gp.spectrum, gp.product_kernel), (with(0), with(0)));
-        assert_eq!(gp.product_by_pair, with(FLAG_B_BY_PAIR));
+        assert_eq!(gp.rows, with(0));
         assert_eq!(gp.out_du, with(og | v));
         assert_eq!(gp.out_d_out_gate, with(og | v));
-        assert_eq!(gp.dk_sum, LongFftParams { len: 5000, ..with(0) });
-        // The partials: one "head" per pair of the group, rows of Lk f32 from pair 0.
+        // `dk`: one "pair" per head the group spans (pairs 8..12 of 2 per head: heads 4, 5),
+        // rows of Lk f32 from `first_head`'s.
         assert_eq!(
-            gp.out_partials,
-            LongFftParams { batch: 1, heads: 4, len: 5000, flags: 0, log2_n: 17, pair0: 0, pairs: 4, reserved: 0 }
+            gp.out_dk,
+            LongFftParams { batch: 1, heads: 2, len: 5000, flags: 0, log2_n: 17, pair0: 0, pairs: 2, reserved: 0 }
         );
-        assert_eq!(gp.out_partials.pairs_per_head(), 1);
+        assert_eq!((gp.out_dk.pairs_per_head(), gp.first_head), (1, 4));
 
         // No gates: no gate flags (d_in_gate / d_out_gate are not launched then).
         let gp = backward_group_params(&p, 17, (8, 4), &backward_ptrs(true, false, false));
@@ -906,21 +894,20 @@ mod tests {
     fn long_kernel_names() {
         let names = kernel_names();
         // Per size: in (bf16, f16, f32, unsplit bf16) and out (the same and unsplit f32); mid,
-        // mid-spectrum, mid-spectrum-conv and mid-product (split and not; the dk product is
-        // mid-product), mid-prepare and sum-dk once.
-        assert_eq!(names.len(), 8 * 9 + 10);
+        // mid-spectrum, mid-spectrum-conv, mid-grad and dk-sum (split and not), mid-prepare once.
+        assert_eq!(names.len(), 8 * 9 + 11);
         for name in [
             "fftconv_long_in_n65536_f32",
             "fftconv_long_out_n8388608_bf16",
             "fftconv_long_out_n65536_f32",
             "fftconv_long_mid_prepare",
             "fftconv_long_mid_unsplit",
-            "fftconv_long_mid_product_unsplit",
+            "fftconv_long_mid_grad_unsplit",
             "fftconv_long_in_n1048576_bf16_unsplit",
             "fftconv_long_out_n2097152_f32_unsplit",
             "fftconv_long_mid_spectrum",
-            "fftconv_long_mid_product",
-            "sum_dk_partials",
+            "fftconv_long_dk_sum",
+            "fftconv_long_dk_sum_unsplit",
         ] {
             assert!(names.contains(&name), "{name}");
         }
