@@ -320,8 +320,8 @@ pub fn long_cases(quick: bool) -> Vec<Case> {
     let (raw, prepared) = (KernelPath::Raw, KernelPath::Prepared);
     let k = |i: usize| LONG_FFT_SIZES[i];
     if quick {
-        // Forward and backward, B·H ≤ 6; at 4M two launch groups of the backward with head 1
-        // in both (3 pairs per group), at 8M one pair per group with head 0 in two.
+        // Forward and backward, B·H ≤ 10; at 4M two launch groups of the backward with head 1
+        // in both (4 pairs per group, 3 per head), at 8M two pairs per group with head 0 in two.
         return vec![
             case(k(0), k(0) / 2, k(0) / 2, (2, 3), bf16, both, prepared),
             case(k(0), k(0) / 2 + 1, k(0), (3, 1), f16, none, raw),
@@ -329,8 +329,8 @@ pub fn long_cases(quick: bool) -> Vec<Case> {
             case(k(2), 3 * k(2) / 4 + 1, 3 * k(2) / 4 + 1, (2, 1), bf16, none, raw),
             case(k(3), k(3) / 2, k(3) / 2, (1, 3), f16, both, raw),
             case(k(4), k(4), k(4), (3, 1), bf16, both, prepared),
-            case(k(6), k(6) / 4 + 1, k(6), (3, 2), f16, none, raw),
-            case(k(7), k(7) / 4, k(7) / 4, (3, 1), bf16, both, prepared),
+            case(k(6), k(6) / 4 + 1, k(6), (5, 2), f16, none, raw),
+            case(k(7), k(7) / 4, k(7) / 4, (5, 1), bf16, both, prepared),
         ];
     }
     let mut out = Vec::new();
@@ -361,15 +361,16 @@ pub fn long_cases(quick: bool) -> Vec<Case> {
     let forward_only = |c: Case| Case { forward_only: true, ..c };
     out.push(forward_only(case(k(5), 3 * k(5) / 4 + 1, 3 * k(5) / 4 + 1, (3, 16), f16, both, prepared)));
     out.push(forward_only(case(k(6), k(6) / 2, k(6) / 2, (2, 16), bf16, both, raw)));
-    // Several launch groups of the backward with a head in two of them (its dk summed across
-    // groups): 64K (204 pairs per group; B = 9: 5 pairs per head, head 40 in both groups), 512K
-    // (25 per group, head 12 in both), 2M (6 per group; B = 7: head 1 in both), 4M (3 per group),
-    // 8M (one pair per group: each head of B = 3 in two).
-    out.push(case(k(0), k(0) / 2, k(0) / 2, (9, 41), bf16, both, prepared));
-    out.push(case(k(3), k(3) / 2 + 1, k(3), (3, 13), f16, none, raw));
-    out.push(case(k(5), k(5) / 4, k(5) / 4, (7, 2), bf16, none, prepared));
-    out.push(case(k(6), k(6) / 2, k(6) / 2, (3, 2), f16, both, raw));
-    out.push(case(k(7), k(7) / 2, k(7) / 2, (3, 1), f16, both, raw));
+    // Several launch groups of the backward with a head in two of them (its dk products summed
+    // per group, the groups' sums added to dk): 64K (256 pairs per group; B = 9: 5 pairs per
+    // head, head 51 in both groups), 512K (32 per group; B = 5: 3 per head, head 10 in both),
+    // 2M (8 per group, head 2 in both), 4M (4 per group, head 1 in both), 8M (2 per group, head 0
+    // in two).
+    out.push(case(k(0), k(0) / 2, k(0) / 2, (9, 53), bf16, both, prepared));
+    out.push(case(k(3), k(3) / 2 + 1, k(3), (5, 11), f16, none, raw));
+    out.push(case(k(5), k(5) / 4, k(5) / 4, (5, 3), bf16, none, prepared));
+    out.push(case(k(6), k(6) / 2, k(6) / 2, (5, 2), f16, both, raw));
+    out.push(case(k(7), k(7) / 2, k(7) / 2, (5, 1), f16, both, raw));
     // Misaligned views (every tensor at an odd offset: no vector path) of both dtypes.
     out.push(Case { offset: 3, ..case(k(0), k(0) / 2, k(0) / 2, (3, 3), f16, both, prepared) });
     out.push(Case { offset: 1, ..case(k(3), k(3), k(3), (2, 1), bf16, both, raw) });
@@ -1092,7 +1093,7 @@ mod tests {
         // About eight long cases from 64K to 8M, small B·H (compute-sanitizer runs them too),
         // every one with its backward, some with several backward launch groups.
         assert_eq!(long.len(), 8);
-        assert!(long.iter().all(|c| c.batch * c.heads <= 6 && c.checks_backward()));
+        assert!(long.iter().all(|c| c.batch * c.heads <= 10 && c.checks_backward()));
         assert!(long.iter().filter(|c| backward_groups(c) >= 2).count() >= 2);
         for gates in [GateSet::None, GateSet::Both] {
             assert!(long.iter().any(|c| c.gates == gates), "no quick long case with gates {gates:?}");
@@ -1183,8 +1184,8 @@ mod tests {
             (c.heads * c.batch.div_ceil(2)).div_ceil(per_launch)
         };
         assert!(cases.iter().filter(|c| groups(c) >= 2).count() >= 2, "no case with several launch groups");
-        // The backward's groups: a head split across groups at small and large N (64K: 204 pairs
-        // per group; 8M: one).
+        // The backward's groups: a head split across groups at small and large N (64K: 256 pairs
+        // per group; 8M: two).
         let split: Vec<&Case> = cases.iter().filter(|c| c.checks_backward() && splits_a_head(c)).collect();
         for n in [LONG_FFT_SIZES[0], LONG_FFT_SIZES[7]] {
             assert!(split.iter().any(|c| c.fft_size == n), "N={n}: no backward case splitting a head across groups");
