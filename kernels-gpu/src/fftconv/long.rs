@@ -483,10 +483,26 @@ impl OutRow for f32 {
         row: u64,
         chunk: u32,
         len: u32,
-        _vector: bool,
+        vector: bool,
         v: [f32; 8],
     ) {
         let start = chunk * 8;
+        if vector && gate.is_null() {
+            // FLAG_VECTOR: the row is 16-byte aligned and `len % 8 == 0`, so the chunk lies below
+            // `len` whole (the caller skips chunks at or past it): two 16-byte read-add-writes.
+            let at = y.wrapping_add((row + start as u64) as usize) as *mut u8;
+            for half in 0..2 {
+                // SAFETY: 16 bytes of the row below `len` (caller), read before written back by
+                // this thread alone (coherent: not the read-only path).
+                unsafe {
+                    let p = at.add(16 * half);
+                    let old = device::load_16b_coherent::<true>(p);
+                    let new: [u32; 4] = core::array::from_fn(|i| (f32::from_bits(old[i]) + v[4 * half + i]).to_bits());
+                    device::store_16b(p, new);
+                }
+            }
+            return;
+        }
         for (i, x) in v.iter().enumerate() {
             let pos = start + i as u32;
             if pos < len {

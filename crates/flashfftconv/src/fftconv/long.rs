@@ -233,13 +233,15 @@ pub(super) struct BackwardGroupParams {
 }
 
 /// The parameters of the launches of backward group `group` of a call with shape `p` (its flags
-/// are ignored) and buffers `ptrs` (0 for absent gates and gradients): gate flags from the gates
-/// each pass reads, `FLAG_VECTOR` from the `(B, H, L)` pointers each pass reads or writes.
+/// are ignored), buffers `ptrs` (0 for absent gates and gradients) and `dk` at `dk_ptr`: gate
+/// flags from the gates each pass reads, `FLAG_VECTOR` from the `(B, H, L)` pointers each pass
+/// reads or writes (and for `dk`'s *out* from `dk_ptr` and `Lk`).
 pub(super) fn backward_group_params(
     p: &FftConvParams,
     log2_n: u32,
     group: (u32, u32),
     ptrs: &FftConvBackwardPtrs,
+    dk_ptr: DevicePtr,
 ) -> BackwardGroupParams {
     let base = group_params(&FftConvParams { flags: 0, ..*p }, log2_n, group);
     let (first_head, heads) = heads_spanned(&base);
@@ -256,7 +258,8 @@ pub(super) fn backward_group_params(
             batch: 1,
             heads,
             len: p.kernel_len,
-            flags: 0,
+            // Rows of `Lk` f32 from `first_head`'s: 16-byte aligned when `dk` is and `Lk % 8 == 0`.
+            flags: vector_flag(p.kernel_len, &[dk_ptr]),
             log2_n,
             pair0: 0,
             pairs: heads,
@@ -480,7 +483,7 @@ impl FftConv {
 
         let k = &kernels;
         for group in launch_groups(pairs, per_launch) {
-            let gp = backward_group_params(&p, self.log2_n, group, &ptrs);
+            let gp = backward_group_params(&p, self.log2_n, group, &ptrs, dk_ptr);
             let layout = backward_layout(self.log2_n, group.1);
             let (w1, w2) = (workspace_ptr, workspace_ptr + layout.w2);
             let outer = pass_config(LongPass::In, split, self.log2_n, group.1)?;
@@ -814,7 +817,7 @@ mod tests {
             pairs_per_chunk: 0,
             reserved: 0,
         };
-        let gp = backward_group_params(&p, 17, (8, 4), &backward_ptrs(true, true, true));
+        let gp = backward_group_params(&p, 17, (8, 4), &backward_ptrs(true, true, true), 1 << 30);
         let call = group_params(&FftConvParams { flags: 0, ..p }, 17, (8, 4));
         let with = |flags| LongFftParams { flags, ..call };
         let (v, ig, og) = (FLAG_VECTOR, FLAG_IN_GATE, FLAG_OUT_GATE);
@@ -827,24 +830,29 @@ mod tests {
         // rows of Lk f32 from `first_head`'s.
         assert_eq!(
             gp.out_dk,
-            LongFftParams { batch: 1, heads: 2, len: 5000, flags: 0, log2_n: 17, pair0: 0, pairs: 2, reserved: 0 }
+            LongFftParams { batch: 1, heads: 2, len: 5000, flags: v, log2_n: 17, pair0: 0, pairs: 2, reserved: 0 }
         );
+        // `dk`'s vector path: from its own pointer and Lk.
+        let p_odd_lk = FftConvParams { kernel_len: 5001, ..p };
+        let ptrs = backward_ptrs(true, true, true);
+        assert_eq!(backward_group_params(&p_odd_lk, 17, (8, 4), &ptrs, 1 << 30).out_dk.flags, 0);
+        assert_eq!(backward_group_params(&p, 17, (8, 4), &ptrs, (1 << 30) + 4).out_dk.flags, 0);
         assert_eq!((gp.out_dk.pairs_per_head(), gp.first_head), (1, 4));
 
         // No gates: no gate flags (d_in_gate / d_out_gate are not launched then).
-        let gp = backward_group_params(&p, 17, (8, 4), &backward_ptrs(true, false, false));
+        let gp = backward_group_params(&p, 17, (8, 4), &backward_ptrs(true, false, false), 1 << 30);
         assert_eq!((gp.in_u, gp.in_dy, gp.out_du), (with(v), with(v), with(v)));
         // Misaligned pointers or L % 8 ≠ 0: no vector path, per pass.
-        let gp = backward_group_params(&p, 17, (8, 4), &backward_ptrs(false, true, true));
+        let gp = backward_group_params(&p, 17, (8, 4), &backward_ptrs(false, true, true), 1 << 30);
         assert_eq!((gp.in_u, gp.in_dy, gp.out_du), (with(ig), with(ig), with(og)));
         let odd = FftConvParams { len: 70001, ..p };
-        let gp = backward_group_params(&odd, 17, (8, 4), &backward_ptrs(true, true, true));
+        let gp = backward_group_params(&odd, 17, (8, 4), &backward_ptrs(true, true, true), 1 << 30);
         assert_eq!(gp.in_u.flags, ig);
         // Only the pass whose pointer is misaligned loses the vector path (`d_in_gate` is
         // written by the `du` pass).
         let mut ptrs = backward_ptrs(true, true, true);
         ptrs.d_in_gate += 2;
-        let gp = backward_group_params(&p, 17, (8, 4), &ptrs);
+        let gp = backward_group_params(&p, 17, (8, 4), &ptrs, 1 << 30);
         assert_eq!((gp.out_du.flags, gp.out_d_out_gate.flags, gp.in_u.flags), (og, og | v, ig | v));
     }
 
