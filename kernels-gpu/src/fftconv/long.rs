@@ -885,21 +885,26 @@ pub unsafe fn long_out<E: OutRow, const LOG2_N: u32, const SPLIT: bool>(
         }
     };
     let e = if SPLIT {
-        let mut held = [[[0.0f32; 8]; 2]; TILE_CHUNKS_PER_THREAD as usize];
-        for (k, v) in held.iter_mut().enumerate() {
-            // SAFETY: 8 complex values of the pair's workspace row.
-            *v = unsafe { load_complex8(row.add(2 * chunk_pos(k as u32) as usize)) };
-        }
+        // Two reads of the tile's f32 rows (the second from L1 or L2), so that no chunk (16
+        // values) is held across the block's maximum: the maximum of the untwiddled values (a
+        // unit twiddle raises the largest component by at most √2, far inside f16's range; the
+        // exponent only has to keep the planes from overflowing), then each chunk twiddled on
+        // its way in. With that the split *out* fits two blocks per SM (it held 64 values and
+        // ran at 162 registers, one block).
         let mut m = 0.0f32;
-        for (k, v) in held.iter_mut().enumerate() {
-            twiddle(v, chunk_pos(k as u32));
-            m = m.max(max_abs(v));
+        for k in 0..TILE_CHUNKS_PER_THREAD {
+            // SAFETY: 8 complex values of the pair's workspace row.
+            m = m.max(max_abs(&unsafe { load_complex8(row.add(2 * chunk_pos(k) as usize)) }));
         }
         // SAFETY: all threads; the reduction area.
         let e = norm_exponent(unsafe { slot_max(&sm, &st, m) });
-        for (k, v) in held.iter().enumerate() {
+        for k in 0..TILE_CHUNKS_PER_THREAD {
+            let g = chunk_pos(k);
+            // SAFETY: as above.
+            let mut v = unsafe { load_complex8(row.add(2 * g as usize)) };
+            twiddle(&mut v, g);
             // SAFETY: this thread's chunks of the free planes.
-            unsafe { write_chunk::<SPLIT>(&sm, tile_pos(k as u32), v, e) };
+            unsafe { write_chunk::<SPLIT>(&sm, tile_pos(k), &v, e) };
         }
         e
     } else {
