@@ -545,24 +545,31 @@ pub unsafe fn long_in<E: Element, const LOG2_N: u32, const SPLIT: bool>(
     let blk = TileBlock::of(&p, LOG2_N);
     let gate = if p.flags & FLAG_IN_GATE != 0 { gate } else { core::ptr::null() };
     let inp = PairInput { rows: blk.rows, x, gate, len: p.len, vector: p.flags & FLAG_VECTOR != 0 };
-    // Every load issued before the first use; zero chunks past `len` are never read.
+    let load = |k: u32| {
+        let pos = 8 * (st.index + k * THREADS);
+        // SAFETY: the chunk lies in the pair's rows (positions past `len` are not read).
+        unsafe { pair_chunk(&inp, global_pos(LOG2_N, blk.group, pos) >> 3) }
+    };
+    // Unsplit: every load issued before the first use, and the chunks held across the block's
+    // maximum. Split: two reads (the second from L1 or L2), so that no chunk is held across the
+    // maximum (as *out*, v21): 64 held values kept the split *in* at 96 registers, two blocks
+    // per SM.
     let mut held = [[[0.0f32; 8]; 2]; TILE_CHUNKS_PER_THREAD as usize];
     if !SPLIT && inp.vector {
         for (k, v) in held.iter_mut().enumerate() {
             let pos = 8 * (st.index + k as u32 * THREADS);
-            // SAFETY: as below, with vector rows.
+            // SAFETY: as in `load`, with vector rows.
             *v = unsafe { pair_chunk_vector::<E, true>(&inp, global_pos(LOG2_N, blk.group, pos) >> 3) };
         }
-    } else {
+    } else if !SPLIT {
         for (k, v) in held.iter_mut().enumerate() {
-            let pos = 8 * (st.index + k as u32 * THREADS);
-            // SAFETY: the chunk lies in the pair's rows (positions past `len` are not read).
-            *v = unsafe { pair_chunk(&inp, global_pos(LOG2_N, blk.group, pos) >> 3) };
+            *v = load(k as u32);
         }
     }
+    let chunk = |k: u32| if SPLIT { load(k) } else { held[k as usize] };
     let mut m = 0.0f32;
-    for v in &held {
-        m = m.max(max_abs(v));
+    for k in 0..TILE_CHUNKS_PER_THREAD {
+        m = m.max(max_abs(&chunk(k)));
     }
     // SAFETY: all threads; the reduction area.
     let e = norm_exponent(unsafe { slot_max(&sm, &st, m) });
@@ -573,9 +580,9 @@ pub unsafe fn long_in<E: Element, const LOG2_N: u32, const SPLIT: bool>(
         // exponent). This thread's chunk `k` is at `p + k·T/4`.
         // The chunks go to the planes first (so that the loads' registers are free) and the stage
         // runs there, half a chunk at a time.
-        for (k, v) in held.iter().enumerate() {
+        for k in 0..TILE_CHUNKS_PER_THREAD {
             // SAFETY: this thread's chunks of the free planes.
-            unsafe { write_chunk::<SPLIT>(&sm, 8 * (st.index + k as u32 * THREADS), v, e) };
+            unsafe { write_chunk::<SPLIT>(&sm, 8 * (st.index + k * THREADS), &chunk(k), e) };
         }
         let tw0 = outer_twiddles(LOG2_N, 0);
         let twiddle = |f: u32, i: u32| {
@@ -591,7 +598,7 @@ pub unsafe fn long_in<E: Element, const LOG2_N: u32, const SPLIT: bool>(
         for k in 0..TILE_HALF_CHUNKS_PER_THREAD {
             let pos = 8 * (st.index + k * THREADS);
             let upper = pos + (1 << (LONG_TILE_LOG2 - 1));
-            let (mut a, mut b) = (held[k as usize], held[(k + TILE_HALF_CHUNKS_PER_THREAD) as usize]);
+            let (mut a, mut b) = (chunk(k), chunk(k + TILE_HALF_CHUNKS_PER_THREAD));
             butterfly(&mut a, &mut b);
             // SAFETY: this thread's chunks of the free planes.
             unsafe { write_chunk::<SPLIT>(&sm, pos, &a, e + 1) };
@@ -604,9 +611,9 @@ pub unsafe fn long_in<E: Element, const LOG2_N: u32, const SPLIT: bool>(
             unsafe { write_chunk::<SPLIT>(&sm, upper, &b, e + 1) };
         }
     } else {
-        for (k, v) in held.iter().enumerate() {
+        for k in 0..TILE_CHUNKS_PER_THREAD {
             // SAFETY: this thread's chunks of the free planes.
-            unsafe { write_chunk::<SPLIT>(&sm, 8 * (st.index + k as u32 * THREADS), v, e) };
+            unsafe { write_chunk::<SPLIT>(&sm, 8 * (st.index + k * THREADS), &chunk(k), e) };
         }
     }
     let log2_outer = long_outer_log2(LOG2_N);
