@@ -298,8 +298,14 @@ fn entry_directives(ptx: &str, bounds: &[(&str, u32, u32)], clusters: &[(&str, u
     for line in ptx.split_inclusive('\n') {
         if let Some(name) = entry_name(line) {
             pending.clear();
+            let mut bound_by = None;
             for (i, (pattern, directives)) in rules.iter().enumerate() {
                 if matches(pattern, name) {
+                    if i < bounds.len() {
+                        if let Some(first) = bound_by.replace(pattern) {
+                            bail!("entry directives: {name} matches two occupancy bounds, {first:?} and {pattern:?}");
+                        }
+                    }
                     used[i] = true;
                     pending.push_str(directives);
                 }
@@ -438,6 +444,7 @@ mod tests {
         let inner = ".visible .entry k_n1_bf16(\n)\n{\n}\n.visible .entry k_n1_bf16_x(\n)\n{\n}\n";
         assert_eq!(launch_bounds(inner, &[("k_*_bf16", 64, 4)]).unwrap().matches(".minnctapersm 4").count(), 1);
         assert!(launch_bounds(inner, &[("k_n1_bf16_*_bf16", 64, 4)]).is_err(), "prefix and suffix may not overlap");
+        assert!(launch_bounds(inner, &[("k_*_bf16", 64, 4), ("k_n1_*", 64, 2)]).is_err(), "two bounds for k_n1_bf16");
     }
 
     #[test]

@@ -35,8 +35,10 @@ pub fn needs_tensor_cores(kernel: &str) -> bool {
 /// Kernels that must fit this many blocks per SM, with the threads per block they launch with:
 /// `cargo xtask ptx` gives each the PTX directives `.maxntid` and `.minnctapersm` (CUDA C's
 /// `__launch_bounds__`), so that `ptxas` keeps their registers within `65536 / (blocks ·
-/// threads)`. A name ending in `*` is a prefix. Only where it was measured to pay (see docs/perf-notes.md); the ptxas check
-/// still fails if the bound makes a hot kernel spill.
+/// threads)`. One `*` in a name stands for any characters (`fftconv_long_out_n*_f16`: every
+/// size; it does not match `…_f16_unsplit`), and no kernel may match two entries. Only where it
+/// was measured to pay (see docs/perf-notes.md); the ptxas check still fails if the bound makes a
+/// hot kernel spill.
 pub const MIN_BLOCKS_PER_SM: &[(&str, u32, u32)] = &[
     ("conv1d_fwd_blh_bf16_*", 32, 12),
     ("conv1d_fwd_blh_f16_*", 32, 12),
@@ -90,31 +92,10 @@ pub const MIN_BLOCKS_PER_SM: &[(&str, u32, u32)] = &[
     ("fftconv_long_mid_spectrum_conv_unsplit", 256, 3),
     ("fftconv_long_mid_grad_unsplit", 256, 3),
     ("fftconv_long_mid_grad", 256, 2),
-    // The split *out* (f16, short-L bf16, `dk` in f32) at two blocks per SM (v21).
-    ("fftconv_long_out_n65536_bf16", 256, 2),
-    ("fftconv_long_out_n65536_f16", 256, 2),
-    ("fftconv_long_out_n65536_f32", 256, 2),
-    ("fftconv_long_out_n131072_bf16", 256, 2),
-    ("fftconv_long_out_n131072_f16", 256, 2),
-    ("fftconv_long_out_n131072_f32", 256, 2),
-    ("fftconv_long_out_n262144_bf16", 256, 2),
-    ("fftconv_long_out_n262144_f16", 256, 2),
-    ("fftconv_long_out_n262144_f32", 256, 2),
-    ("fftconv_long_out_n524288_bf16", 256, 2),
-    ("fftconv_long_out_n524288_f16", 256, 2),
-    ("fftconv_long_out_n524288_f32", 256, 2),
-    ("fftconv_long_out_n1048576_bf16", 256, 2),
-    ("fftconv_long_out_n1048576_f16", 256, 2),
-    ("fftconv_long_out_n1048576_f32", 256, 2),
-    ("fftconv_long_out_n2097152_bf16", 256, 2),
-    ("fftconv_long_out_n2097152_f16", 256, 2),
-    ("fftconv_long_out_n2097152_f32", 256, 2),
-    ("fftconv_long_out_n4194304_bf16", 256, 2),
-    ("fftconv_long_out_n4194304_f16", 256, 2),
-    ("fftconv_long_out_n4194304_f32", 256, 2),
-    ("fftconv_long_out_n8388608_bf16", 256, 2),
-    ("fftconv_long_out_n8388608_f16", 256, 2),
-    ("fftconv_long_out_n8388608_f32", 256, 2),
+    // The split *out* (f16, short-L bf16, `dk` in f32) at two blocks per SM (v21), every size.
+    ("fftconv_long_out_n*_bf16", 256, 2),
+    ("fftconv_long_out_n*_f16", 256, 2),
+    ("fftconv_long_out_n*_f32", 256, 2),
 ];
 
 /// Hot kernels allowed exactly this spill — (stack frame, spill stores, spill loads) bytes —
