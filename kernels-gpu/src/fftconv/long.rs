@@ -57,7 +57,7 @@ const _: () = assert!(TILE_CHUNKS_PER_THREAD == 4 && 8 * THREADS == 1 << (LONG_T
 
 /// Chunks of 8 values in a *mid* row per thread.
 const ROW_CHUNKS_PER_THREAD: u32 = (1 << LONG_INNER_LOG2) / 8 / THREADS;
-/// Of those, the chunks in a row's first half (the unsplit row passes do the radix-2 stage 0
+/// Of those, the chunks in a row's first half (the row passes do the radix-2 stage 0
 /// on chunk pairs `k`, `k + ROW_HALF_CHUNKS_PER_THREAD`, which are `N₂/16` apart).
 const ROW_HALF_CHUNKS_PER_THREAD: u32 = ROW_CHUNKS_PER_THREAD / 2;
 
@@ -218,9 +218,9 @@ unsafe fn store_half8_values(at: *mut u8, re: &[f32; 8], im: &[f32; 8]) {
 
 /// Writes the planes' row result (chunks of this thread, `2^e_out` times the planes' values) to
 /// the row at `row` (its f32 start): exact f32 with `SPLIT`, else a half row with the exponent
-/// stored as *mid*'s of row `j` in `exps`. Unsplit, the planes hold the inverse transform up to
-/// its last stage (radix 2 at stride `N₂/2`, whose twiddles are applied), done here:
-/// `(a + b)/2` and `(a − b)/2` of the two halves' values, rounded to f16 as that stage would.
+/// stored as *mid*'s of row `j` in `exps`. The planes hold the inverse transform up to its last
+/// stage (radix 2 at stride `N₂/2`, whose twiddles are applied), done here: `(a + b)/2` and
+/// `(a − b)/2` of the two halves' values (unsplit rounded to f16 as that stage would).
 ///
 /// # Safety
 /// All threads, between barriers after the inverse transform; `row` is row `j` of the pair
@@ -235,33 +235,27 @@ unsafe fn store_row_result<const SPLIT: bool>(
     j: u32,
     e_out: i32,
 ) {
-    if SPLIT {
-        for k in 0..ROW_CHUNKS_PER_THREAD {
-            let c = st.index + k * THREADS;
-            // SAFETY: a chunk of the planes after the barrier; 8 values of the row.
-            unsafe {
-                let (re, im) = (read_chunk::<true>(sm, 8 * c, 0), read_chunk::<true>(sm, 8 * c, 1));
-                store_complex8(row.add(16 * c as usize), &re, &im, e_out);
-            }
-        }
-    } else {
-        let half = 1u32 << (LONG_INNER_LOG2 - 1);
-        for k in 0..ROW_HALF_CHUNKS_PER_THREAD {
-            let pos = 8 * (st.index + k * THREADS);
-            // SAFETY: chunks of the planes after the barrier; 8 values of the row at `pos` and
-            // at `pos + N₂/2`.
-            unsafe {
-                let (a, b) = (
-                    [read_chunk::<false>(sm, pos, 0), read_chunk::<false>(sm, pos, 1)],
-                    [read_chunk::<false>(sm, pos + half, 0), read_chunk::<false>(sm, pos + half, 1)],
-                );
-                let (mut sum, mut diff) = ([[0.0f32; 8]; 2], [[0.0f32; 8]; 2]);
-                for part in 0..2 {
-                    for i in 0..8 {
-                        sum[part][i] = 0.5 * (a[part][i] + b[part][i]);
-                        diff[part][i] = 0.5 * (a[part][i] - b[part][i]);
-                    }
+    let half = 1u32 << (LONG_INNER_LOG2 - 1);
+    for k in 0..ROW_HALF_CHUNKS_PER_THREAD {
+        let pos = 8 * (st.index + k * THREADS);
+        // SAFETY: chunks of the planes after the barrier; 8 values of the row at `pos` and at
+        // `pos + N₂/2`.
+        unsafe {
+            let (a, b) = (
+                [read_chunk::<SPLIT>(sm, pos, 0), read_chunk::<SPLIT>(sm, pos, 1)],
+                [read_chunk::<SPLIT>(sm, pos + half, 0), read_chunk::<SPLIT>(sm, pos + half, 1)],
+            );
+            let (mut sum, mut diff) = ([[0.0f32; 8]; 2], [[0.0f32; 8]; 2]);
+            for part in 0..2 {
+                for i in 0..8 {
+                    sum[part][i] = 0.5 * (a[part][i] + b[part][i]);
+                    diff[part][i] = 0.5 * (a[part][i] - b[part][i]);
                 }
+            }
+            if SPLIT {
+                store_complex8(row.add(2 * pos as usize), &sum[0], &sum[1], e_out);
+                store_complex8(row.add(2 * (pos + half) as usize), &diff[0], &diff[1], e_out);
+            } else {
                 let at = (row as *mut u8).add(4 * pos as usize);
                 store_half8_values(at, &sum[0], &sum[1]);
                 store_half8_values(at.add(4 * half as usize), &diff[0], &diff[1]);
@@ -701,7 +695,9 @@ pub unsafe fn long_mid<const MODE: u32, const SPLIT: bool>(
     let row = (workspace_row(z, log2_n, q) as *mut f32).wrapping_add((j as usize) << (LONG_INNER_LOG2 + 1));
     let exps = exponents(z, log2_n, p.pairs, q);
     let e = if SPLIT {
-        // Two reads of the row (the second from L2): its largest magnitude, then the planes.
+        // Two reads of the row (the second from L2): its largest magnitude, then the planes,
+        // with stage 0 (radix 2 at stride N₂/2) on the way in, as the unsplit fill below does
+        // it (here with the accurate twiddles: split planes carry 2⁻²¹ errors).
         let mut m = 0.0f32;
         for k in 0..ROW_CHUNKS_PER_THREAD {
             let c = st.index + k * THREADS;
@@ -710,10 +706,22 @@ pub unsafe fn long_mid<const MODE: u32, const SPLIT: bool>(
         }
         // SAFETY: all threads; the reduction area.
         let e = norm_exponent(unsafe { slot_max(&sm, &st, m) });
-        for k in 0..ROW_CHUNKS_PER_THREAD {
+        let tw0 = Twiddles::of(stage(LONG_INNER_LOG2, 0));
+        for k in 0..ROW_HALF_CHUNKS_PER_THREAD {
             let c = st.index + k * THREADS;
-            // SAFETY: as above; this thread's chunk of the free planes.
-            unsafe { write_chunk::<SPLIT>(&sm, 8 * c, &load_complex8(row.add(16 * c as usize)), e) };
+            let upper = 8 * c + (1 << (LONG_INNER_LOG2 - 1));
+            // SAFETY: as above (chunks `c` and `c + N₂/16` of the row).
+            let (mut a, mut b) =
+                unsafe { (load_complex8(row.add(16 * c as usize)), load_complex8(row.add(2 * upper as usize))) };
+            butterfly(&mut a, &mut b);
+            // SAFETY: this thread's chunks of the free planes.
+            unsafe { write_chunk::<SPLIT>(&sm, 8 * c, &a, e + 1) };
+            for i in 0..8 {
+                let w = tw0.at_accurate::<false>(upper + i as u32);
+                (b[0][i], b[1][i]) = cmul((b[0][i], b[1][i]), w);
+            }
+            // SAFETY: as above.
+            unsafe { write_chunk::<SPLIT>(&sm, upper, &b, e + 1) };
         }
         e
     } else {
@@ -757,8 +765,8 @@ pub unsafe fn long_mid<const MODE: u32, const SPLIT: bool>(
         }
         e
     };
-    // The unsplit fill did stage 0 (and the unsplit row stores do the inverse's).
-    let first = if SPLIT { 0 } else { 1 };
+    // The fill did stage 0 (and the row stores do the inverse's).
+    let first = 1;
     let (dft16, dft_first) = (Dft::new(4), Dft::new(LONG_INNER_LOG2 % 4));
     let n2 = 2u64 << log2_n;
     let spectrum = prepared.wrapping_add((h * n2 + ((j as u64) << (LONG_INNER_LOG2 + 1))) as usize);
@@ -769,7 +777,7 @@ pub unsafe fn long_mid<const MODE: u32, const SPLIT: bool>(
             if thread_x() == 0 {
                 device::st_shared_f32(slot_word(&sm, 3, 0), 0.0);
             }
-            forward_fft::<SPLIT, _>(&sm, LONG_INNER_LOG2, &dft16, &dft_first, 0, |tile, re, im| {
+            forward_fft::<SPLIT, _>(&sm, LONG_INNER_LOG2, &dft16, &dft_first, first, |tile, re, im| {
                 let at = 2 * spectrum_index(tile.local, lane(), 0) as usize;
                 let mx = store_spectrum4(spectrum.add(at), re, im, e - transform_scale_log2(LONG_INNER_LOG2));
                 device::atomic_max_shared_u32(slot_word(&sm, 3, 0), mx.to_bits());
@@ -1088,9 +1096,9 @@ pub unsafe fn long_dk_sum<const SPLIT: bool>(dst: *mut f32, a: *const f32, p: Lo
         unsafe { store_tile::<SPLIT>(&sm, g_last, addr, &re, &im) };
     }
     let (dft16, dft_first) = (Dft::new(4), Dft::new(LONG_INNER_LOG2 % 4));
-    // SAFETY: all threads; starts with a barrier after the tiles above. Unsplit, the row
-    // store does the last stage (see `store_row_result`).
-    unsafe { inverse_fft::<SPLIT>(&sm, LONG_INNER_LOG2, &dft16, &dft_first, if SPLIT { 0 } else { 1 }) };
+    // SAFETY: all threads; starts with a barrier after the tiles above. The row store does the
+    // last stage (see `store_row_result`).
+    unsafe { inverse_fft::<SPLIT>(&sm, LONG_INNER_LOG2, &dft16, &dft_first, 1) };
     sync_threads();
     let e_out = e_ref + e_sum - transform_scale_log2(LONG_INNER_LOG2);
     let dst_row = (workspace_row(dst, log2_n, hl) as *mut f32).wrapping_add((j as usize) << (LONG_INNER_LOG2 + 1));
