@@ -31,9 +31,10 @@ use crate::element::Element;
 use core::f32::consts::{FRAC_PI_2, PI};
 use core::intrinsics::fmaf32;
 use flashfftconv_abi::fftconv::{
-    backward_dk_on_chip, backward_scratch_offset, backward_spectrum_entry_bytes, backward_spectrum_on_chip,
-    cluster_blocks, halves, inner_log2, pairs_per_block, planes, spectrum_index, stash_bytes, zero_half_skip,
-    FftConvParams, FLAG_IN_GATE, FLAG_OUT_GATE, FLAG_VECTOR, REDUCE_BYTES, THREADS,
+    backward_dk_on_chip, backward_scratch_offset, backward_shared_bytes, backward_spectrum_entry_bytes,
+    backward_spectrum_on_chip, cluster_blocks, forward_shared_bytes, halves, inner_log2, pairs_per_block, planes,
+    shared_bytes, spectrum_index, stash_bytes, zero_half_skip, FftConvParams, FLAG_IN_GATE, FLAG_OUT_GATE, FLAG_VECTOR,
+    REDUCE_BYTES, THREADS,
 };
 
 pub mod long;
@@ -503,6 +504,40 @@ unsafe fn store_tile<const SPLIT: bool>(sm: &Smem, g: Stage, addr: u32, re: &[f3
     }
 }
 
+/// A tile's DFT product: the f32 results (real, imaginary; this lane's accumulator entries) of
+/// the DFT matrix (conjugate with `INV`) times the tile `x` (`[re k0–7, re k8–15, im k0–7,
+/// im k8–15]` as `mma` B fragments), with `SPLIT` plus the cross terms of the low parts `lo`
+/// (same layout, scaled by `2^LO_SHIFT`) and of the matrix's.
+#[inline(always)]
+fn tile_product<const SPLIT: bool, const INV: bool>(dft: &Dft, x: [u32; 4], lo: [u32; 4]) -> ([f32; 4], [f32; 4]) {
+    let (a_re_im, a_im_re) = if INV { (&dft.im, &dft.neg_im) } else { (&dft.neg_im, &dft.im) };
+    let (xr, xi) = ([x[0], x[1]], [x[2], x[3]]);
+    let mut re = device::mma_f16(&dft.re, xr, [0.0; 4]);
+    re = device::mma_f16(a_re_im, xi, re);
+    let mut im = device::mma_f16(a_im_re, xr, [0.0; 4]);
+    im = device::mma_f16(&dft.re, xi, im);
+    if SPLIT {
+        // The cross terms (data low part × matrix, matrix low part × data), both scaled by
+        // `2^LO_SHIFT`, in their own accumulators.
+        let (a_re_im_lo, a_im_re_lo) = if INV { (&dft.im_lo, &dft.neg_im_lo) } else { (&dft.neg_im_lo, &dft.im_lo) };
+        let (lr, li) = ([lo[0], lo[1]], [lo[2], lo[3]]);
+        let mut re_lo = device::mma_f16(&dft.re, lr, [0.0; 4]);
+        re_lo = device::mma_f16(a_re_im, li, re_lo);
+        let mut im_lo = device::mma_f16(a_im_re, lr, [0.0; 4]);
+        im_lo = device::mma_f16(&dft.re, li, im_lo);
+        re_lo = device::mma_f16(&dft.re_lo, xr, re_lo);
+        re_lo = device::mma_f16(a_re_im_lo, xi, re_lo);
+        im_lo = device::mma_f16(a_im_re_lo, xr, im_lo);
+        im_lo = device::mma_f16(&dft.re_lo, xi, im_lo);
+        let down = pow2(-LO_SHIFT);
+        for e in 0..4 {
+            re[e] = fmaf32(re_lo[e], down, re[e]);
+            im[e] = fmaf32(im_lo[e], down, im[e]);
+        }
+    }
+    (re, im)
+}
+
 /// One stage over every tile of the block: load, multiply by the DFT matrix (conjugate with
 /// `INV`), `epilogue` on the f32 results, store back in place.
 ///
@@ -518,8 +553,6 @@ unsafe fn run_stage<const SPLIT: bool, const INV: bool, F: FnMut(&Tile, &mut [f3
 ) {
     let log2_tiles = log2_n - 7;
     let total = pairs_per_block(log2_n) << log2_tiles;
-    let (a_re_im, a_im_re) = if INV { (&dft.im, &dft.neg_im) } else { (&dft.neg_im, &dft.im) };
-    let (a_re_im_lo, a_im_re_lo) = if INV { (&dft.im_lo, &dft.neg_im_lo) } else { (&dft.neg_im_lo, &dft.im_lo) };
     let offsets = Tile::offsets(g);
     // Each warp takes its tiles `TILES_AT_ONCE` at a time, so that one tile's loads and products
     // can overlap another's latencies.
@@ -554,29 +587,7 @@ unsafe fn run_stage<const SPLIT: bool, const INV: bool, F: FnMut(&Tile, &mut [f3
         let mut re = [[0.0f32; 4]; TILES_AT_ONCE];
         let mut im = [[0.0f32; 4]; TILES_AT_ONCE];
         for u in 0..TILES_AT_ONCE {
-            let (xr, xi) = ([x[u][0], x[u][1]], [x[u][2], x[u][3]]);
-            re[u] = device::mma_f16(&dft.re, xr, [0.0; 4]);
-            re[u] = device::mma_f16(a_re_im, xi, re[u]);
-            im[u] = device::mma_f16(a_im_re, xr, [0.0; 4]);
-            im[u] = device::mma_f16(&dft.re, xi, im[u]);
-            if SPLIT {
-                // The cross terms (data low part × matrix, matrix low part × data), both
-                // scaled by `2^LO_SHIFT`, in their own accumulators.
-                let (lr, li) = ([lo[u][0], lo[u][1]], [lo[u][2], lo[u][3]]);
-                let mut re_lo = device::mma_f16(&dft.re, lr, [0.0; 4]);
-                re_lo = device::mma_f16(a_re_im, li, re_lo);
-                let mut im_lo = device::mma_f16(a_im_re, lr, [0.0; 4]);
-                im_lo = device::mma_f16(&dft.re, li, im_lo);
-                re_lo = device::mma_f16(&dft.re_lo, xr, re_lo);
-                re_lo = device::mma_f16(a_re_im_lo, xi, re_lo);
-                im_lo = device::mma_f16(a_im_re_lo, xr, im_lo);
-                im_lo = device::mma_f16(&dft.re_lo, xi, im_lo);
-                let down = pow2(-LO_SHIFT);
-                for e in 0..4 {
-                    re[u][e] = fmaf32(re_lo[e], down, re[u][e]);
-                    im[u][e] = fmaf32(im_lo[e], down, im[u][e]);
-                }
-            }
+            (re[u], im[u]) = tile_product::<SPLIT, INV>(dft, x[u], lo[u]);
         }
         for u in 0..TILES_AT_ONCE {
             epilogue(&tiles[u], &mut re[u], &mut im[u]);
@@ -589,9 +600,95 @@ unsafe fn run_stage<const SPLIT: bool, const INV: bool, F: FnMut(&Tile, &mut [f3
     }
 }
 
+/// The two last stages of a direction's order (radix 16 at strides 16 and 1; the inverse takes
+/// them from stride 1) over every 256-value block of the slots, one warp per block, without a
+/// shared-memory round trip between them. The first stage's results of the block's two tiles
+/// are exactly the second stage's `mma` B fragments: entry `e` of tile `h` (output digit
+/// `g + 8·(e/2)`, column `8h + 2t + e%2`) is entry `e%2 + 2h` of column tile `e/2`, so each lane
+/// packs its own values. `first_epilogue` and `second_epilogue` act as in [`run_stage`], with the
+/// tiles each stage would have had on its own.
+///
+/// # Safety
+/// As [`run_stage`].
+#[inline(always)]
+unsafe fn run_stage_pair<
+    const SPLIT: bool,
+    const INV: bool,
+    F: FnMut(&Tile, &mut [f32; 4], &mut [f32; 4]),
+    G: FnMut(&Tile, &mut [f32; 4], &mut [f32; 4]),
+>(
+    sm: &Smem,
+    log2_n: u32,
+    dft16: &Dft,
+    mut first_epilogue: F,
+    mut second_epilogue: G,
+) {
+    let stride_16 = Stage { log2_r: 4, log2_m: 4 };
+    let stride_1 = Stage { log2_r: 4, log2_m: 0 };
+    let (g_first, g_second) = if INV { (stride_1, stride_16) } else { (stride_16, stride_1) };
+    let log2_tiles = log2_n - 7;
+    let total = pairs_per_block(log2_n) << log2_tiles;
+    let (offsets_first, offsets_second) = (Tile::offsets(g_first), Tile::offsets(g_second));
+    // Tiles `2b` and `2b + 1` of either stage are the 256-value block `b`.
+    let mut tau = 2 * (thread_x() >> 5);
+    while tau < total {
+        let (slot, local) = (tau >> log2_tiles, tau & ((1 << log2_tiles) - 1));
+        let mut next = [[0u32; 4]; 2];
+        let mut next_lo = [[0u32; 4]; 2];
+        for h in 0..2u32 {
+            let (addr, base) = tile_address(sm, log2_n, g_first, slot, local + h);
+            let mut lo = [0u32; 4];
+            // SAFETY: `addr` is a chunk of this block's planes (the low planes follow at
+            // `2 · plane_bytes`); all lanes take part; the block is this warp's alone.
+            let x = unsafe {
+                if INV {
+                    if SPLIT {
+                        lo = device::ldmatrix_x4::<false>(addr + 2 * sm.plane_bytes);
+                    }
+                    device::ldmatrix_x4::<false>(addr)
+                } else {
+                    if SPLIT {
+                        lo = device::ldmatrix_x4::<true>(addr + 2 * sm.plane_bytes);
+                    }
+                    device::ldmatrix_x4::<true>(addr)
+                }
+            };
+            let (mut re, mut im) = tile_product::<SPLIT, INV>(dft16, x, lo);
+            first_epilogue(&Tile { slot, local: local + h, base, offsets: offsets_first }, &mut re, &mut im);
+            for q in 0..2 {
+                let (r, r_lo) = split_pack(re[2 * q], re[2 * q + 1]);
+                let (i, i_lo) = split_pack(im[2 * q], im[2 * q + 1]);
+                (next[q][h as usize], next[q][2 + h as usize]) = (r, i);
+                (next_lo[q][h as usize], next_lo[q][2 + h as usize]) = (r_lo, i_lo);
+            }
+        }
+        for q in 0..2u32 {
+            let (mut re, mut im) = tile_product::<SPLIT, INV>(dft16, next[q as usize], next_lo[q as usize]);
+            let (addr, base) = tile_address(sm, log2_n, g_second, slot, local + q);
+            second_epilogue(&Tile { slot, local: local + q, base, offsets: offsets_second }, &mut re, &mut im);
+            // SAFETY: chunks of this warp's block, which it has read in full above.
+            unsafe { store_tile::<SPLIT>(sm, g_second, addr, &re, &im) };
+        }
+        tau += 2 * WARPS;
+    }
+}
+
+/// Whether a kernel's transforms (from stage 1 if `stage0_outside` else 0, in shared memory of
+/// `shared_bytes` per block) run their two stages at strides 16 and 1 as one pass ([`run_stage_pair`]): where the
+/// two are the whole transform (N = 256, and the zero-half 512), or where the kernel's shared
+/// memory allows one block per SM anyway. The pass holds two tiles' results, and elsewhere its
+/// registers cost a block per SM or spills (H200, same-call A/B with it in every kernel: the
+/// bf16 backwards from 512 to 16K +15 to +45 %; where it costs no occupancy, −2 to −7 %;
+/// perf notes v16).
+const fn pair_last_stages(log2_inner: u32, stage0_outside: bool, shared_bytes: u32) -> bool {
+    // 228 KiB per SM, 1 KiB of it reserved per block (H100, H200).
+    num_stages(log2_inner) - stage0_outside as u32 == 2 || 2 * (shared_bytes + 1024) > 228 << 10
+}
+
 /// Forward transform of every slot from stage `first` on (1: the load did stage 0, see
 /// `load_input`); `last` is the epilogue of the last stage (whose twiddles are all one): it
-/// receives the spectrum scaled by the transform's stage scales.
+/// receives the spectrum scaled by the transform's stage scales. `pair`: see
+/// [`pair_last_stages`].
 ///
 /// # Safety
 /// As [`run_stage`]; starts with a barrier (the data must be in shared memory before).
@@ -602,10 +699,13 @@ unsafe fn forward_fft<const SPLIT: bool, F: FnMut(&Tile, &mut [f32; 4], &mut [f3
     dft16: &Dft,
     dft_first: &Dft,
     first: u32,
+    pair: bool,
     mut last: F,
 ) {
     let ns = num_stages(log2_n);
-    for st in first..ns {
+    // With `pair`, the last two stages as one pass (see `pair_last_stages`).
+    let paired = if pair && ns - first >= 2 { 2 } else { 0 };
+    for st in first..ns - paired {
         sync_threads();
         let g = stage(log2_n, st);
         let dft = if g.log2_r == 4 { dft16 } else { dft_first };
@@ -624,17 +724,64 @@ unsafe fn forward_fft<const SPLIT: bool, F: FnMut(&Tile, &mut [f32; 4], &mut [f3
             unsafe { run_stage::<SPLIT, false, _>(sm, log2_n, g, dft, |tile, re, im| last(tile, re, im)) };
         }
     }
+    if paired != 0 {
+        sync_threads();
+        let tw = Twiddles::of(stage(log2_n, ns - 2));
+        // SAFETY: forwarded.
+        unsafe {
+            run_stage_pair::<SPLIT, false, _, _>(
+                sm,
+                log2_n,
+                dft16,
+                |tile, re, im| {
+                    for e in 0..4 {
+                        (re[e], im[e]) = cmul((re[e], im[e]), tw.at::<false>(tile.pos(e)));
+                    }
+                },
+                |tile, re, im| last(tile, re, im),
+            )
+        };
+    }
 }
 
 /// Inverse transform of every slot (digit-reversed spectrum in, natural order out), scaled by
 /// the stage scales, down to stage `first` (1: the store does stage 0, see `store_pair`).
+/// `pair`: see [`pair_last_stages`].
 ///
 /// # Safety
 /// As [`forward_fft`].
 #[inline(always)]
-unsafe fn inverse_fft<const SPLIT: bool>(sm: &Smem, log2_n: u32, dft16: &Dft, dft_first: &Dft, first: u32) {
+unsafe fn inverse_fft<const SPLIT: bool>(sm: &Smem, log2_n: u32, dft16: &Dft, dft_first: &Dft, first: u32, pair: bool) {
     let ns = num_stages(log2_n);
-    for k in 0..ns - first {
+    // With `pair`, the stages at strides 1 and 16 as one pass (see `pair_last_stages`).
+    let paired = if pair && ns - first >= 2 { 2 } else { 0 };
+    if paired != 0 {
+        sync_threads();
+        let tw_second = Twiddles::of(stage(log2_n, ns - 2));
+        let has_third = ns - 2 > 0;
+        let tw_third = Twiddles::of(stage(log2_n, if has_third { ns - 3 } else { 0 }));
+        // SAFETY: forwarded.
+        unsafe {
+            run_stage_pair::<SPLIT, true, _, _>(
+                sm,
+                log2_n,
+                dft16,
+                |tile, re, im| {
+                    for e in 0..4 {
+                        (re[e], im[e]) = cmul((re[e], im[e]), tw_second.at::<true>(tile.pos(e)));
+                    }
+                },
+                |tile, re, im| {
+                    if has_third {
+                        for e in 0..4 {
+                            (re[e], im[e]) = cmul((re[e], im[e]), tw_third.at::<true>(tile.pos(e)));
+                        }
+                    }
+                },
+            )
+        };
+    }
+    for k in paired..ns - first {
         sync_threads();
         let st = ns - 1 - k;
         let g = stage(log2_n, st);
@@ -1682,6 +1829,7 @@ pub unsafe fn prepare<const LOG2_N: u32, const SPLIT: bool>(k: *const f32, prepa
     let sm = Smem::new(LOG2_N, SPLIT);
     let st = SlotThreads::new(LOG2_N);
     let log2_inner = inner_log2(LOG2_N);
+    let pair = const { pair_last_stages(inner_log2(LOG2_N), false, shared_bytes(LOG2_N, SPLIT)) };
     let slots = pairs_per_block(LOG2_N);
     let first_head = block_x() as u32 * slots;
     let h = first_head + st.slot;
@@ -1701,7 +1849,7 @@ pub unsafe fn prepare<const LOG2_N: u32, const SPLIT: bool>(k: *const f32, prepa
         // SAFETY: the planes are free (barrier above); the rows lie in `k`.
         unsafe {
             fill_planes::<f32, SPLIT>(&sm, LOG2_N, half, &st, &inp, ek, false, false);
-            forward_fft::<SPLIT, _>(&sm, log2_inner, &dft16, &dft_first, 0, |tile, re, im| {
+            forward_fft::<SPLIT, _>(&sm, log2_inner, &dft16, &dft_first, 0, pair, |tile, re, im| {
                 let head = first_head + tile.slot;
                 if head < p.heads {
                     // Undo the input normalisation and the stage scales: the exact spectrum.
@@ -1767,6 +1915,7 @@ unsafe fn conv_pass<
     stash: StashAt,
     dfts: (&Dft, &Dft),
     first_stage: u32,
+    pair: bool,
     mut prefetch: P,
     mut spectrum: S,
     output: O,
@@ -1786,11 +1935,11 @@ unsafe fn conv_pass<
                 fill_planes::<E, SPLIT>(sm, log2_n, half, st, inp, e, false, false);
             }
             prefetch(half);
-            forward_fft::<SPLIT, _>(sm, log2_inner, dfts.0, dfts.1, first_stage, |tile, re, im| {
+            forward_fft::<SPLIT, _>(sm, log2_inner, dfts.0, dfts.1, first_stage, pair, |tile, re, im| {
                 spectrum(half, tile, re, im)
             });
             if invert {
-                inverse_fft::<SPLIT>(sm, log2_inner, dfts.0, dfts.1, first_stage);
+                inverse_fft::<SPLIT>(sm, log2_inner, dfts.0, dfts.1, first_stage, pair);
                 if half + 1 < end_half {
                     sync_threads();
                     if let StashAt::Shared { split } = stash {
@@ -1887,6 +2036,7 @@ pub unsafe fn forward<E: Element<Acc = f32>, const LOG2_N: u32, const SPLIT: boo
             stash,
             dfts,
             (ZERO_HALF || stage0) as u32,
+            const { pair_last_stages(inner_log2(LOG2_N), ZERO_HALF || LOG2_N == 13, forward_shared_bytes(LOG2_N, SPLIT)) },
             |half| {
                 // Split kernels sit at the register limit of two blocks per SM: no prefetch.
                 if SPLIT {
@@ -2008,6 +2158,7 @@ pub unsafe fn backward<E: Element<Acc = f32>, const LOG2_N: u32, const SPLIT: bo
     let z_on_chip = const { backward_spectrum_on_chip(LOG2_N, SPLIT) };
     // As in `forward`: at 8K the loads do the radix-2 stage 0 and the stores the inverse's.
     let stage0 = const { LOG2_N == 13 };
+    let pair = const { pair_last_stages(inner_log2(LOG2_N), LOG2_N == 13, backward_shared_bytes(LOG2_N, SPLIT)) };
     let dk_on_chip = backward_dk_on_chip(LOG2_N, SPLIT);
     let (z_area, dk_area) = sm.backward_areas(LOG2_N, SPLIT);
     let log2_tiles = log2_inner - 7;
@@ -2051,6 +2202,7 @@ pub unsafe fn backward<E: Element<Acc = f32>, const LOG2_N: u32, const SPLIT: bo
                 stash,
                 dfts,
                 stage0 as u32,
+                pair,
                 // No prefetch in the backward: it costs the registers of a second block per SM.
                 |_| {},
                 |half, tile, re, im| {
@@ -2113,6 +2265,7 @@ pub unsafe fn backward<E: Element<Acc = f32>, const LOG2_N: u32, const SPLIT: bo
                 stash,
                 dfts,
                 stage0 as u32,
+                pair,
                 |_| {},
                 |half, tile, re, im| {
                     if first + tile.slot < end {
@@ -2219,6 +2372,7 @@ pub unsafe fn kernel_grad<const LOG2_N: u32, const SPLIT: bool>(workspace: *cons
     let sm = Smem::new(LOG2_N, SPLIT);
     let st = SlotThreads::new(LOG2_N);
     let log2_inner = inner_log2(LOG2_N);
+    let pair = const { pair_last_stages(inner_log2(LOG2_N), false, shared_bytes(LOG2_N, SPLIT)) };
     let slots = pairs_per_block(LOG2_N);
     let first_head = block_x() as u32 * slots;
     let partials = workspace as *const f32;
@@ -2285,7 +2439,7 @@ pub unsafe fn kernel_grad<const LOG2_N: u32, const SPLIT: bool>(workspace: *cons
             tau += WARPS;
         }
         // SAFETY: the planes hold the spectra; `inverse_fft` starts with a barrier.
-        unsafe { inverse_fft::<SPLIT>(&sm, log2_inner, dfts.0, dfts.1, 0) };
+        unsafe { inverse_fft::<SPLIT>(&sm, log2_inner, dfts.0, dfts.1, 0, pair) };
         if half + 1 < halves(LOG2_N) {
             sync_threads();
             // SAFETY: after the inverse and a barrier.

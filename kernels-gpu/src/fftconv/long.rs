@@ -27,8 +27,8 @@
 
 use super::*;
 use flashfftconv_abi::fftconv::{
-    long_column_groups, long_columns_log2, long_exponent_words, long_outer_log2, LongFftParams, LONG_INNER_LOG2,
-    LONG_TILE_LOG2,
+    long_column_groups, long_columns_log2, long_exponent_words, long_mid_shared_bytes, long_outer_log2, LongFftParams,
+    LONG_INNER_LOG2, LONG_TILE_LOG2,
 };
 
 /// Chunks of 8 values in an *in*/*out* tile per thread.
@@ -767,6 +767,7 @@ pub unsafe fn long_mid<const MODE: u32, const SPLIT: bool>(
     };
     // The fill did stage 0 (and the row stores do the inverse's).
     let first = 1;
+    let pair = const { pair_last_stages(LONG_INNER_LOG2, true, long_mid_shared_bytes(SPLIT)) };
     let (dft16, dft_first) = (Dft::new(4), Dft::new(LONG_INNER_LOG2 % 4));
     let n2 = 2u64 << log2_n;
     let spectrum = prepared.wrapping_add((h * n2 + ((j as u64) << (LONG_INNER_LOG2 + 1))) as usize);
@@ -777,7 +778,7 @@ pub unsafe fn long_mid<const MODE: u32, const SPLIT: bool>(
             if thread_x() == 0 {
                 device::st_shared_f32(slot_word(&sm, 3, 0), 0.0);
             }
-            forward_fft::<SPLIT, _>(&sm, LONG_INNER_LOG2, &dft16, &dft_first, first, |tile, re, im| {
+            forward_fft::<SPLIT, _>(&sm, LONG_INNER_LOG2, &dft16, &dft_first, first, pair, |tile, re, im| {
                 let at = 2 * spectrum_index(tile.local, lane(), 0) as usize;
                 let mx = store_spectrum4(spectrum.add(at), re, im, e - transform_scale_log2(LONG_INNER_LOG2));
                 device::atomic_max_shared_u32(slot_word(&sm, 3, 0), mx.to_bits());
@@ -807,7 +808,7 @@ pub unsafe fn long_mid<const MODE: u32, const SPLIT: bool>(
     // values of `dst`'s row it has just read, and `P`'s exponent word after the transform's
     // barriers (every thread read `Z`'s before them).
     unsafe {
-        forward_fft::<SPLIT, _>(&sm, LONG_INNER_LOG2, &dft16, &dft_first, first, |tile, re, im| {
+        forward_fft::<SPLIT, _>(&sm, LONG_INNER_LOG2, &dft16, &dft_first, first, pair, |tile, re, im| {
             if keep_spectrum {
                 store_spectrum_values::<SPLIT>(row, tile.local, re, im, e_row);
             }
@@ -843,7 +844,7 @@ pub unsafe fn long_mid<const MODE: u32, const SPLIT: bool>(
         if !conv {
             return;
         }
-        inverse_fft::<SPLIT>(&sm, LONG_INNER_LOG2, &dft16, &dft_first, first);
+        inverse_fft::<SPLIT>(&sm, LONG_INNER_LOG2, &dft16, &dft_first, first, pair);
     }
     sync_threads();
     let e_out = e - 2 * transform_scale_log2(LONG_INNER_LOG2) - log2_pow2(sigma);
@@ -1096,9 +1097,10 @@ pub unsafe fn long_dk_sum<const SPLIT: bool>(dst: *mut f32, a: *const f32, p: Lo
         unsafe { store_tile::<SPLIT>(&sm, g_last, addr, &re, &im) };
     }
     let (dft16, dft_first) = (Dft::new(4), Dft::new(LONG_INNER_LOG2 % 4));
+    let pair = const { pair_last_stages(LONG_INNER_LOG2, true, long_mid_shared_bytes(SPLIT)) };
     // SAFETY: all threads; starts with a barrier after the tiles above. The row store does the
     // last stage (see `store_row_result`).
-    unsafe { inverse_fft::<SPLIT>(&sm, LONG_INNER_LOG2, &dft16, &dft_first, 1) };
+    unsafe { inverse_fft::<SPLIT>(&sm, LONG_INNER_LOG2, &dft16, &dft_first, 1, pair) };
     sync_threads();
     let e_out = e_ref + e_sum - transform_scale_log2(LONG_INNER_LOG2);
     let dst_row = (workspace_row(dst, log2_n, hl) as *mut f32).wrapping_add((j as usize) << (LONG_INNER_LOG2 + 1));
