@@ -127,7 +127,7 @@ macro_rules! fftconv_entries {
             du: *mut $t, d_in_gate: *mut $t, d_out_gate: *mut $t, workspace: *mut u8, p: FftConvParams,
         ) {
             // SAFETY: as above.
-            unsafe { fftconv::backward::<$t, $log2, $split>(u, in_gate, out_gate, dy, prepared, du, d_in_gate, d_out_gate, workspace, p) }
+            unsafe { fftconv::backward::<$t, $log2, $split, false>(u, in_gate, out_gate, dy, prepared, du, d_in_gate, d_out_gate, workspace, p) }
         }
     };
 }
@@ -160,6 +160,26 @@ fftconv_zero_half_entries! {
     9 => Bf16, false, fftconv_fwd_zero_half_n512_bf16; Bf16, true, fftconv_fwd_zero_half_n512_bf16_split; F16, true, fftconv_fwd_zero_half_n512_f16;
     13 => Bf16, false, fftconv_fwd_zero_half_n8192_bf16; Bf16, true, fftconv_fwd_zero_half_n8192_bf16_split; F16, true, fftconv_fwd_zero_half_n8192_f16;
     14 => Bf16, false, fftconv_fwd_zero_half_n16384_bf16; Bf16, true, fftconv_fwd_zero_half_n16384_bf16_split; F16, true, fftconv_fwd_zero_half_n16384_f16;
+}
+
+/// Stamps the zero-half backwards (`L ≤ N/2`) of the sizes where they skip a stage
+/// (`flashfftconv_abi::fftconv::backward_zero_half_skip`): bf16, bf16 split, f16.
+macro_rules! fftconv_backward_zero_half_entries {
+    ($($log2:literal => $($t:ty, $split:literal, $name:ident);+;)*) => {$($(
+        /// Backward for `L ≤ N/2`. # Safety: see `fftconv::backward`.
+        #[unsafe(no_mangle)]
+        pub unsafe extern "ptx-kernel" fn $name(
+            u: *const $t, in_gate: *const $t, out_gate: *const $t, dy: *const $t, prepared: *const f32,
+            du: *mut $t, d_in_gate: *mut $t, d_out_gate: *mut $t, workspace: *mut u8, p: FftConvParams,
+        ) {
+            // SAFETY: the host's launch layer validated the buffers against `p` (and `L ≤ N/2`).
+            unsafe { fftconv::backward::<$t, $log2, $split, true>(u, in_gate, out_gate, dy, prepared, du, d_in_gate, d_out_gate, workspace, p) }
+        }
+    )+)*};
+}
+
+fftconv_backward_zero_half_entries! {
+    9 => Bf16, false, fftconv_bwd_zero_half_n512_bf16; Bf16, true, fftconv_bwd_zero_half_n512_bf16_split; F16, true, fftconv_bwd_zero_half_n512_f16;
 }
 
 /// Stamps the long-size passes *in* and *out* of one FFT size `2^log2` (see

@@ -32,9 +32,9 @@ use core::f32::consts::{FRAC_PI_2, PI};
 use core::intrinsics::fmaf32;
 use flashfftconv_abi::fftconv::{
     backward_dk_on_chip, backward_scratch_offset, backward_shared_bytes, backward_spectrum_entry_bytes,
-    backward_spectrum_on_chip, cluster_blocks, forward_shared_bytes, halves, inner_log2, pairs_per_block, planes,
-    shared_bytes, spectrum_index, stash_bytes, zero_half_skip, FftConvParams, FLAG_IN_GATE, FLAG_OUT_GATE, FLAG_VECTOR,
-    REDUCE_BYTES, THREADS,
+    backward_spectrum_on_chip, backward_zero_half_skip, cluster_blocks, forward_shared_bytes, halves, inner_log2,
+    pairs_per_block, planes, shared_bytes, spectrum_index, stash_bytes, zero_half_skip, FftConvParams, FLAG_IN_GATE,
+    FLAG_OUT_GATE, FLAG_VECTOR, REDUCE_BYTES, THREADS,
 };
 
 pub mod long;
@@ -2104,7 +2104,7 @@ pub unsafe fn forward<E: Element<Acc = f32>, const LOG2_N: u32, const SPLIT: boo
 /// block `THREADS`, shared memory `backward_shared_bytes(LOG2_N, SPLIT)`.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-pub unsafe fn backward<E: Element<Acc = f32>, const LOG2_N: u32, const SPLIT: bool>(
+pub unsafe fn backward<E: Element<Acc = f32>, const LOG2_N: u32, const SPLIT: bool, const ZERO_HALF: bool>(
     u: *const E,
     in_gate: *const E,
     out_gate: *const E,
@@ -2158,7 +2158,16 @@ pub unsafe fn backward<E: Element<Acc = f32>, const LOG2_N: u32, const SPLIT: bo
     let z_on_chip = const { backward_spectrum_on_chip(LOG2_N, SPLIT) };
     // As in `forward`: at 8K the loads do the radix-2 stage 0 and the stores the inverse's.
     let stage0 = const { LOG2_N == 13 };
-    let pair = const { pair_last_stages(inner_log2(LOG2_N), LOG2_N == 13, backward_shared_bytes(LOG2_N, SPLIT)) };
+    // With `ZERO_HALF` (`L ≤ N/2`, N = 512), as in `forward`: `u` and `dv` are zero in the upper
+    // half, so the loads do the radix-2 stage 0 and the stores the inverse's kept half. The load
+    // holds one chunk per thread, which must be all its lower-half chunks.
+    const {
+        let count = THREADS / pairs_per_block(LOG2_N);
+        assert!(!ZERO_HALF || backward_zero_half_skip(LOG2_N) && LOG2_N % 4 == 1 && (1 << (LOG2_N - 4)) / count <= 1);
+    }
+    let first_stage = (ZERO_HALF || stage0) as u32;
+    let pair =
+        const { pair_last_stages(inner_log2(LOG2_N), ZERO_HALF || LOG2_N == 13, backward_shared_bytes(LOG2_N, SPLIT)) };
     let dk_on_chip = backward_dk_on_chip(LOG2_N, SPLIT);
     let (z_area, dk_area) = sm.backward_areas(LOG2_N, SPLIT);
     let log2_tiles = log2_inner - 7;
@@ -2189,7 +2198,7 @@ pub unsafe fn backward<E: Element<Acc = f32>, const LOG2_N: u32, const SPLIT: bo
         // areas' entries are this block's, each this lane's.
         unsafe {
             let inp = PairInput { rows, x: u, gate: gate_in, len: p.len, vector };
-            let ez = load_input::<E, SPLIT>(&sm, LOG2_N, &st, &inp, 1, false, false, stage0);
+            let ez = load_input::<E, SPLIT>(&sm, LOG2_N, &st, &inp, 1, false, ZERO_HALF, stage0);
             publish(&sm, &st, 1, ez.0);
             let want_v = !d_out.is_null();
             conv_pass::<E, SPLIT, _, _, _>(
@@ -2201,7 +2210,7 @@ pub unsafe fn backward<E: Element<Acc = f32>, const LOG2_N: u32, const SPLIT: bo
                 want_v,
                 stash,
                 dfts,
-                stage0 as u32,
+                first_stage,
                 pair,
                 // No prefetch in the backward: it costs the registers of a second block per SM.
                 |_| {},
@@ -2246,14 +2255,14 @@ pub unsafe fn backward<E: Element<Acc = f32>, const LOG2_N: u32, const SPLIT: bo
                             p.len,
                             vector,
                             stash,
-                            false,
+                            ZERO_HALF,
                             stage0,
                         );
                     }
                 },
             );
             let inp_dv = PairInput { rows, x: dy, gate: gate_out, len: p.len, vector };
-            let ed = load_input::<E, SPLIT>(&sm, LOG2_N, &st, &inp_dv, 1, false, false, stage0);
+            let ed = load_input::<E, SPLIT>(&sm, LOG2_N, &st, &inp_dv, 1, false, ZERO_HALF, stage0);
             publish(&sm, &st, 2, ed.0);
             conv_pass::<E, SPLIT, _, _, _>(
                 &sm,
@@ -2264,7 +2273,7 @@ pub unsafe fn backward<E: Element<Acc = f32>, const LOG2_N: u32, const SPLIT: bo
                 true,
                 stash,
                 dfts,
-                stage0 as u32,
+                first_stage,
                 pair,
                 |_| {},
                 |half, tile, re, im| {
@@ -2334,7 +2343,7 @@ pub unsafe fn backward<E: Element<Acc = f32>, const LOG2_N: u32, const SPLIT: bo
                             p.len,
                             vector,
                             stash,
-                            false,
+                            ZERO_HALF,
                             stage0,
                         );
                     }

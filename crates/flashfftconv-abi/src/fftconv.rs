@@ -69,6 +69,17 @@ pub const fn zero_half_skip(log2_n: u32) -> bool {
     (log2_n % 4 == 1 && log2_n <= MAX_LOG2_INNER) || log2_n == 14
 }
 
+/// Whether size `N = 2^log2_n` has [`FftConvKernel::BackwardZeroHalf`] kernels: N = 512. With
+/// `L ≤ N/2`, `u` and `dy ⊙ out_gate` are zero in the upper half and only the lower half of both
+/// outputs is kept, so, as in the forward, the loads do the radix-2 stage 0 and the stores the
+/// inverse's. Not at the other [`zero_half_skip`] sizes: the 8K backward does its stage 0 in the
+/// load for every `L` already, and at 16K (radix-4 stage 0, the rows read twice) the zero-half
+/// backward was measured slower, bf16 +5 % at two blocks per SM with a 16-byte spill and f16
+/// +35 % (H200, on-chip perf notes v17).
+pub const fn backward_zero_half_skip(log2_n: u32) -> bool {
+    log2_n == 9
+}
+
 /// Launch parameters of every FFT-convolution kernel, passed by value.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -142,7 +153,9 @@ pub const fn kernel_split(kernel: FftConvKernel, log2_n: u32, dtype: DType, len:
     match kernel {
         FftConvKernel::Prepare | FftConvKernel::KernelGrad => true,
         FftConvKernel::Forward | FftConvKernel::ForwardZeroHalf => matches!(dtype, DType::F16) || short_len,
-        FftConvKernel::Backward => matches!(dtype, DType::F16) || short_len || short_kernel,
+        FftConvKernel::Backward | FftConvKernel::BackwardZeroHalf => {
+            matches!(dtype, DType::F16) || short_len || short_kernel
+        }
     }
 }
 
@@ -289,6 +302,9 @@ pub enum FftConvKernel {
     ForwardZeroHalf,
     /// Backward (du, dgates, dk partials), per data dtype. Grid `chunks · H · cluster_blocks`.
     Backward,
+    /// Backward for `L ≤ N/2` at the [`backward_zero_half_skip`] sizes (same parameters, grid and
+    /// shared memory).
+    BackwardZeroHalf,
     /// Sum of the dk partials and inverse FFT into `dk (H, Lk)` f32. Grid
     /// `⌈H / pairs_per_block⌉`.
     KernelGrad,
@@ -312,11 +328,12 @@ macro_rules! by_size {
 
 impl FftConvKernel {
     /// Every role.
-    pub const ALL: [FftConvKernel; 5] = [
+    pub const ALL: [FftConvKernel; 6] = [
         FftConvKernel::Prepare,
         FftConvKernel::Forward,
         FftConvKernel::ForwardZeroHalf,
         FftConvKernel::Backward,
+        FftConvKernel::BackwardZeroHalf,
         FftConvKernel::KernelGrad,
     ];
 
@@ -340,6 +357,12 @@ impl FftConvKernel {
             (FftConvKernel::Backward, DType::BF16, false) => by_size!("fftconv_bwd", "_bf16", log2_n),
             (FftConvKernel::Backward, DType::BF16, true) => by_size!("fftconv_bwd", "_bf16_split", log2_n),
             (FftConvKernel::Backward, DType::F16, true) => by_size!("fftconv_bwd", "_f16", log2_n),
+            (FftConvKernel::BackwardZeroHalf, _, _) if !backward_zero_half_skip(log2_n) => None,
+            (FftConvKernel::BackwardZeroHalf, DType::BF16, false) => by_size!("fftconv_bwd_zero_half", "_bf16", log2_n),
+            (FftConvKernel::BackwardZeroHalf, DType::BF16, true) => {
+                by_size!("fftconv_bwd_zero_half", "_bf16_split", log2_n)
+            }
+            (FftConvKernel::BackwardZeroHalf, DType::F16, true) => by_size!("fftconv_bwd_zero_half", "_f16", log2_n),
             (_, DType::F16, false) | (_, DType::F32, _) => None,
         }
     }

@@ -79,10 +79,10 @@ use cudarc::driver::{
     sys, CudaFunction, CudaSlice, CudaStream, CudaView, CudaViewMut, DevicePtr as _, DevicePtrMut as _, LaunchConfig,
 };
 use flashfftconv_abi::fftconv::{
-    backward_chunks, backward_shared_bytes, backward_workspace_bytes, cluster_blocks, forward_shared_bytes, is_long,
-    kernel_split, long_backward_pair_bytes, long_pair_bytes, pairs_per_block, prepared_len, shared_bytes,
-    zero_half_skip, FftConvKernel, FftConvParams, FLAG_IN_GATE, FLAG_OUT_GATE, FLAG_VECTOR, LONG_MAX_LOG2_N,
-    LONG_MIN_LOG2_N, LONG_WORKSPACE_BYTES, MAX_LOG2_N, MIN_LOG2_N, THREADS,
+    backward_chunks, backward_shared_bytes, backward_workspace_bytes, backward_zero_half_skip, cluster_blocks,
+    forward_shared_bytes, is_long, kernel_split, long_backward_pair_bytes, long_pair_bytes, pairs_per_block,
+    prepared_len, shared_bytes, zero_half_skip, FftConvKernel, FftConvParams, FLAG_IN_GATE, FLAG_OUT_GATE, FLAG_VECTOR,
+    LONG_MAX_LOG2_N, LONG_MIN_LOG2_N, LONG_WORKSPACE_BYTES, MAX_LOG2_N, MIN_LOG2_N, THREADS,
 };
 use flashfftconv_abi::DType;
 use std::sync::{Arc, Mutex};
@@ -504,7 +504,7 @@ impl FftConv {
         p.chunks = chunks;
         p.pairs_per_chunk = pairs_per_chunk;
         let split = kernel_split(FftConvKernel::Backward, self.log2_n, T::DTYPE, p.len, p.kernel_len);
-        let bwd = self.function(gpu, FftConvKernel::Backward, T::DTYPE, split)?;
+        let bwd = self.function(gpu, backward_role(self.log2_n, p.len), T::DTYPE, split)?;
         let dk_split = kernel_split(FftConvKernel::KernelGrad, self.log2_n, DType::F32, p.len, p.kernel_len);
         let dk_f = self.function(gpu, FftConvKernel::KernelGrad, DType::F32, dk_split)?;
         let prepare = self.prepare_function(gpu, &kernel)?;
@@ -722,7 +722,7 @@ impl FftConv {
             expected: format!("a size and dtype with a kernel (dtype {})", dtype.name()),
         })?;
         let shared = match kernel {
-            FftConvKernel::Backward => backward_shared_bytes(self.log2_n, split),
+            FftConvKernel::Backward | FftConvKernel::BackwardZeroHalf => backward_shared_bytes(self.log2_n, split),
             _ => shared_bytes(self.log2_n, split),
         };
         gpu.function_with_shared(name, shared)
@@ -924,6 +924,16 @@ fn forward_role(log2_n: u32, len: u32) -> FftConvKernel {
     }
 }
 
+/// The backward kernel for rows of `len` at `N = 2^log2_n`: as [`forward_role`], at the
+/// [`backward_zero_half_skip`] sizes.
+fn backward_role(log2_n: u32, len: u32) -> FftConvKernel {
+    if backward_zero_half_skip(log2_n) && 2 * len as u64 <= 1u64 << log2_n {
+        FftConvKernel::BackwardZeroHalf
+    } else {
+        FftConvKernel::Backward
+    }
+}
+
 fn gate_flags(in_gate: DevicePtr, out_gate: DevicePtr) -> u32 {
     (if in_gate != 0 { FLAG_IN_GATE } else { 0 }) | (if out_gate != 0 { FLAG_OUT_GATE } else { 0 })
 }
@@ -1088,6 +1098,10 @@ mod tests {
         assert_eq!(forward_role(13, 4097), FftConvKernel::Forward);
         assert_eq!(forward_role(12, 1), FftConvKernel::Forward);
         assert_eq!(forward_role(9, 1), FftConvKernel::ForwardZeroHalf);
+        assert_eq!(backward_role(9, 256), FftConvKernel::BackwardZeroHalf);
+        assert_eq!(backward_role(9, 257), FftConvKernel::Backward);
+        assert_eq!(backward_role(14, 8192), FftConvKernel::Backward);
+        assert_eq!(backward_role(13, 1), FftConvKernel::Backward);
         assert_eq!(gate_flags(16, 0), FLAG_IN_GATE);
         assert_eq!(gate_flags(16, 32), FLAG_IN_GATE | FLAG_OUT_GATE);
     }
@@ -1124,11 +1138,13 @@ mod tests {
     fn kernel_table_names_every_size_and_dtype() {
         let names = on_chip_kernel_names();
         // Prepare and dk per size; forward and backward per size for bf16, split bf16 and f16;
-        // the zero-half forwards (the same three) at N = 512, 8K and 16K.
-        assert_eq!(names.len(), 8 * (2 + 2 * 3) + 3 * 3);
+        // the zero-half forwards (the same three) at N = 512, 8K and 16K, the zero-half
+        // backwards at 512.
+        assert_eq!(names.len(), 8 * (2 + 2 * 3) + 3 * 3 + 3);
         assert!(names.contains(&"fftconv_fwd_n4096_bf16") && names.contains(&"fftconv_dk_n32768"));
         assert!(names.contains(&"fftconv_fwd_zero_half_n8192_f16"));
         assert!(names.contains(&"fftconv_fwd_zero_half_n16384_bf16"));
+        assert!(names.contains(&"fftconv_bwd_zero_half_n512_f16"));
         // Then the long sizes' passes: in (bf16, f16, f32, unsplit bf16) and out (the same and
         // unsplit f32) per size; mid, mid-spectrum, mid-spectrum-conv, mid-grad and dk-sum (split
         // and not), mid-prepare once.
@@ -1183,7 +1199,9 @@ mod tests {
             for kernel in FftConvKernel::ALL {
                 for (dtype, split) in [(DType::BF16, false), (DType::BF16, true), (DType::F16, true)] {
                     let name = kernel.entry_name(log2_n, dtype, split);
-                    if kernel == FftConvKernel::ForwardZeroHalf && !zero_half_skip(log2_n) {
+                    if (kernel == FftConvKernel::ForwardZeroHalf && !zero_half_skip(log2_n))
+                        || (kernel == FftConvKernel::BackwardZeroHalf && !backward_zero_half_skip(log2_n))
+                    {
                         assert_eq!(name, None);
                         continue;
                     }
@@ -1206,9 +1224,11 @@ mod tests {
             (FftConvKernel::Forward, 5),
             (FftConvKernel::ForwardZeroHalf, 5),
             (FftConvKernel::Backward, 9),
+            (FftConvKernel::BackwardZeroHalf, 9),
             (FftConvKernel::KernelGrad, 2),
         ] {
-            let name = kernel.entry_name(13, DType::BF16, false).expect("entry");
+            // N = 512: every role has a kernel there.
+            let name = kernel.entry_name(9, DType::BF16, false).expect("entry");
             let entry = crate::PTX_SM90.split(&format!(".entry {name}(")).nth(1).expect("entry present");
             let params = &entry[..entry.find(')').expect("parameter list")];
             assert_eq!(params.matches(".param .u64").count(), pointers, "{name}: {params}");
