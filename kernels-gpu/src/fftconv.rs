@@ -681,10 +681,15 @@ unsafe fn run_stage_pair<
 /// unsplit forward, keeps its 128 registers with the pair). The pass holds two tiles' results,
 /// and elsewhere its registers cost a block per SM or spills (H200, same-call A/B with it in
 /// every kernel: the bf16 backwards from 512 to 16K +15 to +45 %; where it costs no occupancy,
-/// −2 to −7 %; on-chip perf notes v16, v18).
-const fn pair_last_stages(log2_n: u32, stage0_outside: bool, shared_bytes: u32) -> bool {
+/// −2 to −7 %; on-chip perf notes v16, v18, v19). `room`: the caller's registers stay within
+/// their blocks-per-SM step with the pair (ptxas: the split forwards up to 2K, 94–108 registers
+/// at two blocks per SM, and the split backwards up to 1K, 146–153 at one).
+const fn pair_last_stages(log2_n: u32, stage0_outside: bool, shared_bytes: u32, room: bool) -> bool {
     // 228 KiB per SM, 1 KiB of it reserved per block (H100, H200).
-    num_stages(inner_log2(log2_n)) - stage0_outside as u32 == 2 || 2 * (shared_bytes + 1024) > 228 << 10 || log2_n == 15
+    num_stages(inner_log2(log2_n)) - stage0_outside as u32 == 2
+        || 2 * (shared_bytes + 1024) > 228 << 10
+        || log2_n == 15
+        || room
 }
 
 /// Forward transform of every slot from stage `first` on (1: the load did stage 0, see
@@ -1831,7 +1836,7 @@ pub unsafe fn prepare<const LOG2_N: u32, const SPLIT: bool>(k: *const f32, prepa
     let sm = Smem::new(LOG2_N, SPLIT);
     let st = SlotThreads::new(LOG2_N);
     let log2_inner = inner_log2(LOG2_N);
-    let pair = const { pair_last_stages(LOG2_N, false, shared_bytes(LOG2_N, SPLIT)) };
+    let pair = const { pair_last_stages(LOG2_N, false, shared_bytes(LOG2_N, SPLIT), false) };
     let slots = pairs_per_block(LOG2_N);
     let first_head = block_x() as u32 * slots;
     let h = first_head + st.slot;
@@ -2038,7 +2043,14 @@ pub unsafe fn forward<E: Element<Acc = f32>, const LOG2_N: u32, const SPLIT: boo
             stash,
             dfts,
             (ZERO_HALF || stage0) as u32,
-            const { pair_last_stages(LOG2_N, ZERO_HALF || LOG2_N == 13, forward_shared_bytes(LOG2_N, SPLIT)) },
+            const {
+                pair_last_stages(
+                    LOG2_N,
+                    ZERO_HALF || LOG2_N == 13,
+                    forward_shared_bytes(LOG2_N, SPLIT),
+                    SPLIT && LOG2_N <= 11,
+                )
+            },
             |half| {
                 // Split kernels sit at the register limit of two blocks per SM: no prefetch.
                 if SPLIT {
@@ -2168,7 +2180,9 @@ pub unsafe fn backward<E: Element<Acc = f32>, const LOG2_N: u32, const SPLIT: bo
         assert!(!ZERO_HALF || backward_zero_half_skip(LOG2_N) && LOG2_N % 4 == 1 && (1 << (LOG2_N - 4)) / count <= 1);
     }
     let first_stage = (ZERO_HALF || stage0) as u32;
-    let pair = const { pair_last_stages(LOG2_N, ZERO_HALF || LOG2_N == 13, backward_shared_bytes(LOG2_N, SPLIT)) };
+    let pair = const {
+        pair_last_stages(LOG2_N, ZERO_HALF || LOG2_N == 13, backward_shared_bytes(LOG2_N, SPLIT), SPLIT && LOG2_N <= 10)
+    };
     let dk_on_chip = backward_dk_on_chip(LOG2_N, SPLIT);
     let (z_area, dk_area) = sm.backward_areas(LOG2_N, SPLIT);
     let log2_tiles = log2_inner - 7;
@@ -2382,7 +2396,7 @@ pub unsafe fn kernel_grad<const LOG2_N: u32, const SPLIT: bool>(workspace: *cons
     let sm = Smem::new(LOG2_N, SPLIT);
     let st = SlotThreads::new(LOG2_N);
     let log2_inner = inner_log2(LOG2_N);
-    let pair = const { pair_last_stages(LOG2_N, false, shared_bytes(LOG2_N, SPLIT)) };
+    let pair = const { pair_last_stages(LOG2_N, false, shared_bytes(LOG2_N, SPLIT), false) };
     let slots = pairs_per_block(LOG2_N);
     let first_head = block_x() as u32 * slots;
     let partials = workspace as *const f32;

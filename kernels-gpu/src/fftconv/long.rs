@@ -767,7 +767,7 @@ pub unsafe fn long_mid<const MODE: u32, const SPLIT: bool>(
     };
     // The fill did stage 0 (and the row stores do the inverse's).
     let first = 1;
-    let pair = const { pair_last_stages(LONG_INNER_LOG2, true, long_mid_shared_bytes(SPLIT)) };
+    let pair = const { pair_last_stages(LONG_INNER_LOG2, true, long_mid_shared_bytes(SPLIT), false) };
     let (dft16, dft_first) = (Dft::new(4), Dft::new(LONG_INNER_LOG2 % 4));
     let n2 = 2u64 << log2_n;
     let spectrum = prepared.wrapping_add((h * n2 + ((j as u64) << (LONG_INNER_LOG2 + 1))) as usize);
@@ -1097,7 +1097,7 @@ pub unsafe fn long_dk_sum<const SPLIT: bool>(dst: *mut f32, a: *const f32, p: Lo
         unsafe { store_tile::<SPLIT>(&sm, g_last, addr, &re, &im) };
     }
     let (dft16, dft_first) = (Dft::new(4), Dft::new(LONG_INNER_LOG2 % 4));
-    let pair = const { pair_last_stages(LONG_INNER_LOG2, true, long_mid_shared_bytes(SPLIT)) };
+    let pair = const { pair_last_stages(LONG_INNER_LOG2, true, long_mid_shared_bytes(SPLIT), false) };
     // SAFETY: all threads; starts with a barrier after the tiles above. The row store does the
     // last stage (see `store_row_result`).
     unsafe { inverse_fft::<SPLIT>(&sm, LONG_INNER_LOG2, &dft16, &dft_first, 1, pair) };
