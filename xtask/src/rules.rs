@@ -109,8 +109,8 @@ pub const MIN_BLOCKS_PER_SM: &[(&str, u32, u32)] = &[
 /// v15, v17, v19 and v22), or where the change that brought the spill was measured faster than
 /// the same kernel before it (on-chip v16: the split N = 256 and zero-half 512 forwards with
 /// their last two stages as one pass; v17: the zero-half 512 backward, against the general
-/// one). Any other amount, larger or smaller, still fails, so a
-/// change of the spill is always looked at.
+/// one). Any other amount, larger or smaller, still fails, so a change of the spill is always
+/// looked at.
 pub const MEASURED_SPILLS: &[(&str, u64, u64, u64)] = &[
     ("fftconv_fwd_n256_bf16_split", 8, 8, 8),
     ("fftconv_fwd_n256_f16", 8, 8, 8),

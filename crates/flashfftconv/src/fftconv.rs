@@ -917,20 +917,33 @@ fn gate_spans(in_gate: DevicePtr, out_gate: DevicePtr, bhl: u64, dtype: DType) -
 /// The forward kernel for rows of `len` at `N = 2^log2_n`: the zero-half variant where it
 /// exists and `len ≤ N/2` (it skips a stage each way), else the general one.
 fn forward_role(log2_n: u32, len: u32) -> FftConvKernel {
-    if zero_half_skip(log2_n) && 2 * len as u64 <= 1u64 << log2_n {
-        FftConvKernel::ForwardZeroHalf
-    } else {
-        FftConvKernel::Forward
-    }
+    zero_half_role(zero_half_skip(log2_n), log2_n, len, FftConvKernel::Forward, FftConvKernel::ForwardZeroHalf)
 }
 
 /// The backward kernel for rows of `len` at `N = 2^log2_n`: as [`forward_role`], at the
 /// [`backward_zero_half_skip`] sizes.
 fn backward_role(log2_n: u32, len: u32) -> FftConvKernel {
-    if backward_zero_half_skip(log2_n) && 2 * len as u64 <= 1u64 << log2_n {
-        FftConvKernel::BackwardZeroHalf
+    zero_half_role(
+        backward_zero_half_skip(log2_n),
+        log2_n,
+        len,
+        FftConvKernel::Backward,
+        FftConvKernel::BackwardZeroHalf,
+    )
+}
+
+/// `zero_half` where the size has it (`exists`) and `len ≤ N/2`, else `general`.
+fn zero_half_role(
+    exists: bool,
+    log2_n: u32,
+    len: u32,
+    general: FftConvKernel,
+    zero_half: FftConvKernel,
+) -> FftConvKernel {
+    if exists && 2 * len as u64 <= 1u64 << log2_n {
+        zero_half
     } else {
-        FftConvKernel::Backward
+        general
     }
 }
 
