@@ -1763,6 +1763,10 @@ fn slot_word(sm: &Smem, area: u32, slot: u32) -> u32 {
     sm.reduce + 4 * (8 * area + slot)
 }
 
+/// The forward's area of the reduction words for each slot's head (area 0 holds per-warp maxima,
+/// 3 the cluster's exchange word; the forward uses neither 1 nor 2 otherwise).
+const AREA_HEAD: u32 = 2;
+
 /// Publishes this slot's `value` in `area` (one thread per slot writes).
 ///
 /// # Safety
@@ -2009,6 +2013,26 @@ pub unsafe fn forward<E: Element<Acc = f32>, const LOG2_N: u32, const SPLIT: boo
     let pair_block = block_x() / cluster_blocks(LOG2_N) as u64;
     let pair = pair_block * slots + st.slot as u64;
     let (h, j) = ((pair / pph) as u32, (pair % pph) as u32);
+    // Each slot's head for the last forward stage's epilogue and its prefetch, which need it per
+    // tile: in the unsplit kernels with several slots per block, read back after the load's
+    // barriers instead of a division per tile (about 20 instructions each: 7 % of the causal 256
+    // forward's, ncu 2026-11-29; −5 % on the bf16 forwards up to 1K, v20). Elsewhere recomputed
+    // per tile: the block index and `pph` cost no register across the transform, a held head
+    // would (kernels at their bound spilled 4–32 B for it), and the split kernels, at theirs,
+    // spilled more with the shared-memory read and were not faster.
+    let head_in_shared = !SPLIT && pairs_per_block(LOG2_N) > 1;
+    let slot_head = |slot: u32| {
+        if head_in_shared {
+            // SAFETY: published below, read after the load's barriers.
+            unsafe { published(&sm, AREA_HEAD, slot) as u32 }
+        } else {
+            ((pair_block * slots + slot as u64) / pph) as u32
+        }
+    };
+    if head_in_shared {
+        // SAFETY: a word of the reduction area, which the forward does not use otherwise.
+        unsafe { publish(&sm, &st, AREA_HEAD, h as i32) };
+    }
     let rows = if h < p.heads { Some(Rows::of(&p, h, j)) } else { None };
     let vector = p.flags & FLAG_VECTOR != 0;
     let stash = if clustered { StashAt::Cluster } else { StashAt::Shared { split: false } };
@@ -2057,7 +2081,7 @@ pub unsafe fn forward<E: Element<Acc = f32>, const LOG2_N: u32, const SPLIT: boo
                     return;
                 }
                 prefetch_tiles(log2_inner, |slot, local| {
-                    let head = ((pair_block * slots + slot as u64) / pph) as u32;
+                    let head = slot_head(slot);
                     (head < p.heads).then(|| {
                         let (spec, _) = head_spectrum(prepared, p.heads, LOG2_N, head);
                         let index = (half << log2_inner) + spectrum_index(local, lane(), 0);
@@ -2066,7 +2090,7 @@ pub unsafe fn forward<E: Element<Acc = f32>, const LOG2_N: u32, const SPLIT: boo
                 })
             },
             |half, tile, re, im| {
-                let head = ((pair_block * slots + tile.slot as u64) / pph) as u32;
+                let head = slot_head(tile.slot);
                 if head < p.heads {
                     let (spec, sigma) = head_spectrum(prepared, p.heads, LOG2_N, head);
                     let kv = load_spectrum4(spec.add((half << (log2_inner + 1)) as usize), tile.local);
