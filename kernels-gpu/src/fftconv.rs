@@ -2190,9 +2190,10 @@ pub unsafe fn backward<E: Element<Acc = f32>, const LOG2_N: u32, const SPLIT: bo
     // Each `z` and `dk` entry, in shared memory or global, is written and read back by the same
     // thread (the tiles of the last forward stage go to warps in the same order every pass): no
     // barrier either way.
-    // Evaluated at compile time: as a plain call, the function's extra 32K clause changed
-    // LLVM's code for most other kernels (the unsplit 8K backward ran 8–9 % slower). The `dk`
-    // choice stays a plain call: made `const` too, it changed the 512–2K backwards' PTX.
+    // Evaluated at compile time: as a plain call, an earlier form of the function (with a 32K
+    // clause) changed LLVM's code for most other kernels (the unsplit 8K backward ran 8–9 %
+    // slower). The `dk` choice stays a plain call: made `const` too, it changed the 512–2K
+    // backwards' PTX.
     let z_on_chip = const { backward_spectrum_on_chip(LOG2_N, SPLIT) };
     // As in `forward`: at 8K the loads do the radix-2 stage 0 and the stores the inverse's.
     let stage0 = const { LOG2_N == 13 };

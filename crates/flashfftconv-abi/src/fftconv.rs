@@ -221,11 +221,12 @@ pub const fn backward_dk_on_chip(log2_n: u32, split: bool) -> bool {
 /// Whether the backward keeps each pair's `z` spectrum in shared memory instead of a global
 /// f32 scratch row (a write and a read of `8·N` bytes per pair): N ≤ 8K, except the split
 /// kernels at 4K, which spilled 8 bytes at their 2-block bound with it (next to the `dk`
-/// accumulator, which saves more); and the unsplit 32K kernels, whose cluster blocks hold half
-/// a spectrum each (64 KiB as f16, next to 64 KiB of planes; they run one block per SM anyway).
-/// Not the unsplit 16K ones: the 64 KiB would cost them their second block per SM.
+/// accumulator, which saves more). Not at 16K and 32K: the 64 KiB (a 16K spectrum, or a 32K
+/// cluster block's half, as f16) next to 64 KiB of unsplit planes would leave one block per
+/// SM, and the unsplit 32K backward with the row in global memory and two blocks per SM is
+/// 18–23 % faster than with it on chip and one (on-chip v23, docs/perf-notes.md).
 pub const fn backward_spectrum_on_chip(log2_n: u32, split: bool) -> bool {
-    (log2_n <= 13 && !(split && log2_n == 12)) || (log2_n == 15 && !split)
+    log2_n <= 13 && !(split && log2_n == 12)
 }
 
 /// Dynamic shared memory of a backward launch: [`shared_bytes`] (less the stash: with an outer
@@ -599,7 +600,7 @@ mod long_tests {
     use super::*;
 
     /// The backward's shared areas keep the blocks per SM the registers allow (two, except the
-    /// split kernels at 512, 1K and 8K–32K and the unsplit one at 32K, which hold one;
+    /// split kernels at 512, 1K and 8K–32K, which hold one;
     /// `crates/flashfftconv/ptx/resources.md`) within the H100's
     /// 228 KiB per SM (1 KiB of it reserved per block) and its 227 KiB opt-in per block.
     #[test]
@@ -607,7 +608,7 @@ mod long_tests {
         for log2_n in 8..=15 {
             for split in [false, true] {
                 let bytes = backward_shared_bytes(log2_n, split);
-                let one_block = log2_n == 15 || split && matches!(log2_n, 9 | 10 | 13 | 14);
+                let one_block = split && matches!(log2_n, 9 | 10 | 13..=15);
                 let blocks = if one_block { 1 } else { 2 };
                 assert!(bytes <= 227 << 10, "N = 2^{log2_n}, split {split}: {bytes} B");
                 assert!(blocks * (bytes + 1024) <= 228 << 10, "N = 2^{log2_n}, split {split}: {bytes} B");
