@@ -477,3 +477,13 @@ pub fn prefetch_l1(ptr: *const u8) {
         asm!("prefetch.global.L1 [{p}];", p = in(reg64) ptr, options(nostack, readonly));
     }
 }
+
+/// Prefetches the line holding `ptr` into L2 (a hint; no fault on any address): for data read
+/// through the L2 only (`ld.global.cg`).
+#[inline(always)]
+pub fn prefetch_l2(ptr: *const u8) {
+    // SAFETY: a prefetch is only a hint and cannot fault.
+    unsafe {
+        asm!("prefetch.global.L2 [{p}];", p = in(reg64) ptr, options(nostack, readonly));
+    }
+}

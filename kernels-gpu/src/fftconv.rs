@@ -2217,6 +2217,13 @@ pub unsafe fn backward<E: Element<Acc = f32>, const LOG2_N: u32, const SPLIT: bo
     let entry = |row: u64, half: u32, tile: u32| {
         (row << LOG2_N) as usize + ((half << log2_inner) + spectrum_index(tile, lane(), 0)) as usize
     };
+    // The split 16K and 32K backwards (one block per SM, 8 warps) fetch the global rows of the
+    // warp's tile `AHEAD` on (the next-but-one of `run_stage`, the next block's of
+    // `run_stage_pair`) while this tile's epilogue waits on its own, one lane per 128-byte
+    // line: −2 to −8 % (on-chip v25). The unsplit ones and the 4K/8K ones were slower with it
+    // (their registers at the two-block bound).
+    const AHEAD: u32 = 16;
+    let ahead = |local: u32| (local + AHEAD < (1 << log2_tiles) && lane() % 4 == 0).then_some(local + AHEAD);
     if dk_on_chip {
         let mut tau = thread_x() >> 5;
         while tau < total_tiles {
@@ -2260,6 +2267,13 @@ pub unsafe fn backward<E: Element<Acc = f32>, const LOG2_N: u32, const SPLIT: bo
                         let w32 = [re[0], im[0], re[1], im[1], re[2], im[2], re[3], im[3]].map(f32::to_bits);
                         let (w32a, w32b) = ([w32[0], w32[1], w32[2], w32[3]], [w32[4], w32[5], w32[6], w32[7]]);
                         let at = entry(row_of(tile.slot), half, tile.local);
+                        // (Both prefetches behind a constant: the other kernels' code stays as it was.)
+                        if const { SPLIT && LOG2_N >= 14 } {
+                            if let (true, Some(next)) = (want_v, ahead(tile.local)) {
+                                let k = (half << log2_inner) + spectrum_index(next, lane(), 0);
+                                device::prefetch_l1(spec.add(2 * k as usize) as *const u8);
+                            }
+                        }
                         match (z_on_chip, SPLIT) {
                             (true, false) => {
                                 device::st_shared_16b(area_f16(z_area, LOG2_N, tile.slot, tile.local), w16)
@@ -2319,6 +2333,20 @@ pub unsafe fn backward<E: Element<Acc = f32>, const LOG2_N: u32, const SPLIT: bo
                 |half, tile, re, im| {
                     if first + tile.slot < end {
                         let at = entry(row_of(tile.slot), half, tile.local);
+                        if const { SPLIT && LOG2_N >= 14 } {
+                            if let Some(next) = ahead(tile.local) {
+                                let k = (half << log2_inner) + spectrum_index(next, lane(), 0);
+                                device::prefetch_l1(spec.add(2 * k as usize) as *const u8);
+                                let at_next = entry(row_of(tile.slot), half, next);
+                                // (The partial and scratch rows are read through the L2 only.)
+                                if !dk_on_chip {
+                                    device::prefetch_l2(partials.add(2 * at_next) as *const u8);
+                                }
+                                if !z_on_chip {
+                                    device::prefetch_l2(scratch.add(8 * at_next));
+                                }
+                            }
+                        }
                         let from_f16 = |w: [u32; 4]| -> [(f32, f32); 4] {
                             w.map(|b| (device::f16_to_f32(b as u16), device::f16_to_f32((b >> 16) as u16)))
                         };
