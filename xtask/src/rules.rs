@@ -117,10 +117,10 @@ pub const MIN_BLOCKS_PER_SM: &[(&str, u32, u32)] = &[
 /// where their [`MIN_BLOCKS_PER_SM`] bound costs a few values and the bounded kernel was
 /// measured faster than the unbounded one, which did not spill (see docs/perf-notes.md, long
 /// v15, v17, v19 and v22; on-chip v21 and v22: the 1K forwards and the f16 2K and zero-half 8K
-/// ones a block per SM up; v23 and v24: the unsplit 32K backward and forward), or where the change that brought the spill was measured faster than
-/// the same kernel before it (on-chip v16: the split N = 256 and zero-half 512 forwards with
-/// their last two stages as one pass; v17: the zero-half 512 backward, against the general
-/// one). Any other amount, larger or smaller, still fails, so a change of the spill is always
+/// ones a block per SM up; v23 and v24: the unsplit 32K backward and forward), or where the
+/// change that brought the spill was measured faster than the same kernel before it (on-chip
+/// v16: the split N = 256 and zero-half 512 forwards with their last two stages as one pass;
+/// v17: the zero-half 512 backward, against the general one). Any other amount, larger or smaller, still fails, so a change of the spill is always
 /// looked at.
 pub const MEASURED_SPILLS: &[(&str, u64, u64, u64)] = &[
     ("fftconv_fwd_n256_bf16_split", 8, 8, 8),
