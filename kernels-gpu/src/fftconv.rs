@@ -1755,6 +1755,14 @@ unsafe fn load_spectrum4(spectrum: *const f32, local: u32) -> [(f32, f32); 4] {
     ]
 }
 
+/// Prefetches into L1 the line of the values [`load_spectrum4`] reads for `tile` of `half` (a
+/// hint; no fault on any address).
+#[inline(always)]
+fn prefetch_spectrum4(spectrum: *const f32, half: u32, log2_inner: u32, tile: u32) {
+    let at = 2 * ((half << log2_inner) + spectrum_index(tile, lane(), 0)) as usize;
+    device::prefetch_l1(spectrum.wrapping_add(at) as *const u8);
+}
+
 /// Word `slot` of per-slot area `area` (1: first input's exponent, 2: second input's exponent,
 /// 3: an order-independent maximum, or a block's input maximum for its cluster) in the reduction
 /// area; area 0 holds per-warp maxima.
@@ -2270,8 +2278,7 @@ pub unsafe fn backward<E: Element<Acc = f32>, const LOG2_N: u32, const SPLIT: bo
                         // (Both prefetches behind a constant: the other kernels' code stays as it was.)
                         if const { SPLIT && LOG2_N >= 14 } {
                             if let (true, Some(next)) = (want_v, ahead(tile.local)) {
-                                let k = (half << log2_inner) + spectrum_index(next, lane(), 0);
-                                device::prefetch_l1(spec.add(2 * k as usize) as *const u8);
+                                prefetch_spectrum4(spec, half, log2_inner, next);
                             }
                         }
                         match (z_on_chip, SPLIT) {
@@ -2335,8 +2342,7 @@ pub unsafe fn backward<E: Element<Acc = f32>, const LOG2_N: u32, const SPLIT: bo
                         let at = entry(row_of(tile.slot), half, tile.local);
                         if const { SPLIT && LOG2_N >= 14 } {
                             if let Some(next) = ahead(tile.local) {
-                                let k = (half << log2_inner) + spectrum_index(next, lane(), 0);
-                                device::prefetch_l1(spec.add(2 * k as usize) as *const u8);
+                                prefetch_spectrum4(spec, half, log2_inner, next);
                                 let at_next = entry(row_of(tile.slot), half, next);
                                 // (The partial and scratch rows are read through the L2 only.)
                                 if !dk_on_chip {
