@@ -161,6 +161,23 @@ pub unsafe fn store_16b(ptr: *mut u8, v: [u32; 4]) {
     }
 }
 
+/// Adds four f32 (as bits) to the 16-byte aligned f32 quadruple at `ptr` in the L2
+/// (`red.global.add.v4.f32`, sm_90, PTX ISA 8.1): nothing comes back to the thread, so it does
+/// not wait on the old values. Adds by one thread to one address apply in program order, so
+/// a location only ever added to by one thread sums deterministically.
+///
+/// # Safety
+/// `ptr` is 16-byte aligned and points to 16 writable bytes of global memory.
+#[inline(always)]
+pub unsafe fn red_add_16b_f32(ptr: *mut u8, v: [u32; 4]) {
+    // SAFETY: guaranteed by the caller.
+    unsafe {
+        asm!("red.global.add.v4.f32 [{p}], {{{a}, {b}, {c}, {d}}};",
+             p = in(reg64) ptr, a = in(reg32) v[0], b = in(reg32) v[1], c = in(reg32) v[2],
+             d = in(reg32) v[3], options(nostack));
+    }
+}
+
 /// Two f32 rounded to nearest-even bf16, packed `lo | hi << 16`.
 #[inline(always)]
 pub fn pack_bf16x2(lo: f32, hi: f32) -> u32 {

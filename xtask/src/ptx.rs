@@ -17,7 +17,7 @@
 //! directories under different names; the cubin holds no path, name or time stamp).
 //!
 //! How: `cargo build --release --target nvptx64-nvidia-cuda -Zbuild-std=core` in `kernels-gpu/`
-//! with `-C target-cpu=sm_90 -C target-feature=+ptx80 -C linker=target/ptx-linker/ptx-linker`.
+//! with `-C target-cpu=sm_90 -C target-feature=+ptx81 -C linker=target/ptx-linker/ptx-linker`.
 //! The linker path is relative to `kernels-gpu/` (rustc's working directory), so the flags are
 //! the same on every machine and for every target dir. Then
 //! `ptxas -arch=sm_90 -O3 flashfftconv_sm90.ptx -o flashfftconv_sm90.cubin` in a work folder
@@ -63,9 +63,10 @@ const ARTIFACT: &str = "flashfftconv_kernels_gpu.ptx";
 const PACKAGE: &str = "flashfftconv-kernels-gpu";
 /// Where the linker is installed for the kernel build, relative to `kernels-gpu/`.
 const LINKER_REL: &str = "target/ptx-linker/ptx-linker";
-/// Code generation flags: Hopper, PTX ISA 8.0 (`mma.sync`, `ldmatrix`, `cp.async`; the lent
-/// machine's driver accepts up to 9.0). `wgmma`/`setmaxnreg` would need `sm_90a`.
-const CODEGEN_FLAGS: &[&str] = &["-Ctarget-cpu=sm_90", "-Ctarget-feature=+ptx80"];
+/// Code generation flags: Hopper, PTX ISA 8.1 (`mma.sync`, `ldmatrix`, `cp.async`, and 8.1's
+/// vector `red.global.add.v4.f32`; the lent machine's driver accepts up to 9.0, the pinned
+/// ptxas 12.9 up to 8.8). `wgmma`/`setmaxnreg` would need `sm_90a`.
+const CODEGEN_FLAGS: &[&str] = &["-Ctarget-cpu=sm_90", "-Ctarget-feature=+ptx81"];
 
 pub struct Args {
     pub check: bool,

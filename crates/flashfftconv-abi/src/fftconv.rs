@@ -262,15 +262,38 @@ pub const fn prepared_len(heads: u64, n: u64) -> u64 {
 /// depend on the device.
 pub const BACKWARD_TARGET_BLOCKS: u32 = 528;
 
-/// `(chunks, pairs_per_chunk)` of the backward launch: each head's pairs are split into
-/// `chunks` runs of `pairs_per_chunk` (a multiple of [`pairs_per_block`]); block `(c, h)`
-/// accumulates its runs' `dk` spectrum into its own partial row, and the `dk` kernel sums the
-/// rows in order, so the result is deterministic.
-pub const fn backward_chunks(batch: u32, heads: u32, log2_n: u32) -> (u32, u32) {
+/// Most chunks per head [`backward_chunks`] adds where the heads alone would fill the GPU.
+pub const BACKWARD_HEAD_CHUNKS: u32 = 4;
+
+/// Fewest pairs per chunk [`backward_chunks`] keeps when it adds chunks per head.
+pub const BACKWARD_CHUNK_MIN_PAIRS: u32 = 8;
+
+/// `(chunks, pairs_per_chunk)` of the backward launch with `split` planes: each head's pairs
+/// are split into `chunks` runs of `pairs_per_chunk` (a multiple of [`pairs_per_block`]);
+/// block `(c, h)` accumulates its runs' `dk` spectrum into its own partial row, and the `dk`
+/// kernel sums the rows in order, so the result is deterministic.
+///
+/// Enough chunks for [`BACKWARD_TARGET_BLOCKS`] blocks; and where `dk` is summed in a global
+/// partial row (not [`backward_dk_on_chip`]), up to [`BACKWARD_HEAD_CHUNKS`] chunks of at
+/// least [`BACKWARD_CHUNK_MIN_PAIRS`] pairs however many heads there are: a head's chunks run
+/// side by side and share its kernel spectrum in the L2 (on-chip v26: bf16 backwards at
+/// N = 8K–32K 1–7 % faster at B = 64). Those extra chunks are at most `B/16`, which keeps
+/// the workspace ([`backward_workspace_bytes`], at most `16·N` bytes per chunk and head)
+/// within the bytes of `u` (`2·B·L` per head) whenever `L ≥ N/2`.
+pub const fn backward_chunks(batch: u32, heads: u32, log2_n: u32, split: bool) -> (u32, u32) {
     let ppb = pairs_per_block(log2_n);
     let pairs = batch.div_ceil(2);
     let max_chunks = pairs.div_ceil(ppb);
     let want = BACKWARD_TARGET_BLOCKS.div_ceil(if heads == 0 { 1 } else { heads });
+    let shared = if backward_dk_on_chip(log2_n, split) {
+        1
+    } else if batch / (2 * BACKWARD_CHUNK_MIN_PAIRS) < BACKWARD_HEAD_CHUNKS {
+        // (Of the batch rather than the pairs: an odd batch's last pair is half a pair of `u`.)
+        batch / (2 * BACKWARD_CHUNK_MIN_PAIRS)
+    } else {
+        BACKWARD_HEAD_CHUNKS
+    };
+    let want = if shared > want { shared } else { want };
     let chunks = if want < max_chunks { want } else { max_chunks };
     let chunks = if chunks == 0 { 1 } else { chunks };
     let per_chunk = pairs.div_ceil(chunks).div_ceil(ppb) * ppb;
@@ -618,6 +641,37 @@ mod long_tests {
             }
         }
         assert!(backward_dk_on_chip(13, true) && !backward_dk_on_chip(13, false) && !backward_dk_on_chip(14, true));
+    }
+
+    #[test]
+    fn backward_chunks_cover_the_pairs() {
+        for log2_n in 8..=15 {
+            for split in [false, true] {
+                for batch in [1, 2, 3, 16, 31, 32, 33, 64, 65, 1000] {
+                    for heads in [1, 7, 768, 4096] {
+                        let (chunks, per_chunk) = backward_chunks(batch, heads, log2_n, split);
+                        let pairs = batch.div_ceil(2);
+                        assert!(chunks >= 1 && per_chunk % pairs_per_block(log2_n) == 0);
+                        // Every pair in a chunk, no chunk empty.
+                        assert!(chunks * per_chunk >= pairs && (chunks - 1) * per_chunk < pairs);
+                        if heads >= BACKWARD_TARGET_BLOCKS && chunks > 1 {
+                            // Only the chunks for the shared spectrum: each of ≥ 8 pairs, and
+                            // the workspace within u's bytes where the unsplit kernels run
+                            // (L ≥ N/2).
+                            assert!(!backward_dk_on_chip(log2_n, split) && chunks <= BACKWARD_HEAD_CHUNKS);
+                            assert!(per_chunk >= BACKWARD_CHUNK_MIN_PAIRS);
+                            let workspace = backward_workspace_bytes(chunks as u64, heads as u64, log2_n, split);
+                            assert!(workspace <= batch as u64 * heads as u64 * (1 << (log2_n - 1)) * 2);
+                        }
+                    }
+                }
+            }
+        }
+        // The bench's B = 64 × H = 768: 4 chunks of 8 pairs where `dk` is in a global row.
+        assert_eq!(backward_chunks(64, 768, 13, false), (4, 8));
+        assert_eq!(backward_chunks(64, 768, 13, true), (1, 32));
+        assert_eq!(backward_chunks(64, 768, 15, true), (4, 8));
+        assert_eq!(backward_chunks(16, 768, 15, false), (1, 8));
     }
 
     #[test]

@@ -500,10 +500,10 @@ impl FftConv {
         if is_long(self.log2_n) {
             return self.long_backward(gpu, stream, x, kernel, gates, dy, grads, p);
         }
-        let (chunks, pairs_per_chunk) = backward_chunks(p.batch, p.heads, self.log2_n);
+        let split = kernel_split(FftConvKernel::Backward, self.log2_n, T::DTYPE, p.len, p.kernel_len);
+        let (chunks, pairs_per_chunk) = backward_chunks(p.batch, p.heads, self.log2_n, split);
         p.chunks = chunks;
         p.pairs_per_chunk = pairs_per_chunk;
-        let split = kernel_split(FftConvKernel::Backward, self.log2_n, T::DTYPE, p.len, p.kernel_len);
         let bwd = self.function(gpu, backward_role(self.log2_n, p.len), T::DTYPE, split)?;
         let dk_split = kernel_split(FftConvKernel::KernelGrad, self.log2_n, DType::F32, p.len, p.kernel_len);
         let dk_f = self.function(gpu, FftConvKernel::KernelGrad, DType::F32, dk_split)?;
@@ -576,7 +576,7 @@ impl FftConv {
         // buffer holds B · H · L elements and dk H · Lk (checked above), gate gradients are
         // non-zero only with their gates, FLAG_VECTOR was derived from these very pointers;
         // `prepared` is a spectrum of H heads for N; p.chunks / p.pairs_per_chunk come from
-        // `backward_chunks` and the grid is chunks · H; the workspace has
+        // `backward_chunks(.., split)` and the grid is chunks · H; the workspace has
         // `backward_workspace_bytes(chunks, H, log2 N, split)` bytes, zeroed before on this stream
         // and read by the dk launch queued after the backward launch with the same `p`;
         // outputs overlap nothing; the guards keep every view's stream tracking until after
@@ -591,7 +591,8 @@ impl FftConv {
     /// The most bytes of zeroed stream-ordered workspace [`FftConv::backward`] allocates for
     /// `(batch, heads)` (`flashfftconv_abi::fftconv::backward_workspace_bytes` of the larger
     /// kernel variant: with split precision, chosen by dtype and lengths, some sizes keep a
-    /// scratch row the unsplit kernel does not, and the reverse). Values beyond
+    /// scratch row the unsplit kernel does not, and the reverse, and the variants may take
+    /// different numbers of chunks, `flashfftconv_abi::fftconv::backward_chunks`). Values beyond
     /// `u32::MAX` are clamped to it (backward rejects such shapes). 0 for the long sizes
     /// (`N ≥ 65536`), whose backward allocates nothing: it runs through the plan's workspace,
     /// [`FftConv::workspace_bytes`].
@@ -601,8 +602,10 @@ impl FftConv {
         }
         let clamp = |v: usize| u32::try_from(v).unwrap_or(u32::MAX);
         let (batch, heads) = (clamp(batch), clamp(heads));
-        let (chunks, _) = backward_chunks(batch, heads, self.log2_n);
-        let bytes = |split| backward_workspace_bytes(chunks as u64, heads as u64, self.log2_n, split);
+        let bytes = |split| {
+            let (chunks, _) = backward_chunks(batch, heads, self.log2_n, split);
+            backward_workspace_bytes(chunks as u64, heads as u64, self.log2_n, split)
+        };
         usize::try_from(bytes(false).max(bytes(true))).unwrap_or(usize::MAX)
     }
 
@@ -1138,11 +1141,13 @@ mod tests {
 
     #[test]
     fn workspace_follows_the_abi() {
-        for (b, h, log2_n) in [(1, 1, 8), (16, 768, 12), (3, 1, 15), (1000, 2, 10)] {
-            let (chunks, per_chunk) = backward_chunks(b, h, log2_n);
-            assert!(chunks >= 1 && chunks as u64 * per_chunk as u64 >= b.div_ceil(2) as u64);
+        for (b, h, log2_n) in [(1, 1, 8), (16, 768, 12), (3, 1, 15), (1000, 2, 10), (64, 768, 13), (64, 768, 15)] {
+            let variant = |split| {
+                let (chunks, per_chunk) = backward_chunks(b, h, log2_n, split);
+                assert!(chunks >= 1 && chunks as u64 * per_chunk as u64 >= b.div_ceil(2) as u64);
+                backward_workspace_bytes(chunks as u64, h as u64, log2_n, split)
+            };
             let plan = plan(log2_n);
-            let variant = |split| backward_workspace_bytes(chunks as u64, h as u64, log2_n, split);
             assert_eq!(plan.backward_workspace_bytes(b as usize, h as usize) as u64, variant(false).max(variant(true)));
         }
     }

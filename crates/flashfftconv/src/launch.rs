@@ -184,7 +184,7 @@ pub(crate) unsafe fn fftconv_forward(
 /// As [`fftconv_forward`] for `u`, the gates, `prepared` and the launch shape, and:
 /// - `dy`, `du` and each gate gradient that is not 0 hold `B · H · L` elements; a gate gradient
 ///   is non-zero only when its gate is given; `FLAG_VECTOR` also covers `dy` and the outputs;
-/// - `params.chunks` and `params.pairs_per_chunk` are `backward_chunks(B, H, log2 N)` and the
+/// - `params.chunks` and `params.pairs_per_chunk` are `backward_chunks(B, H, log2 N, split)` and the
 ///   grid is `chunks · H` blocks;
 /// - `workspace` holds `backward_workspace_bytes(chunks, H, log2 N, split)` bytes, zeroed before this
 ///   launch in stream order;

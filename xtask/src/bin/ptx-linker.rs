@@ -120,7 +120,7 @@ fn run() -> Result<(), String> {
     cmd.arg(req.opt_level.as_deref().unwrap_or("-O3"))
         .arg(format!("-mtriple={TARGET}"))
         .arg(format!("-mcpu={}", req.target_cpu.as_deref().unwrap_or("sm_90")));
-    let features = if req.features.is_empty() { "+ptx80".to_string() } else { req.features.join(",") };
+    let features = if req.features.is_empty() { "+ptx81".to_string() } else { req.features.join(",") };
     cmd.arg(format!("-mattr={features}")).arg("-o").arg(&out).arg(&internalized);
     run_tool(&mut cmd)?;
 
