@@ -97,11 +97,8 @@ impl Smem {
     fn backward_areas(&self, log2_n: u32, split: bool) -> (u32, u32) {
         let z = self.reduce + REDUCE_BYTES;
         let entries = pairs_per_block(log2_n) << inner_log2(log2_n);
-        let z_bytes = if backward_spectrum_on_chip(log2_n, split) {
-            entries * backward_spectrum_entry_bytes(log2_n, split)
-        } else {
-            0
-        };
+        let z_bytes =
+            if backward_spectrum_on_chip(log2_n, split) { entries * backward_spectrum_entry_bytes(split) } else { 0 };
         (z, z + z_bytes)
     }
 }
@@ -2294,7 +2291,10 @@ pub unsafe fn backward<E: Element<Acc = f32>, const LOG2_N: u32, const SPLIT: bo
                                 device::st_shared_16b(a, w32a);
                                 device::st_shared_16b(a + 512, w32b);
                             }
-                            (false, _) => {
+                            // The unsplit kernels' scratch row holds complex f16, as their
+                            // planes and their on-chip `z` do: half the bytes of f32.
+                            (false, false) => device::store_16b(scratch.add(4 * at), w16),
+                            (false, true) => {
                                 device::store_16b(scratch.add(8 * at), w32a);
                                 device::store_16b(scratch.add(8 * at + 16), w32b);
                             }
@@ -2372,13 +2372,12 @@ pub unsafe fn backward<E: Element<Acc = f32>, const LOG2_N: u32, const SPLIT: bo
                                 let a = area_f32(z_area, LOG2_N, tile.slot, tile.local);
                                 from_f32(device::ld_shared_16b(a), device::ld_shared_16b(a + 512))
                             }
-                            (false, _) => {
-                                // Through the L2 (`.cg`): this thread wrote the row in pass one.
-                                from_f32(
-                                    device::load_16b_coherent::<true>(scratch.add(8 * at)),
-                                    device::load_16b_coherent::<true>(scratch.add(8 * at + 16)),
-                                )
-                            }
+                            // Through the L2 (`.cg`): this thread wrote the row in pass one.
+                            (false, false) => from_f16(device::load_16b_coherent::<true>(scratch.add(4 * at))),
+                            (false, true) => from_f32(
+                                device::load_16b_coherent::<true>(scratch.add(8 * at)),
+                                device::load_16b_coherent::<true>(scratch.add(8 * at + 16)),
+                            ),
                         };
                         let e_s = published(&sm, 1, tile.slot) + published(&sm, 2, tile.slot)
                             - 2 * transform_scale_log2(log2_inner);

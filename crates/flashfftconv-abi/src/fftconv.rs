@@ -193,12 +193,11 @@ pub const fn forward_shared_bytes(log2_n: u32, split: bool) -> u32 {
     shared_bytes(log2_n, split) - stash_bytes(log2_n)
 }
 
-/// Bytes of one complex entry of the backward's `z` spectrum: complex f16 in shared memory
-/// for unsplit kernels (the precision their planes hold anyway), complex f32 otherwise (split
-/// kernels, and every global scratch row: an f16 scratch row cost the unsplit 16K/32K
-/// backwards 40–66 registers in ptxas).
-pub const fn backward_spectrum_entry_bytes(log2_n: u32, split: bool) -> u32 {
-    if split || !backward_spectrum_on_chip(log2_n, split) {
+/// Bytes of one complex entry of the backward's `z` spectrum, in shared memory or in the
+/// global scratch row: complex f16 for unsplit kernels (the precision their planes hold
+/// anyway), complex f32 for split kernels.
+pub const fn backward_spectrum_entry_bytes(split: bool) -> u32 {
+    if split {
         8
     } else {
         4
@@ -234,11 +233,8 @@ pub const fn backward_spectrum_on_chip(log2_n: u32, split: bool) -> bool {
 /// [`backward_spectrum_on_chip`], then the slots' `dk` accumulators when [`backward_dk_on_chip`].
 pub const fn backward_shared_bytes(log2_n: u32, split: bool) -> u32 {
     let entries = pairs_per_block(log2_n) * (1 << inner_log2(log2_n));
-    let spectra = if backward_spectrum_on_chip(log2_n, split) {
-        entries * backward_spectrum_entry_bytes(log2_n, split)
-    } else {
-        0
-    };
+    let spectra =
+        if backward_spectrum_on_chip(log2_n, split) { entries * backward_spectrum_entry_bytes(split) } else { 0 };
     let dk = if backward_dk_on_chip(log2_n, split) { entries * 8 } else { 0 };
     shared_bytes(log2_n, split) - stash_bytes(log2_n) + spectra + dk
 }
@@ -303,10 +299,11 @@ pub const fn backward_chunks(batch: u32, heads: u32, log2_n: u32, split: bool) -
 
 /// Backward workspace, in bytes: per block `(c, h)` and block slot, one partial `dk` spectrum
 /// (`N` complex f32) and, unless [`backward_spectrum_on_chip`], one scratch `z` spectrum
-/// (`N` complex f32) after all the partials.
+/// (`N` entries of [`backward_spectrum_entry_bytes`]) after all the partials.
 pub const fn backward_workspace_bytes(chunks: u64, heads: u64, log2_n: u32, split: bool) -> u64 {
     let rows = chunks * heads * pairs_per_block(log2_n) as u64;
-    let scratch = if backward_spectrum_on_chip(log2_n, split) { 0 } else { 8 };
+    let scratch =
+        if backward_spectrum_on_chip(log2_n, split) { 0 } else { backward_spectrum_entry_bytes(split) as u64 };
     rows * (1u64 << log2_n) * (8 + scratch)
 }
 
@@ -636,7 +633,14 @@ mod long_tests {
                 assert!(bytes <= 227 << 10, "N = 2^{log2_n}, split {split}: {bytes} B");
                 assert!(blocks * (bytes + 1024) <= 228 << 10, "N = 2^{log2_n}, split {split}: {bytes} B");
                 let rows = backward_workspace_bytes(1, 1, log2_n, split) / pairs_per_block(log2_n) as u64;
-                let z = if backward_spectrum_on_chip(log2_n, split) { 0 } else { 8 };
+                // The global `z` row: complex f16 unsplit, complex f32 split.
+                let z = if backward_spectrum_on_chip(log2_n, split) {
+                    0
+                } else if split {
+                    8
+                } else {
+                    4
+                };
                 assert_eq!(rows, (8 + z) << log2_n, "N = 2^{log2_n}, split {split}");
             }
         }
