@@ -524,6 +524,11 @@ fn special_cases(quick: bool) -> Vec<Case> {
         });
         out.push(Case { offset: 5, gates: GateSet::Out, ..base(32768, 16384, 16384, 3, 1, DType::BF16) });
         out.push(Case { offset: 7, path: KernelPath::Raw, ..base(1024, 701, 3, 1, 111, DType::F16) });
+        // Enough heads that the backward's chunks per head come from its shared-spectrum rule
+        // (`backward_chunks`: 4 chunks of 8 pairs where the block target alone gives 3), with
+        // the unsplit kernel (L = N/4) and a split one (f16).
+        out.push(base(8192, 2048, 2048, 64, 176, DType::BF16));
+        out.push(Case { path: KernelPath::Raw, ..base(16384, 257, 16384, 64, 176, DType::F16) });
         for dtype in dtypes() {
             out.push(Case { scale: Scale::Small, ..base(2048, 1024, 1024, 3, 111, dtype) });
             out.push(Case { scale: Scale::Small, path: KernelPath::Raw, ..base(32768, 32768, 32768, 1, 111, dtype) });
@@ -1081,6 +1086,19 @@ mod tests {
         // at full efficiency; stay well below (memory bandwidth is shared).
         assert!(cost < 700.0, "estimated host cost {cost:.0} s");
         assert!(cases.iter().all(|c| estimated_cost(c) <= CASE_COST_CAP + 1.0));
+        // Both kinds of backward kernel meet more chunks per head than the block target alone
+        // gives (the shared-spectrum rule of `backward_chunks`).
+        use flashfftconv_abi::fftconv::{backward_chunks, kernel_split, FftConvKernel, BACKWARD_TARGET_BLOCKS};
+        for split in [false, true] {
+            let extra_chunks = |c: &Case| {
+                let log2_n = c.fft_size.trailing_zeros();
+                let case_split =
+                    kernel_split(FftConvKernel::Backward, log2_n, c.dtype, c.len as u32, c.kernel_len as u32);
+                let (chunks, _) = backward_chunks(c.batch as u32, c.heads as u32, log2_n, case_split);
+                case_split == split && chunks > BACKWARD_TARGET_BLOCKS.div_ceil(c.heads as u32)
+            };
+            assert!(cases.iter().any(|c| !c.is_long() && c.checks_backward() && extra_chunks(c)), "split {split}");
+        }
     }
 
     #[test]
