@@ -2190,6 +2190,8 @@ pub unsafe fn backward<E: Element<Acc = f32>, const LOG2_N: u32, const SPLIT: bo
     let partials = workspace as *mut f32;
     // SAFETY: the scratch rows follow the partials in the workspace.
     let scratch = unsafe { workspace.add(scratch_base as usize) };
+    // Bytes of a scratch row's entry (complex f16 unsplit, f32 split), as the workspace is sized.
+    let z_entry = backward_spectrum_entry_bytes(SPLIT) as usize;
     let dfts = (&Dft::new(4), &Dft::new(log2_inner % 4));
     let stash = if clustered { StashAt::Cluster } else { StashAt::Shared { split: false } };
     // Each `z` and `dk` entry, in shared memory or global, is written and read back by the same
@@ -2293,10 +2295,10 @@ pub unsafe fn backward<E: Element<Acc = f32>, const LOG2_N: u32, const SPLIT: bo
                             }
                             // The unsplit kernels' scratch row holds complex f16, as their
                             // planes and their on-chip `z` do: half the bytes of f32.
-                            (false, false) => device::store_16b(scratch.add(4 * at), w16),
+                            (false, false) => device::store_16b(scratch.add(z_entry * at), w16),
                             (false, true) => {
-                                device::store_16b(scratch.add(8 * at), w32a);
-                                device::store_16b(scratch.add(8 * at + 16), w32b);
+                                device::store_16b(scratch.add(z_entry * at), w32a);
+                                device::store_16b(scratch.add(z_entry * at + 16), w32b);
                             }
                         }
                         if want_v {
@@ -2353,7 +2355,7 @@ pub unsafe fn backward<E: Element<Acc = f32>, const LOG2_N: u32, const SPLIT: bo
                                     device::prefetch_l2(partials.add(2 * at_next) as *const u8);
                                 }
                                 if !z_on_chip {
-                                    device::prefetch_l2(scratch.add(8 * at_next));
+                                    device::prefetch_l2(scratch.add(z_entry * at_next));
                                 }
                             }
                         }
@@ -2373,10 +2375,10 @@ pub unsafe fn backward<E: Element<Acc = f32>, const LOG2_N: u32, const SPLIT: bo
                                 from_f32(device::ld_shared_16b(a), device::ld_shared_16b(a + 512))
                             }
                             // Through the L2 (`.cg`): this thread wrote the row in pass one.
-                            (false, false) => from_f16(device::load_16b_coherent::<true>(scratch.add(4 * at))),
+                            (false, false) => from_f16(device::load_16b_coherent::<true>(scratch.add(z_entry * at))),
                             (false, true) => from_f32(
-                                device::load_16b_coherent::<true>(scratch.add(8 * at)),
-                                device::load_16b_coherent::<true>(scratch.add(8 * at + 16)),
+                                device::load_16b_coherent::<true>(scratch.add(z_entry * at)),
+                                device::load_16b_coherent::<true>(scratch.add(z_entry * at + 16)),
                             ),
                         };
                         let e_s = published(&sm, 1, tile.slot) + published(&sm, 2, tile.slot)
